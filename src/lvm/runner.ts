@@ -1,0 +1,164 @@
+// The one place where rootsnap starts other programs: argv arrays only, LC_ALL=C,
+// stdin closed, a timeout, and errors that carry argv, exit code and stderr.
+import { spawn, type ChildProcess } from "node:child_process";
+
+export interface RunOptions {
+  /** Milliseconds before the process is killed (SIGTERM, then SIGKILL 5 s later). */
+  timeoutMs?: number;
+  /** Extra environment; LC_ALL=C is always set. */
+  env?: Record<string, string>;
+  /** Exit codes that count as success (default: only 0). */
+  okCodes?: readonly number[];
+  cwd?: string;
+  /** Bytes fed to stdin; without it stdin is closed (/dev/null). */
+  input?: string | Buffer;
+}
+
+export interface RunResult {
+  argv: readonly string[];
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export type Runner = (argv: readonly string[], options?: RunOptions) => Promise<RunResult>;
+
+export const DEFAULT_TIMEOUT_MS = 120_000;
+
+/** Quotes one word for display the way a POSIX shell would read it back. */
+export function shellQuote(word: string): string {
+  if (word !== "" && /^[A-Za-z0-9_./=:,+@%^-]+$/.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+export function formatArgv(argv: readonly string[]): string {
+  return argv.map(shellQuote).join(" ");
+}
+
+export class CommandError extends Error {
+  readonly argv: readonly string[];
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly stderr: string;
+  readonly stdout: string;
+  readonly timedOut: boolean;
+
+  constructor(init: {
+    argv: readonly string[];
+    code: number | null;
+    signal: string | null;
+    stdout: string;
+    stderr: string;
+    timedOut: boolean;
+    cause?: unknown;
+  }) {
+    const what = init.timedOut
+      ? "timed out"
+      : init.code === null
+        ? `was killed by ${init.signal ?? "a signal"}`
+        : `failed with exit code ${init.code}`;
+    const detail = init.stderr.trim().split("\n").filter(Boolean).pop() ?? "";
+    super(`Command ${what}: ${formatArgv(init.argv)}${detail ? `: ${detail}` : ""}`, {
+      cause: init.cause,
+    });
+    this.name = "CommandError";
+    this.argv = init.argv;
+    this.code = init.code;
+    this.signal = init.signal;
+    this.stdout = init.stdout;
+    this.stderr = init.stderr;
+    this.timedOut = init.timedOut;
+  }
+
+  /** True when the program itself could not be started (not installed). */
+  get notFound(): boolean {
+    return (this.cause as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+  }
+}
+
+function childEnv(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
+  return { ...process.env, ...extra, LC_ALL: "C", LANG: "C" };
+}
+
+/** Runs argv to completion and collects its output. */
+export const run: Runner = (argv, options = {}) => {
+  const [file, ...args] = argv;
+  if (file === undefined) return Promise.reject(new Error("run: empty argv"));
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const okCodes = options.okCodes ?? [0];
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      cwd: options.cwd,
+      env: childEnv(options.env),
+      stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGTERM");
+      killTimer = setTimeout(() => child.kill("SIGKILL"), 5000);
+    }, timeoutMs);
+    child.stdout?.on("data", (b: Buffer) => out.push(b));
+    child.stderr?.on("data", (b: Buffer) => err.push(b));
+    if (options.input !== undefined) child.stdin?.end(options.input);
+    const fail = (code: number | null, signal: string | null, cause?: unknown): void => {
+      reject(
+        new CommandError({
+          argv,
+          code,
+          signal,
+          timedOut,
+          stdout: Buffer.concat(out).toString("utf8"),
+          stderr: Buffer.concat(err).toString("utf8"),
+          cause,
+        }),
+      );
+    };
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      fail(null, null, e);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      if (killTimer) clearTimeout(killTimer);
+      if (code === null || timedOut || !okCodes.includes(code)) {
+        fail(code, signal);
+        return;
+      }
+      resolve({
+        argv,
+        code,
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8"),
+      });
+    });
+  });
+};
+
+export interface StartOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Where the child's stdout and stderr go: "inherit", "ignore" or "pipe". */
+  output?: "inherit" | "ignore" | "pipe";
+}
+
+/**
+ * Starts a long-running process (a pipeline stage, a virtual machine) under the same
+ * rules as run(): argv only, LC_ALL=C, stdin closed unless asked for.
+ */
+export function start(
+  argv: readonly string[],
+  options: StartOptions & { stdin?: "ignore" | "pipe" } = {},
+): ChildProcess {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new Error("start: empty argv");
+  const output = options.output ?? "pipe";
+  return spawn(file, args, {
+    cwd: options.cwd,
+    env: childEnv(options.env),
+    stdio: [options.stdin ?? "ignore", output, output],
+  });
+}
