@@ -1,0 +1,92 @@
+// `npm run fixtures`: boots each layout, brings its LVM into the states rootsnap meets
+// (snapshots, inactive, invalid, merging, thin), and records the exact report commands
+// rootsnap runs under test/fixtures/lvm2-<version>/<layout>/<state>/.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { lvsArgv, vgsArgv } from "../../src/lvm/fields.ts";
+import { formatArgv } from "../../src/lvm/runner.ts";
+import { REPO, vmSkipReason, withMachine, type Machine } from "./rig/index.ts";
+
+interface Step {
+  state: string;
+  /** Shell run in the guest before recording. */
+  setup: string;
+}
+
+const TAGS =
+  "--addtag rootsnap.set=fixture --addtag rootsnap.kind=manual --addtag rootsnap.created=1767225600";
+
+function thickSteps(vg: string, extraOrigin?: string): Step[] {
+  const second = extraOrigin
+    ? `lvcreate -y -s -L 512M -n fixture-${extraOrigin} ${TAGS} ${vg}/${extraOrigin}`
+    : "true";
+  return [
+    { state: "plain", setup: "true" },
+    {
+      state: "snapshots",
+      setup: `lvcreate -y -s -L 512M -n fixture-root ${TAGS} ${vg}/root && ${second} &&
+        dd if=/dev/urandom of=/root/fill bs=1M count=20 conv=fsync status=none`,
+    },
+    {
+      state: "inactive-and-invalid",
+      setup: `lvcreate -y -L 64M -n scratch ${vg} && lvcreate -y -s -L 8M -n scratch-snap ${vg}/scratch &&
+        dd if=/dev/urandom of=/dev/${vg}/scratch bs=1M count=32 oflag=direct status=none;
+        lvcreate -y -L 64M -n cold ${vg} && lvcreate -y -s -L 16M -n cold-snap ${vg}/cold &&
+        lvchange -an ${vg}/cold`,
+    },
+    { state: "merging", setup: `lvconvert --merge ${vg}/fixture-root` },
+  ];
+}
+
+const THIN_STEPS: Step[] = [
+  { state: "plain", setup: "true" },
+  {
+    state: "thin-snapshots",
+    setup: `lvcreate -y -s -n fixture-root ${TAGS} thinvg/root &&
+      lvcreate -y -s -kn -n fixture-active thinvg/root && lvchange -ay -K thinvg/fixture-root &&
+      lvcreate -y -L 64M -n thick thinvg && lvcreate -y -s -L 16M -n thick-snap thinvg/thick`,
+  },
+  { state: "merging", setup: "lvconvert --merge thinvg/fixture-root" },
+];
+
+async function record(m: Machine, steps: Step[]): Promise<void> {
+  const version = /LVM version:\s*([0-9.]+)/.exec(await m.sh("lvm version"))?.[1];
+  if (!version) throw new Error("cannot read the lvm2 version");
+  for (const step of steps) {
+    await m.sh(step.setup, { timeoutMs: 300_000 });
+    const dir = join(REPO, "test", "fixtures", `lvm2-${version}`, m.layout.name, step.state);
+    mkdirSync(dir, { recursive: true });
+    for (const [file, argv] of [
+      ["lvs.json", lvsArgv()],
+      ["vgs.json", vgsArgv()],
+    ] as const) {
+      writeFileSync(join(dir, file), await m.sh(formatArgv(argv)));
+    }
+    const meta = {
+      lvm2: version,
+      layout: m.layout.name,
+      state: step.state,
+      setup: step.setup,
+      lvs: lvsArgv(),
+      vgs: vgsArgv(),
+    };
+    writeFileSync(join(dir, "meta.json"), JSON.stringify(meta, null, 2) + "\n");
+    process.stderr.write(`recorded ${dir}\n`);
+  }
+}
+
+const reason = vmSkipReason();
+if (reason !== undefined) {
+  process.stderr.write(`cannot record fixtures here: ${reason}\n`);
+  process.exit(69);
+}
+const only = process.argv.slice(2);
+const plan: [string, Step[]][] = [
+  ["bookworm-simple", thickSteps("vg0")],
+  ["trixie-split", thickSteps("sysvg", "var")],
+  ["trixie-thin", THIN_STEPS],
+];
+for (const [layout, steps] of plan) {
+  if (only.length > 0 && !only.includes(layout)) continue;
+  await withMachine(layout, (m) => record(m, steps));
+}

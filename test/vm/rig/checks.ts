@@ -1,0 +1,41 @@
+// Checks from inside a booted guest that it has the layout it was built with.
+import assert from "node:assert/strict";
+import type { Machine } from "./machine.ts";
+
+interface LvRow {
+  lv_name: string;
+  vg_name: string;
+  lv_attr: string;
+  segtype: string;
+  pool_lv: string;
+  vg_free: string;
+}
+
+export async function checkLayout(m: Machine): Promise<void> {
+  const { expect } = m.layout;
+  const targets = expect.mounts.map((x) => x.target);
+  const out = await m.sh(
+    `for t in ${targets.join(" ")}; do findmnt -n -o TARGET,SOURCE,FSTYPE --mountpoint "$t"; done; ` +
+      "echo ---; lvs -a --reportformat json --units b --nosuffix -o lv_name,vg_name,lv_attr,segtype,pool_lv,vg_free; " +
+      "echo ---; lsblk -n -o NAME,TYPE,FSTYPE,MOUNTPOINT",
+  );
+  const [mounts = "", lvsJson = "", lsblk = ""] = out.split("---\n");
+  for (const want of expect.mounts) {
+    const line = mounts.split("\n").find((l) => l.split(/\s+/)[0] === want.target);
+    assert.ok(line, `${want.target} is not mounted in ${m.layout.name}:\n${mounts}`);
+    const [, source, fstype] = line.split(/\s+/);
+    assert.equal(source, want.source, `${want.target} source`);
+    assert.equal(fstype, want.fstype, `${want.target} file system`);
+  }
+  const rows = (JSON.parse(lvsJson) as { report: { lv: LvRow[] }[] }).report[0]?.lv ?? [];
+  const root = rows.find((r) => r.vg_name === expect.vg && r.lv_name === expect.rootLv);
+  assert.ok(root, `no ${expect.vg}/${expect.rootLv} in lvs`);
+  assert.ok(Number(root.vg_free) >= 1024 ** 3, `${expect.vg} needs free space for snapshots`);
+  if (m.layout.name === "trixie-thin") {
+    assert.equal(root.segtype, "thin", "root is a thin LV");
+    assert.ok(rows.some((r) => r.lv_name === root.pool_lv && r.segtype === "thin-pool"));
+  } else {
+    assert.equal(root.segtype, "linear", "root is a thick LV");
+  }
+  assert.match(lsblk, /lvm/);
+}

@@ -1,0 +1,86 @@
+// What VM scenarios use: whether VMs can run here, a machine that is always cleaned up,
+// and rootsnap installed into a guest the way a user installs it.
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { run } from "../../../src/lvm/runner.ts";
+import { existsSync as exists } from "node:fs";
+import { Machine, type MachineOptions } from "./machine.ts";
+import { qemuBinary } from "./qemu.ts";
+
+export { Machine } from "./machine.ts";
+export { GuestCommandError } from "./qga.ts";
+export { LAYOUTS, getLayout, type LayoutName } from "./layouts.ts";
+export { ensureImage } from "./image.ts";
+
+export const REPO = fileURLToPath(new URL("../../../", import.meta.url));
+
+/** Why VM tests cannot run on this machine, or undefined when they can. */
+export function vmSkipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return "not running as root (building images needs root)";
+  try {
+    qemuBinary();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  for (const tool of ["qemu-img", "mmdebstrap", "mke2fs"]) {
+    const found = (process.env.PATH ?? "").split(":").some((d) => exists(join(d, tool)));
+    if (!found) return `${tool} not found: apt-get install qemu-utils mmdebstrap e2fsprogs`;
+  }
+  return undefined;
+}
+
+let skipAnnounced = false;
+
+/**
+ * The `skip` option for a VM test: the reason VMs cannot run, announced once in one loud
+ * line. Under CI a missing prerequisite is a failure, not a skip.
+ */
+export function vmSkip(): string | false {
+  const reason = vmSkipReason();
+  if (reason === undefined) return false;
+  if (process.env.CI) throw new Error(`VM tests cannot run under CI: ${reason}`);
+  if (!skipAnnounced) {
+    skipAnnounced = true;
+    process.stderr.write(`\n*** VM TESTS SKIPPED: ${reason} ***\n\n`);
+  }
+  return `VM tests skipped: ${reason}`;
+}
+
+/** Boots a machine, runs fn, and always disposes of it; prints the console log on failure. */
+export async function withMachine<T>(
+  layout: string,
+  fn: (m: Machine) => Promise<T>,
+  options: MachineOptions = {},
+): Promise<T> {
+  const m = await Machine.create(layout, options);
+  try {
+    return await fn(m);
+  } catch (e) {
+    process.stderr.write(`\n${m.consoleTail(80)}\n`);
+    throw e;
+  } finally {
+    await m.dispose();
+  }
+}
+
+let bundleBuilt = false;
+
+/** Builds dist/rootsnap.mjs once per process. */
+export async function buildBundle(): Promise<string> {
+  const bundle = join(REPO, "dist", "rootsnap.mjs");
+  if (!bundleBuilt) {
+    await run([process.execPath, join(REPO, "scripts", "build.mjs")], { cwd: REPO });
+    bundleBuilt = true;
+  }
+  if (!existsSync(bundle) || statSync(bundle).size === 0) throw new Error(`no bundle at ${bundle}`);
+  return bundle;
+}
+
+/** Installs the bundle into the guest as the README tells users to. */
+export async function installRootsnap(m: Machine): Promise<void> {
+  const bundle = await buildBundle();
+  await m.copyIn(bundle, "/tmp/rootsnap.mjs");
+  await m.sh("install -m 0755 /tmp/rootsnap.mjs /usr/local/bin/rootsnap && rm /tmp/rootsnap.mjs");
+  await m.sh("rootsnap --version");
+}

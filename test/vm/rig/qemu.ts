@@ -1,0 +1,106 @@
+// Starting QEMU, and making sure no QEMU outlives the test process that started it.
+import type { ChildProcess } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { delimiter, join } from "node:path";
+import { start } from "../../../src/lvm/runner.ts";
+
+const live = new Set<ChildProcess>();
+let hooked = false;
+
+function killAll(): void {
+  for (const child of live) child.kill("SIGKILL");
+  live.clear();
+}
+
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on("exit", killAll);
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(sig, () => {
+      killAll();
+      process.kill(process.pid, sig);
+    });
+  }
+}
+
+/** The QEMU binary, or an error that says how to get one. */
+export function qemuBinary(): string {
+  const name = process.env.ROOTSNAP_QEMU ?? "qemu-system-x86_64";
+  const candidates = name.includes("/")
+    ? [name]
+    : (process.env.PATH ?? "").split(delimiter).map((d) => join(d, name));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {
+      // try the next one
+    }
+  }
+  throw new Error(
+    `${name} not found: install it with "apt-get install qemu-system-x86 qemu-utils"`,
+  );
+}
+
+/** Software emulation: these machines' KVM cannot run a guest (see the README). */
+export const BASE_ARGS = [
+  "-accel",
+  "tcg",
+  "-cpu",
+  "max",
+  "-smp",
+  "2",
+  "-m",
+  "2048",
+  "-nodefaults",
+  "-no-user-config",
+  "-display",
+  "none",
+  "-nic",
+  "none",
+  "-no-reboot",
+];
+
+export interface QemuProcess {
+  child: ChildProcess;
+  /** Resolves with QEMU's exit code (or null when killed) once it has ended. */
+  exited: Promise<number | null>;
+  stderr: () => string;
+}
+
+export function startQemu(args: readonly string[]): QemuProcess {
+  hookExit();
+  const child = start([qemuBinary(), ...BASE_ARGS, ...args], { output: "pipe" });
+  live.add(child);
+  let err = "";
+  child.stderr?.on("data", (b: Buffer) => {
+    err += b.toString("utf8");
+  });
+  child.stdout?.resume();
+  const exited = new Promise<number | null>((resolve) => {
+    child.on("close", (code) => {
+      live.delete(child);
+      resolve(code);
+    });
+    child.on("error", (e) => {
+      live.delete(child);
+      err += e.message;
+      resolve(null);
+    });
+  });
+  return { child, exited, stderr: () => err };
+}
+
+/** Runs QEMU until the guest powers off; kills it after timeoutMs. */
+export async function runQemuToEnd(args: readonly string[], timeoutMs: number): Promise<void> {
+  const q = startQemu(args);
+  const timer = setTimeout(() => q.child.kill("SIGKILL"), timeoutMs);
+  const code = await q.exited;
+  clearTimeout(timer);
+  if (code !== 0) {
+    throw new Error(
+      `QEMU ended with ${code === null ? "a kill" : `exit code ${code}`}: ${q.stderr().trim()}`,
+    );
+  }
+}
