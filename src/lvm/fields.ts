@@ -26,6 +26,8 @@ export const LV_FIELDS = [
   "lv_device_open",
   "segtype",
   "chunk_size",
+  "lv_kernel_major",
+  "lv_kernel_minor",
 ] as const;
 
 export const VG_FIELDS = [

@@ -1,0 +1,189 @@
+// The command line of the contract, parsed with node:util parseArgs.
+import { parseArgs } from "node:util";
+import { UsageError } from "../errors.ts";
+import { parseSizePolicy, SIZE_SYNTAX, type SizePolicy } from "../sets/size.ts";
+import { isSetKind, SET_KINDS, type SetKind } from "../sets/tags.ts";
+
+export const VERBS = ["create", "list", "show", "remove", "revert", "status"] as const;
+export type Verb = (typeof VERBS)[number];
+
+/** Verbs of the contract that this build does not provide yet. */
+const LATER_VERBS = [
+  "setup",
+  "uninstall",
+  "next-boot",
+  "mount",
+  "umount",
+  "backup",
+  "restore",
+  "doctor",
+];
+
+const OPTIONS = {
+  json: { type: "boolean" },
+  config: { type: "string" },
+  "dry-run": { type: "boolean" },
+  yes: { type: "boolean", short: "y" },
+  quiet: { type: "boolean", short: "q" },
+  verbose: { type: "boolean", short: "v" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+  volume: { type: "string", multiple: true },
+  size: { type: "string" },
+  kind: { type: "string" },
+} as const;
+
+/** Options that belong to one verb only; the rest are global. */
+const VERB_OPTIONS: Record<Verb, readonly string[]> = {
+  create: ["volume", "size", "kind"],
+  list: [],
+  show: [],
+  remove: [],
+  revert: [],
+  status: [],
+};
+
+/** [fewest, most] positional arguments after the verb, and their names for messages. */
+const VERB_ARGUMENTS: Record<Verb, { min: number; max: number; usage: string }> = {
+  create: {
+    min: 0,
+    max: 1,
+    usage: "create [NAME] [--volume VG/LV]... [--size POLICY] [--kind KIND]",
+  },
+  list: { min: 0, max: 0, usage: "list" },
+  show: { min: 1, max: 1, usage: "show NAME" },
+  remove: { min: 1, max: 1, usage: "remove NAME [--yes]" },
+  revert: { min: 1, max: 1, usage: "revert NAME [--yes]" },
+  status: { min: 0, max: 0, usage: "status" },
+};
+
+export interface GlobalFlags {
+  readonly json: boolean;
+  readonly config: string | undefined;
+  readonly dryRun: boolean;
+  readonly yes: boolean;
+  readonly quiet: boolean;
+  readonly verbose: boolean;
+}
+
+export type Invocation =
+  | { readonly kind: "help" }
+  | { readonly kind: "version" }
+  | {
+      readonly kind: "verb";
+      readonly verb: Verb;
+      readonly args: readonly string[];
+      readonly flags: GlobalFlags;
+      readonly volumes: readonly string[];
+      readonly size: SizePolicy | undefined;
+      readonly setKind: SetKind;
+    };
+
+export const HELP = `Usage: rootsnap [--json] [--config FILE] [--dry-run] [--yes] [-q] [-v] VERB ...
+
+  create [NAME] [--volume VG/LV]... [--size POLICY] [--kind KIND]
+                    snapshot the configured volumes (default: the LV at /) as one set
+  list              snapshot sets, newest first
+  show NAME         one set in detail
+  remove NAME       drop a set, keeping the changes made since
+  revert NAME       merge a set back, undoing the changes made since
+  status            sets, fill levels, pending merges, warnings; finishes old merges
+
+POLICY: ${SIZE_SYNTAX}.  KIND: ${SET_KINDS.join(", ")}.
+Exit codes: 0 ok, 1 failed, 64 usage, 65 bad data, 69 program missing, 70 internal,
+73 no space, 75 another rootsnap runs, 77 not root, 78 bad configuration.
+`;
+
+function isVerb(word: string): word is Verb {
+  return (VERBS as readonly string[]).includes(word);
+}
+
+/** parseArgs messages are long and name node; keep what the user typed. */
+function usageFrom(error: unknown): UsageError {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: string }).code;
+  const option = /'([^']+)'/.exec(message)?.[1] ?? "";
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return new UsageError(`unknown option ${option}`);
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    return new UsageError(`option ${option.split(" ")[0] ?? option} needs a value`);
+  }
+  return new UsageError(message.split(". ")[0] ?? message);
+}
+
+function verbOf(positionals: readonly string[]): Verb {
+  const word = positionals[0];
+  if (word === undefined) throw new UsageError("no verb given");
+  if (LATER_VERBS.includes(word))
+    throw new UsageError(`rootsnap ${word} is not part of this version`);
+  if (!isVerb(word)) throw new UsageError(`unknown verb ${JSON.stringify(word)}`);
+  return word;
+}
+
+function checkVerbOptions(verb: Verb, values: Record<string, unknown>): void {
+  const foreign = Object.keys(values).find(
+    (name) =>
+      Object.values(VERB_OPTIONS).some((names) => names.includes(name)) &&
+      !VERB_OPTIONS[verb].includes(name),
+  );
+  if (foreign !== undefined) throw new UsageError(`option --${foreign} does not apply to ${verb}`);
+}
+
+function checkArguments(verb: Verb, args: readonly string[]): void {
+  const { min, max, usage } = VERB_ARGUMENTS[verb];
+  if (args.length < min || args.length > max) {
+    const problem =
+      args.length < min ? "missing argument" : `unexpected argument ${JSON.stringify(args[max])}`;
+    throw new UsageError(`${verb}: ${problem}`, `usage: rootsnap ${usage}`);
+  }
+}
+
+function sizeOf(text: string | undefined): SizePolicy | undefined {
+  if (text === undefined) return undefined;
+  const policy = parseSizePolicy(text);
+  if (policy === undefined)
+    throw new UsageError(
+      `--size ${JSON.stringify(text)} is not a size policy`,
+      `use ${SIZE_SYNTAX}`,
+    );
+  return policy;
+}
+
+function kindOf(text: string | undefined): SetKind {
+  if (text === undefined) return "manual";
+  if (!isSetKind(text))
+    throw new UsageError(`--kind ${JSON.stringify(text)} is not one of ${SET_KINDS.join(", ")}`);
+  return text;
+}
+
+export function parseCommandLine(argv: readonly string[]): Invocation {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw usageFrom(error);
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) return { kind: "help" };
+  if (values.version === true) return { kind: "version" };
+  const verb = verbOf(positionals);
+  checkVerbOptions(verb, values);
+  const args = positionals.slice(1);
+  checkArguments(verb, args);
+  const flags: GlobalFlags = {
+    json: values.json === true,
+    config: values.config,
+    dryRun: values["dry-run"] === true,
+    yes: values.yes === true,
+    quiet: values.quiet === true,
+    verbose: values.verbose === true,
+  };
+  return {
+    kind: "verb",
+    verb,
+    args,
+    flags,
+    volumes: values.volume ?? [],
+    size: sizeOf(values.size),
+    setKind: kindOf(values.kind),
+  };
+}

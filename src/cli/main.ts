@@ -1,0 +1,41 @@
+// The rootsnap executable: the one place that touches process.*, wiring the real world
+// into main(). `--version` answers before anything else is loaded.
+import { DEFAULT_LOCK_PATH } from "./lock.ts";
+
+async function runCli(argv: string[]): Promise<number> {
+  const [{ main }, { run }, { nodeFileSystem }, { isRootsnapRunning }] = await Promise.all([
+    import("./app.ts"),
+    import("../lvm/runner.ts"),
+    import("../fs.ts"),
+    import("./lock.ts"),
+  ]);
+  return main(argv, {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    env: process.env,
+    geteuid: () => process.geteuid?.() ?? -1,
+    stdinIsTTY: (process.stdin as { isTTY?: boolean }).isTTY === true,
+    ask: async (question) => {
+      const { createInterface } = await import("node:readline/promises");
+      const prompt = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        return await prompt.question(question);
+      } finally {
+        prompt.close();
+      }
+    },
+    runner: run,
+    fs: nodeFileSystem,
+    clock: () => new Date(),
+    lockPath: DEFAULT_LOCK_PATH,
+    pid: process.pid,
+    isRunning: isRootsnapRunning,
+  });
+}
+
+const argv = process.argv.slice(2);
+if (argv.length === 1 && argv[0] === "--version") {
+  process.stdout.write(`rootsnap ${ROOTSNAP_VERSION}\n`);
+} else {
+  process.exitCode = await runCli(argv);
+}

@@ -1,0 +1,185 @@
+// Turns command results into text for people or into the versioned JSON of the contract.
+import { formatArgv } from "../lvm/runner.ts";
+import type { Commands } from "../commands/context.ts";
+import type { CreateResult } from "../commands/create.ts";
+import type { RemoveResult } from "../commands/remove.ts";
+import type { RevertResult } from "../commands/revert.ts";
+import type { StatusResult } from "../commands/status.ts";
+import type { SetVolume, SnapshotSet } from "../sets/model.ts";
+import { formatBytes } from "../sets/plan.ts";
+
+export const JSON_VERSION = 1;
+
+export function jsonDocument(body: Record<string, unknown>): string {
+  return `${JSON.stringify({ version: JSON_VERSION, ...body }, null, 2)}\n`;
+}
+
+/** ISO 8601 without milliseconds: 2024-01-31T23:59:59Z. */
+export function isoTime(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+function volumeJson(volume: SetVolume): Record<string, unknown> {
+  return {
+    origin: volume.origin,
+    snapshot: volume.snapshot,
+    used_percent: volume.usedPercent,
+    used_of: volume.usedOf,
+    state: volume.state,
+    merge_failed: volume.mergeFailed,
+    thin: volume.thin,
+    size_bytes: volume.snapshotLv.sizeBytes,
+    origin_size_bytes: volume.originLv?.sizeBytes ?? null,
+    lv_attr: volume.snapshotLv.attr.raw,
+  };
+}
+
+export function setJson(set: SnapshotSet): Record<string, unknown> {
+  return {
+    name: set.name,
+    kind: set.kind,
+    created: isoTime(set.created),
+    volumes: set.volumes.map(volumeJson),
+  };
+}
+
+export function commandLines(commands: Commands): string[] {
+  return commands.map((argv) => formatArgv(argv));
+}
+
+/** Left-aligned columns separated by two spaces; no trailing blanks. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
+  );
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join("  ")
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join("\n") + "\n";
+}
+
+function percent(value: number | null, usedOf: SetVolume["usedOf"]): string {
+  if (value === null) return "-";
+  return `${value.toFixed(2)}%${usedOf === "pool" ? " (pool)" : ""}`;
+}
+
+function humanTime(date: Date): string {
+  return isoTime(date)
+    .replace("T", " ")
+    .replace(/:\d\dZ$/, " UTC");
+}
+
+export function setsTable(sets: readonly SnapshotSet[]): string {
+  const rows = sets.flatMap((set) =>
+    set.volumes.map((volume, index) => [
+      index === 0 ? set.name : "",
+      index === 0 ? set.kind : "",
+      index === 0 ? humanTime(set.created) : "",
+      volume.origin ?? "-",
+      volume.snapshot,
+      percent(volume.usedPercent, volume.usedOf),
+      volume.state,
+    ]),
+  );
+  return table(["SET", "KIND", "CREATED", "ORIGIN", "SNAPSHOT", "USED", "STATE"], rows);
+}
+
+export function createJson(result: CreateResult): string {
+  const volumes = result.snapshots.map((snapshot) => ({
+    origin: snapshot.origin.fullName,
+    snapshot: snapshot.snapshot,
+    thin: snapshot.thin,
+    size_bytes: snapshot.bytes,
+    size_policy: snapshot.thin ? null : snapshot.size.text,
+  }));
+  const set = {
+    name: result.set.name,
+    kind: result.set.kind,
+    created: isoTime(result.set.created),
+    volumes,
+  };
+  return jsonDocument({ dry_run: result.dryRun, set, commands: commandLines(result.commands) });
+}
+
+export function createNote(result: CreateResult): string {
+  const parts = result.snapshots.map((snapshot) =>
+    snapshot.thin
+      ? `${snapshot.snapshot} (thin)`
+      : `${snapshot.snapshot} (${formatBytes(snapshot.bytes ?? 0)})`,
+  );
+  return `created set ${result.set.name}: ${parts.join(", ")}`;
+}
+
+export function removeJson(result: RemoveResult): string {
+  return jsonDocument({
+    dry_run: result.dryRun,
+    name: result.set.name,
+    removed: result.removed,
+    commands: commandLines(result.commands),
+  });
+}
+
+export function revertJson(result: RevertResult): string {
+  return jsonDocument({
+    dry_run: result.dryRun,
+    name: result.set.name,
+    volumes: result.volumes,
+    commands: commandLines(result.commands),
+  });
+}
+
+export function revertText(result: RevertResult): string {
+  const rows = result.volumes.map((volume) => [volume.origin, volume.snapshot, volume.outcome]);
+  return table(["ORIGIN", "SNAPSHOT", "MERGE"], rows);
+}
+
+export function revertNotes(result: RevertResult): string[] {
+  return result.volumes.map((volume) =>
+    volume.outcome === "merged"
+      ? `${volume.origin} is reverted: the merge is done`
+      : volume.outcome === "pending"
+        ? `${volume.origin} is in use: the merge starts at its next activation; reboot to finish the revert`
+        : `${volume.origin} would be merged`,
+  );
+}
+
+export function statusJson(result: StatusResult): string {
+  return jsonDocument({
+    dry_run: result.dryRun,
+    sets: result.sets.map(setJson),
+    volume_groups: result.volumeGroups.map((vg) => ({
+      name: vg.name,
+      size_bytes: vg.sizeBytes,
+      free_bytes: vg.freeBytes,
+    })),
+    merges: result.merges,
+    invalid: result.sets.flatMap((set) =>
+      set.volumes.filter((volume) => volume.state === "invalid").map((volume) => volume.snapshot),
+    ),
+    warnings: result.warnings,
+    commands: commandLines(result.commands),
+  });
+}
+
+export function statusText(result: StatusResult): string {
+  const sections = [result.sets.length === 0 ? "No snapshot sets.\n" : setsTable(result.sets)];
+  const vgRows = result.volumeGroups.map((vg) => [
+    vg.name,
+    formatBytes(vg.sizeBytes),
+    formatBytes(vg.freeBytes),
+  ]);
+  sections.push(table(["VG", "SIZE", "FREE"], vgRows));
+  if (result.merges.length > 0) {
+    sections.push(
+      table(
+        ["MERGING INTO", "SNAPSHOT", "STATE"],
+        result.merges.map((merge) => [merge.origin, merge.snapshot, merge.state]),
+      ),
+    );
+  }
+  if (result.warnings.length > 0)
+    sections.push(result.warnings.map((warning) => `warning: ${warning}\n`).join(""));
+  return sections.join("\n");
+}

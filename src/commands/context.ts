@@ -1,0 +1,44 @@
+// What every command is handed: the ways it may reach the system, and nothing else.
+import { DataError } from "../errors.ts";
+import type { FileSystem } from "../fs.ts";
+import { Lvm } from "../lvm/lvm.ts";
+import type { Runner } from "../lvm/runner.ts";
+import { collectSets, findSet, type SnapshotSet } from "../sets/model.ts";
+
+export interface Output {
+  /** Progress and notes for the person at the terminal (stderr); never data. */
+  note(message: string): void;
+  warn(message: string): void;
+}
+
+export interface Context {
+  readonly runner: Runner;
+  readonly fs: FileSystem;
+  readonly clock: () => Date;
+  readonly output: Output;
+  readonly dryRun: boolean;
+  readonly configPath: string;
+  /** True when the config file was named with --config and so must exist. */
+  readonly configNamed: boolean;
+  /** Asks before a destructive step; false means the user declined. */
+  readonly confirm: (question: string) => Promise<boolean>;
+}
+
+export function lvmOf(context: Context): Lvm {
+  return new Lvm(context.runner, context.dryRun);
+}
+
+/** The commands a dry run would have run, or that a real run ran, as argv lists. */
+export type Commands = readonly (readonly string[])[];
+
+export function requireSet(sets: readonly SnapshotSet[], name: string): SnapshotSet {
+  const set = findSet(sets, name);
+  if (set === undefined)
+    throw new DataError(`no set named ${name}`, "rootsnap list shows the sets");
+  return set;
+}
+
+/** Reads all LVs once and finds the named set among them. */
+export async function readSet(lvm: Lvm, name: string): Promise<SnapshotSet> {
+  return requireSet(collectSets(await lvm.logicalVolumes()), name);
+}

@@ -1,0 +1,107 @@
+// rootsnap create: plan the whole set, check every VG's space, then make it all or nothing.
+import { loadConfig, type Config } from "../config/config.ts";
+import {
+  MOUNTINFO_PATH,
+  mountAt,
+  mountPointsOf,
+  parseMountinfo,
+  type Mount,
+} from "../config/mounts.ts";
+import { ConfigError, DataError } from "../errors.ts";
+import type { LogicalVolume } from "../lvm/model.ts";
+import { executeCreate } from "../sets/apply.ts";
+import { defaultSetName, validateSetName } from "../sets/names.ts";
+import { planCreate, type PlannedSnapshot, type VolumeRequest } from "../sets/plan.ts";
+import type { SizePolicy } from "../sets/size.ts";
+import type { SetIdentity, SetKind } from "../sets/tags.ts";
+import { lvmOf, type Commands, type Context } from "./context.ts";
+
+export interface CreateOptions {
+  readonly name: string | undefined;
+  readonly kind: SetKind;
+  /** "vg/lv" of each origin; empty means the configured volumes, or the root LV. */
+  readonly volumes: readonly string[];
+  /** Overrides every configured policy. */
+  readonly size: SizePolicy | undefined;
+}
+
+export interface CreateResult {
+  readonly set: SetIdentity;
+  readonly snapshots: readonly PlannedSnapshot[];
+  readonly commands: Commands;
+  readonly dryRun: boolean;
+}
+
+async function readMounts(context: Context): Promise<Mount[]> {
+  return parseMountinfo((await context.fs.readText(MOUNTINFO_PATH)) ?? "");
+}
+
+/** The LV mounted at /, found by device number so /dev/dm-N and symlinks match too. */
+function rootVolume(lvs: readonly LogicalVolume[], mounts: readonly Mount[]): string {
+  const root = mountAt(mounts, "/");
+  const lv =
+    root === undefined ? undefined : lvs.find((candidate) => candidate.device === root.device);
+  if (lv === undefined) {
+    throw new ConfigError(
+      `/ is not on an LVM logical volume (${root?.source ?? "no mount found"})`,
+      "name the volumes with --volume VG/LV or in /etc/rootsnap/rootsnap.toml",
+    );
+  }
+  return lv.fullName;
+}
+
+function requestsFor(options: CreateOptions, config: Config, root: () => string): VolumeRequest[] {
+  const policyOf = (volume: string): SizePolicy =>
+    options.size ?? config.volumes.find((entry) => entry.lv === volume)?.size ?? config.defaultSize;
+  if (options.volumes.length > 0) {
+    return options.volumes.map((volume) => ({ volume, size: policyOf(volume) }));
+  }
+  if (config.volumes.length > 0) {
+    return config.volumes.map((entry) => ({ volume: entry.lv, size: policyOf(entry.lv) }));
+  }
+  const volume = root();
+  return [{ volume, size: policyOf(volume) }];
+}
+
+/** Used bytes of each origin whose policy is N%USED, from its mounted file system. */
+async function measureUsed(
+  context: Context,
+  requests: readonly VolumeRequest[],
+  lvs: readonly LogicalVolume[],
+  mounts: readonly Mount[],
+): Promise<Map<string, number>> {
+  const used = new Map<string, number>();
+  for (const request of requests) {
+    if (request.size.kind !== "percent" || request.size.of !== "USED") continue;
+    const lv = lvs.find(
+      (candidate) => candidate.fullName === request.volume.replace(/^\/dev\//, ""),
+    );
+    const mountPoint = lv?.device == null ? undefined : mountPointsOf(mounts, lv.device)[0];
+    if (lv === undefined || mountPoint === undefined) {
+      throw new DataError(
+        `${request.size.text} needs ${request.volume} mounted, to measure its used space`,
+        "use a fixed size or N%ORIGIN for it",
+      );
+    }
+    used.set(lv.fullName, (await context.fs.usage(mountPoint)).usedBytes);
+  }
+  return used;
+}
+
+export async function create(context: Context, options: CreateOptions): Promise<CreateResult> {
+  const created = context.clock();
+  const name = validateSetName(options.name ?? defaultSetName(options.kind, created));
+  const config = await loadConfig(context.fs, context.configPath, context.configNamed);
+  const lvm = lvmOf(context);
+  const [lvs, vgs, mounts] = await Promise.all([
+    lvm.logicalVolumes(),
+    lvm.volumeGroups(),
+    readMounts(context),
+  ]);
+  const requests = requestsFor(options, config, () => rootVolume(lvs, mounts));
+  const usedBytes = await measureUsed(context, requests, lvs, mounts);
+  const set = { name, kind: options.kind, created };
+  const plan = planCreate({ set, requests, lvs, vgs, usedBytes });
+  await executeCreate(lvm, plan);
+  return { set, snapshots: plan.snapshots, commands: lvm.changes, dryRun: lvm.dryRun };
+}

@@ -1,0 +1,11 @@
+// rootsnap list: every set, newest first, from one `lvs` call.
+import { collectSets, type SnapshotSet } from "../sets/model.ts";
+import { lvmOf, type Context } from "./context.ts";
+
+export interface ListResult {
+  readonly sets: readonly SnapshotSet[];
+}
+
+export async function list(context: Context): Promise<ListResult> {
+  return { sets: collectSets(await lvmOf(context).logicalVolumes()) };
+}

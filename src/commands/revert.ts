@@ -1,0 +1,118 @@
+// rootsnap revert NAME: merge every snapshot of a set back into its origin, then read
+// lv_attr again to tell what merged now and what waits for the next activation:
+// lvconvert --merge exits 0 in both cases.
+import { CancelledError, DataError, OperationError } from "../errors.ts";
+import type { LogicalVolume } from "../lvm/model.ts";
+import type { Lvm } from "../lvm/lvm.ts";
+import { collectSets, type SetVolume, type SnapshotSet } from "../sets/model.ts";
+import { lvmOf, requireSet, type Commands, type Context } from "./context.ts";
+
+/** merged: done now; pending: starts when the origin is next activated (next boot if in use). */
+export type MergeOutcome = "merged" | "pending" | "planned";
+
+export interface RevertedVolume {
+  readonly origin: string;
+  readonly snapshot: string;
+  readonly outcome: MergeOutcome;
+}
+
+export interface RevertResult {
+  readonly set: SnapshotSet;
+  readonly volumes: readonly RevertedVolume[];
+  readonly commands: Commands;
+  readonly dryRun: boolean;
+}
+
+function originMerging(origin: LogicalVolume, lvs: readonly LogicalVolume[]): boolean {
+  return (
+    origin.attr.isMergingOrigin ||
+    lvs.some((lv) => lv.vg === origin.vg && lv.origin === origin.name && lv.merging)
+  );
+}
+
+/** Why this volume cannot be merged, or undefined when it can. */
+function mergeProblem(volume: SetVolume, lvs: readonly LogicalVolume[]): string | undefined {
+  const snapshot = volume.snapshot;
+  if (volume.state === "invalid")
+    return `${snapshot} is invalid: it overflowed, its data is lost and it cannot be merged`;
+  if (volume.mergeFailed) return `an earlier merge of ${snapshot} failed`;
+  if (volume.state === "merging")
+    return `${snapshot} is already merging into ${volume.origin ?? "its origin"}`;
+  if (volume.originLv === undefined) return `the origin of ${snapshot} no longer exists`;
+  if (originMerging(volume.originLv, lvs))
+    return `${volume.originLv.fullName} already has a snapshot merging into it`;
+  return undefined;
+}
+
+function checkMergeable(set: SnapshotSet, lvs: readonly LogicalVolume[]): void {
+  for (const volume of set.volumes) {
+    const problem = mergeProblem(volume, lvs);
+    if (problem !== undefined) {
+      throw new DataError(
+        `cannot revert set ${set.name}: ${problem}`,
+        `nothing was changed; rootsnap remove ${set.name} drops the set`,
+      );
+    }
+  }
+}
+
+export function mergeArgv(snapshot: string): string[] {
+  return ["lvconvert", "--merge", snapshot];
+}
+
+async function mergeAll(lvm: Lvm, set: SnapshotSet): Promise<void> {
+  const started: string[] = [];
+  for (const volume of set.volumes) {
+    try {
+      await lvm.change(mergeArgv(volume.snapshot));
+    } catch (error) {
+      const done =
+        started.length === 0
+          ? "no merge was started"
+          : `merges of ${started.join(", ")} were started`;
+      const message = error instanceof Error ? error.message : String(error);
+      throw new OperationError(
+        `merging ${volume.snapshot} failed, ${done}: ${message}`,
+        "rootsnap status shows what is merging",
+        { cause: error },
+      );
+    }
+    started.push(volume.snapshot);
+  }
+}
+
+/** What lvm says now about each merged volume. */
+async function outcomes(lvm: Lvm, set: SnapshotSet): Promise<RevertedVolume[]> {
+  const after = collectSets(await lvm.logicalVolumes()).find(
+    (candidate) => candidate.name === set.name,
+  );
+  return set.volumes.map((volume) => {
+    const now = after?.volumes.find((candidate) => candidate.snapshot === volume.snapshot);
+    if (now !== undefined && now.state !== "merging") {
+      throw new OperationError(
+        `lvconvert --merge ${volume.snapshot} exited 0 but lvm shows no merge (state ${now.state})`,
+      );
+    }
+    const outcome: MergeOutcome = now === undefined ? "merged" : "pending";
+    return { origin: volume.origin ?? "", snapshot: volume.snapshot, outcome };
+  });
+}
+
+export async function revert(context: Context, name: string): Promise<RevertResult> {
+  const lvm = lvmOf(context);
+  const lvs = await lvm.logicalVolumes();
+  const set = requireSet(collectSets(lvs), name);
+  checkMergeable(set, lvs);
+  const origins = set.volumes.map((volume) => volume.origin ?? "?").join(", ");
+  const question = `Revert ${origins} to set ${name}? Every change made since ${set.created.toISOString()} is lost.`;
+  if (!(await context.confirm(question))) throw new CancelledError(`revert ${name}`);
+  await mergeAll(lvm, set);
+  const volumes = lvm.dryRun
+    ? set.volumes.map((volume) => ({
+        origin: volume.origin ?? "",
+        snapshot: volume.snapshot,
+        outcome: "planned" as const,
+      }))
+    : await outcomes(lvm, set);
+  return { set, volumes, commands: lvm.changes, dryRun: lvm.dryRun };
+}

@@ -1,0 +1,116 @@
+// rootsnap status: sets, fill levels, pending merges, invalid snapshots, VG free space;
+// and it finishes merges that an earlier boot ran but nothing polled to the end.
+import type { LogicalVolume, VolumeGroup } from "../lvm/model.ts";
+import type { Lvm } from "../lvm/lvm.ts";
+import { collectSets, type SnapshotSet } from "../sets/model.ts";
+import { lvmOf, type Commands, type Context } from "./context.ts";
+
+/** Fill level from which a snapshot or pool is reported as nearly full. */
+export const FULL_WARNING_PERCENT = 80;
+
+/**
+ * waiting: starts at the origin's next activation; running: the kernel merges now;
+ * finished: rootsnap polled it to the end just now.
+ */
+export type MergeState = "waiting" | "running" | "finished";
+
+export interface PendingMerge {
+  readonly origin: string;
+  readonly snapshot: string;
+  readonly state: MergeState;
+}
+
+export interface StatusResult {
+  readonly sets: readonly SnapshotSet[];
+  readonly volumeGroups: readonly VolumeGroup[];
+  readonly merges: readonly PendingMerge[];
+  readonly warnings: readonly string[];
+  readonly commands: Commands;
+  readonly dryRun: boolean;
+}
+
+export function pollArgv(origin: string): string[] {
+  return ["lvchange", "--poll", "y", origin];
+}
+
+function mergingSnapshots(lvs: readonly LogicalVolume[]): LogicalVolume[] {
+  return lvs.filter((lv) => lv.origin !== null && lv.merging);
+}
+
+/** A merge the kernel already runs (snapshot-merge target) but lvm's metadata still shows. */
+async function kernelMerging(lvm: Lvm, origin: LogicalVolume | undefined): Promise<boolean> {
+  if (origin === undefined || !origin.active || origin.dmPath === "") return false;
+  return (await lvm.liveTargets(origin)).includes("snapshot-merge");
+}
+
+async function findMerges(lvm: Lvm, lvs: readonly LogicalVolume[]): Promise<PendingMerge[]> {
+  const byName = new Map(lvs.map((lv) => [lv.fullName, lv]));
+  const merges: PendingMerge[] = [];
+  for (const snapshot of mergingSnapshots(lvs)) {
+    const origin = `${snapshot.vg}/${snapshot.origin ?? ""}`;
+    const running = await kernelMerging(lvm, byName.get(origin));
+    merges.push({ origin, snapshot: snapshot.fullName, state: running ? "running" : "waiting" });
+  }
+  return merges;
+}
+
+/** Asks lvm to finish each running merge, then reads back which ones ended. */
+async function finishMerges(
+  lvm: Lvm,
+  merges: PendingMerge[],
+): Promise<{ merges: PendingMerge[]; lvs?: LogicalVolume[] }> {
+  const running = merges.filter((merge) => merge.state === "running");
+  if (running.length === 0) return { merges };
+  for (const merge of running) await lvm.change(pollArgv(merge.origin));
+  if (lvm.dryRun) return { merges };
+  const lvs = await lvm.logicalVolumes();
+  const stillThere = new Set(lvs.map((lv) => lv.fullName));
+  const updated = merges.map((merge): PendingMerge =>
+    merge.state === "running" && !stillThere.has(merge.snapshot)
+      ? { ...merge, state: "finished" }
+      : merge,
+  );
+  return { merges: updated, lvs };
+}
+
+function warningsFor(sets: readonly SnapshotSet[], merges: readonly PendingMerge[]): string[] {
+  const warnings: string[] = [];
+  for (const set of sets) {
+    for (const volume of set.volumes) {
+      if (volume.state === "invalid") {
+        warnings.push(
+          `${volume.snapshot} (set ${set.name}) is invalid: it overflowed and its data is lost; remove the set`,
+        );
+      } else if (volume.mergeFailed) {
+        warnings.push(`${volume.snapshot} (set ${set.name}): merge failed`);
+      } else if (volume.usedPercent !== null && volume.usedPercent >= FULL_WARNING_PERCENT) {
+        const what = volume.usedOf === "pool" ? "its thin pool" : "it";
+        warnings.push(
+          `${volume.snapshot} (set ${set.name}): ${what} is ${volume.usedPercent}% full`,
+        );
+      }
+    }
+  }
+  for (const merge of merges.filter((candidate) => candidate.state === "waiting")) {
+    warnings.push(
+      `${merge.snapshot} merges into ${merge.origin} at its next activation (next boot if in use)`,
+    );
+  }
+  return warnings;
+}
+
+export async function status(context: Context): Promise<StatusResult> {
+  const lvm = lvmOf(context);
+  const [lvs, volumeGroups] = await Promise.all([lvm.logicalVolumes(), lvm.volumeGroups()]);
+  const finished = await finishMerges(lvm, await findMerges(lvm, lvs));
+  const sets = collectSets(finished.lvs ?? lvs);
+  const warnings = warningsFor(sets, finished.merges);
+  return {
+    sets,
+    volumeGroups,
+    merges: finished.merges,
+    warnings,
+    commands: lvm.changes,
+    dryRun: lvm.dryRun,
+  };
+}

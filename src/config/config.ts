@@ -1,0 +1,177 @@
+// /etc/rootsnap/rootsnap.toml: which volumes a set covers and how big their snapshots
+// are. Every mistake is reported with the file, the line and the key.
+import { ConfigError } from "../errors.ts";
+import type { FileSystem } from "../fs.ts";
+import { parseSizePolicy, SIZE_SYNTAX, type SizePolicy } from "../sets/size.ts";
+
+export const DEFAULT_CONFIG_PATH = "/etc/rootsnap/rootsnap.toml";
+/** With no policy configured: a fifth of the origin holds a typical update's changes. */
+export const DEFAULT_SIZE_TEXT = "20%ORIGIN";
+
+export interface VolumeConfig {
+  /** "vg/lv" */
+  readonly lv: string;
+  readonly size: SizePolicy | undefined;
+}
+
+export interface Config {
+  /** The file read, or undefined when none exists. */
+  readonly path: string | undefined;
+  readonly defaultSize: SizePolicy;
+  readonly volumes: readonly VolumeConfig[];
+}
+
+const TOP_KEYS = ["defaults", "volumes"];
+const DEFAULTS_KEYS = ["size"];
+const VOLUME_KEYS = ["lv", "size"];
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** 1-based line of `key` in table `table` (its `index`-th instance for [[arrays]]), or of the table. */
+export function lineOfKey(
+  source: string,
+  table: string | null,
+  index: number,
+  key: string | null,
+): number | undefined {
+  const keyLine = key === null ? null : new RegExp(`^\\s*["']?${escapeRegExp(key)}["']?\\s*=`);
+  const header = /^\s*\[\[?\s*([^\]]+?)\s*\]\]?/;
+  let current: string | null = null;
+  let seen = -1;
+  const lines = source.split("\n");
+  for (const [number, line] of lines.entries()) {
+    const opened = header.exec(line)?.[1]?.replace(/["']/g, "");
+    if (opened !== undefined) {
+      current = opened;
+      if (current === table) seen += 1;
+      if (keyLine === null && current === table && seen === index) return number + 1;
+      continue;
+    }
+    if (
+      keyLine !== null &&
+      current === table &&
+      (table === null || seen === index) &&
+      keyLine.test(line)
+    ) {
+      return number + 1;
+    }
+  }
+  return undefined;
+}
+
+class Reader {
+  constructor(
+    readonly path: string,
+    readonly source: string,
+  ) {}
+
+  fail(
+    message: string,
+    table: string | null,
+    index: number,
+    key: string | null,
+    hint?: string,
+  ): never {
+    const line = lineOfKey(this.source, table, index, key);
+    throw new ConfigError(`${this.path}${line === undefined ? "" : `:${line}`}: ${message}`, hint);
+  }
+
+  table(
+    value: unknown,
+    name: string,
+    index: number,
+    known: readonly string[],
+  ): Record<string, unknown> {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      this.fail(`[${name}] must be a table`, null, 0, name);
+    }
+    const table = value as Record<string, unknown>;
+    for (const key of Object.keys(table)) {
+      if (!known.includes(key)) {
+        this.fail(
+          `unknown key "${key}" in [${name}]`,
+          name,
+          index,
+          key,
+          `known keys: ${known.join(", ")}`,
+        );
+      }
+    }
+    return table;
+  }
+
+  size(value: unknown, table: string, index: number): SizePolicy | undefined {
+    if (value === undefined) return undefined;
+    const policy = typeof value === "string" ? parseSizePolicy(value) : undefined;
+    if (policy === undefined) {
+      this.fail(
+        `size ${JSON.stringify(value)} in [${table}] is not a size policy`,
+        table,
+        index,
+        "size",
+        `use ${SIZE_SYNTAX}`,
+      );
+    }
+    return policy;
+  }
+
+  volume(value: unknown, index: number): VolumeConfig {
+    const table = this.table(value, "volumes", index, VOLUME_KEYS);
+    const lv = table.lv;
+    if (typeof lv !== "string" || !/^[^/\s]+\/[^/\s]+$/.test(lv)) {
+      this.fail(
+        `lv must be a string "VG/LV" in [[volumes]] number ${index + 1}`,
+        "volumes",
+        index,
+        lv === undefined ? null : "lv",
+        'example: lv = "vg0/root"',
+      );
+    }
+    return { lv, size: this.size(table.size, "volumes", index) };
+  }
+}
+
+export async function parseConfig(path: string, source: string): Promise<Config> {
+  const { parse, TomlError } = await import("smol-toml");
+  let document: Record<string, unknown>;
+  try {
+    document = parse(source);
+  } catch (error) {
+    if (!(error instanceof TomlError)) throw error;
+    const firstLine = error.message.split("\n")[0] ?? "syntax error";
+    throw new ConfigError(`${path}:${error.line}: ${firstLine}`, "fix the TOML syntax");
+  }
+  const reader = new Reader(path, source);
+  for (const key of Object.keys(document)) {
+    if (!TOP_KEYS.includes(key)) {
+      reader.fail(`unknown key "${key}"`, null, 0, key, `known keys: ${TOP_KEYS.join(", ")}`);
+    }
+  }
+  const defaults = reader.table(document.defaults ?? {}, "defaults", 0, DEFAULTS_KEYS);
+  const volumes = document.volumes ?? [];
+  if (!Array.isArray(volumes))
+    reader.fail("volumes must be an array of tables [[volumes]]", null, 0, "volumes");
+  return {
+    path,
+    defaultSize: reader.size(defaults.size, "defaults", 0) ?? defaultSize(),
+    volumes: (volumes as unknown[]).map((volume, index) => reader.volume(volume, index)),
+  };
+}
+
+function defaultSize(): SizePolicy {
+  const policy = parseSizePolicy(DEFAULT_SIZE_TEXT);
+  if (policy === undefined) throw new Error("the built-in default size policy does not parse");
+  return policy;
+}
+
+/** The configuration; a missing default file means defaults, a missing named one is an error. */
+export async function loadConfig(fs: FileSystem, path: string, named: boolean): Promise<Config> {
+  const source = await fs.readText(path);
+  if (source === undefined) {
+    if (named) throw new ConfigError(`${path}: no such file`);
+    return { path: undefined, defaultSize: defaultSize(), volumes: [] };
+  }
+  return parseConfig(path, source);
+}

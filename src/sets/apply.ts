@@ -1,0 +1,77 @@
+// Makes a planned set all or nothing: if one lvcreate fails, the snapshots already made
+// are removed again, so no partial set is left behind.
+import { NoSpaceError, OperationError, RootsnapError } from "../errors.ts";
+import { LvmError } from "../lvm/errors.ts";
+import type { Lvm } from "../lvm/lvm.ts";
+import { collectSets } from "./model.ts";
+import type { CreatePlan, PlannedSnapshot } from "./plan.ts";
+
+export function removeArgv(snapshot: string): string[] {
+  return ["lvremove", "--yes", snapshot];
+}
+
+/** LVs carrying the set's tag now: a failed lvcreate may have left its LV behind too. */
+async function setMembers(
+  lvm: Lvm,
+  plan: CreatePlan,
+  made: readonly PlannedSnapshot[],
+): Promise<string[]> {
+  try {
+    const sets = collectSets(await lvm.logicalVolumes());
+    const set = sets.find((candidate) => candidate.name === plan.set.name);
+    return (set?.volumes ?? []).map((volume) => volume.snapshot);
+  } catch {
+    return made.map((snapshot) => snapshot.snapshot);
+  }
+}
+
+/** Removes every member of the half-made set; returns those that could not be removed. */
+async function rollBack(
+  lvm: Lvm,
+  plan: CreatePlan,
+  made: readonly PlannedSnapshot[],
+): Promise<string[]> {
+  const left: string[] = [];
+  for (const snapshot of (await setMembers(lvm, plan, made)).reverse()) {
+    try {
+      await lvm.change(removeArgv(snapshot));
+    } catch {
+      left.push(snapshot);
+    }
+  }
+  return left;
+}
+
+function failure(
+  error: unknown,
+  failed: PlannedSnapshot,
+  made: number,
+  left: string[],
+): RootsnapError {
+  const why = error instanceof Error ? error.message : String(error);
+  const undone =
+    left.length === 0
+      ? made === 0
+        ? "nothing was made"
+        : `the ${made} snapshot(s) already made were removed again`
+      : `could not remove ${left.join(", ")}`;
+  const message = `creating ${failed.snapshot} failed, ${undone}: ${why}`;
+  const hint = left.length === 0 ? undefined : `remove them by hand: lvremove ${left.join(" ")}`;
+  const noSpace = error instanceof LvmError && /insufficient|not enough/i.test(error.stderr);
+  return noSpace && left.length === 0
+    ? new NoSpaceError(message, hint)
+    : new OperationError(message, hint, { cause: error });
+}
+
+export async function executeCreate(lvm: Lvm, plan: CreatePlan): Promise<void> {
+  const made: PlannedSnapshot[] = [];
+  for (const snapshot of plan.snapshots) {
+    try {
+      await lvm.change(snapshot.argv);
+    } catch (error) {
+      const left = await rollBack(lvm, plan, made);
+      throw failure(error, snapshot, made.length, left);
+    }
+    made.push(snapshot);
+  }
+}

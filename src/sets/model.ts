@@ -1,0 +1,79 @@
+// Snapshot sets as read back from LVM: every LV tagged with a set name, grouped.
+import { isThin, type LogicalVolume } from "../lvm/model.ts";
+import { readSetTags, type SetKind } from "./tags.ts";
+
+export type VolumeState = "active" | "inactive" | "invalid" | "merging";
+
+export interface SetVolume {
+  /** "vg/lv" of the origin, or null when the origin is gone (a thin snapshot outlives it). */
+  readonly origin: string | null;
+  readonly snapshot: string;
+  readonly snapshotLv: LogicalVolume;
+  readonly originLv: LogicalVolume | undefined;
+  readonly thin: boolean;
+  readonly state: VolumeState;
+  readonly mergeFailed: boolean;
+  /** Fill of what runs out first: the COW area, or for thin snapshots the pool. */
+  readonly usedPercent: number | null;
+  readonly usedOf: "snapshot" | "pool";
+}
+
+export interface SnapshotSet {
+  readonly name: string;
+  readonly kind: SetKind;
+  readonly created: Date;
+  readonly volumes: readonly SetVolume[];
+}
+
+export function volumeState(lv: LogicalVolume): VolumeState {
+  if (lv.snapshotInvalid) return "invalid";
+  if (lv.merging || lv.mergeFailed) return "merging";
+  return lv.active ? "active" : "inactive";
+}
+
+function toSetVolume(lv: LogicalVolume, byName: ReadonlyMap<string, LogicalVolume>): SetVolume {
+  const thin = isThin(lv);
+  const originLv = lv.origin === null ? undefined : byName.get(`${lv.vg}/${lv.origin}`);
+  const pool = lv.pool === null ? undefined : byName.get(`${lv.vg}/${lv.pool}`);
+  return {
+    origin: lv.origin === null ? null : `${lv.vg}/${lv.origin}`,
+    snapshot: lv.fullName,
+    snapshotLv: lv,
+    originLv,
+    thin,
+    state: volumeState(lv),
+    mergeFailed: lv.mergeFailed,
+    usedPercent: thin ? (pool?.dataPercent ?? null) : (lv.snapPercent ?? lv.dataPercent),
+    usedOf: thin ? "pool" : "snapshot",
+  };
+}
+
+/** All sets found in one `lvs` report, newest first. */
+export function collectSets(lvs: readonly LogicalVolume[]): SnapshotSet[] {
+  const byName = new Map(lvs.map((lv) => [lv.fullName, lv]));
+  const sets = new Map<
+    string,
+    { name: string; kind: SetKind; created: Date; volumes: SetVolume[] }
+  >();
+  for (const lv of lvs) {
+    const identity = readSetTags(lv.tags, lv.created);
+    if (identity === undefined) continue;
+    let set = sets.get(identity.name);
+    if (set === undefined) {
+      set = { ...identity, volumes: [] };
+      sets.set(identity.name, set);
+    }
+    if (identity.created < set.created) set.created = identity.created;
+    set.volumes.push(toSetVolume(lv, byName));
+  }
+  return [...sets.values()]
+    .map((set) => ({
+      ...set,
+      volumes: set.volumes.sort((a, b) => a.snapshot.localeCompare(b.snapshot)),
+    }))
+    .sort((a, b) => b.created.getTime() - a.created.getTime() || a.name.localeCompare(b.name));
+}
+
+export function findSet(sets: readonly SnapshotSet[], name: string): SnapshotSet | undefined {
+  return sets.find((set) => set.name === name);
+}
