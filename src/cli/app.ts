@@ -9,6 +9,7 @@ import { validateSetName } from "../sets/names.ts";
 import { HELP, parseCommandLine, type Invocation } from "./args.ts";
 import { acquireLock } from "./lock.ts";
 import * as render from "./render.ts";
+import { rootsnapVersion } from "../version.ts";
 
 export interface Io {
   stdout(text: string): void;
@@ -198,7 +199,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   try {
     call = parseCommandLine(argv);
     if (call.kind === "help") io.stdout(HELP);
-    else if (call.kind === "version") io.stdout(`rootsnap ${ROOTSNAP_VERSION}\n`);
+    else if (call.kind === "version") io.stdout(`rootsnap ${rootsnapVersion()}\n`);
     else await dispatch(io, call);
     return ExitCode.ok;
   } catch (error) {

@@ -1,6 +1,6 @@
 // Makes a planned set all or nothing: if one lvcreate fails, the snapshots already made
 // are removed again, so no partial set is left behind.
-import { NoSpaceError, OperationError, RootsnapError } from "../errors.ts";
+import { NoSpaceError, OperationError, type RootsnapError } from "../errors.ts";
 import { LvmError } from "../lvm/errors.ts";
 import type { Lvm } from "../lvm/lvm.ts";
 import { collectSets } from "./model.ts";
@@ -25,36 +25,39 @@ async function setMembers(
   }
 }
 
-/** Removes every member of the half-made set; returns those that could not be removed. */
+interface RollBack {
+  readonly removed: readonly string[];
+  readonly left: readonly string[];
+}
+
+/** Removes every member of the half-made set. */
 async function rollBack(
   lvm: Lvm,
   plan: CreatePlan,
   made: readonly PlannedSnapshot[],
-): Promise<string[]> {
+): Promise<RollBack> {
+  const removed: string[] = [];
   const left: string[] = [];
   for (const snapshot of (await setMembers(lvm, plan, made)).reverse()) {
     try {
       await lvm.change(removeArgv(snapshot));
+      removed.push(snapshot);
     } catch {
       left.push(snapshot);
     }
   }
-  return left;
+  return { removed, left };
 }
 
-function failure(
-  error: unknown,
-  failed: PlannedSnapshot,
-  made: number,
-  left: string[],
-): RootsnapError {
+function failure(error: unknown, failed: PlannedSnapshot, undo: RollBack): RootsnapError {
   const why = error instanceof Error ? error.message : String(error);
+  const { removed, left } = undo;
   const undone =
-    left.length === 0
-      ? made === 0
-        ? "nothing was made"
-        : `the ${made} snapshot(s) already made were removed again`
-      : `could not remove ${left.join(", ")}`;
+    left.length > 0
+      ? `could not remove ${left.join(", ")}`
+      : removed.length > 0
+        ? `removed ${removed.join(", ")} again`
+        : "nothing was made";
   const message = `creating ${failed.snapshot} failed, ${undone}: ${why}`;
   const hint = left.length === 0 ? undefined : `remove them by hand: lvremove ${left.join(" ")}`;
   const noSpace = error instanceof LvmError && /insufficient|not enough/i.test(error.stderr);
@@ -69,8 +72,7 @@ export async function executeCreate(lvm: Lvm, plan: CreatePlan): Promise<void> {
     try {
       await lvm.change(snapshot.argv);
     } catch (error) {
-      const left = await rollBack(lvm, plan, made);
-      throw failure(error, snapshot, made.length, left);
+      throw failure(error, snapshot, await rollBack(lvm, plan, made));
     }
     made.push(snapshot);
   }

@@ -1,0 +1,488 @@
+// The whole command line, run in-process on sample lvm2 reports: what it prints, what
+// it runs, and how it exits.
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { test } from "node:test";
+import { main, type Io } from "../../src/cli/app.ts";
+import { ExitCode } from "../../src/errors.ts";
+import {
+  changes,
+  cloneRow,
+  editReport,
+  fakeLvm,
+  memoryFs,
+  sample,
+  testIo,
+  type FakeSystem,
+  type TestIo,
+} from "./helpers.ts";
+
+const SETS = "handwritten-lvm2-2.03.16/two-vgs/sets";
+const MERGING = "handwritten-lvm2-2.03.31/two-vgs/merging";
+const MOUNTINFO = { "/proc/self/mountinfo": sample("handwritten-mountinfo.txt") };
+
+function system(overrides: Partial<FakeSystem> = {}): FakeSystem {
+  return {
+    lvs: sample(`${SETS}/lvs.json`),
+    vgs: sample(`${SETS}/vgs.json`),
+    dmTables: {},
+    failures: {},
+    ...overrides,
+  };
+}
+
+interface Run {
+  code: number;
+  io: TestIo;
+  calls: string[][];
+  changed: string[][];
+}
+
+async function rootsnap(
+  argv: string[],
+  state: FakeSystem = system(),
+  overrides: Partial<Io> = {},
+): Promise<Run> {
+  const fake = fakeLvm(state);
+  const io = testIo(fake.runner, overrides);
+  const code = await main(argv, io);
+  return { code, io, calls: fake.calls, changed: changes(fake.calls) };
+}
+
+function assertRefused(run: Run, exitCode: number, message: RegExp): void {
+  assert.equal(run.code, exitCode, run.io.stderrText);
+  assert.equal(run.io.stdoutText, "", "nothing on stdout");
+  assert.equal(run.io.stderrText.trimEnd().split("\n").length, 1, "one line of error");
+  assert.match(run.io.stderrText, /^rootsnap: error: /);
+  assert.match(run.io.stderrText, message);
+  assert.deepEqual(run.changed, [], "nothing changed");
+}
+
+test("list --json follows the contract", async () => {
+  const run = await rootsnap(["list", "--json"]);
+  assert.equal(run.code, 0);
+  assert.equal(run.io.stderrText, "");
+  const document = JSON.parse(run.io.stdoutText) as {
+    version: number;
+    sets: Record<string, unknown>[];
+  };
+  assert.equal(document.version, 1);
+  assert.deepEqual(
+    document.sets.map((set) => set.name),
+    ["weekly", "nightly", "before-upgrade"],
+  );
+  const beforeUpgrade = document.sets[2] as {
+    kind: string;
+    created: string;
+    volumes: Record<string, unknown>[];
+  };
+  assert.equal(beforeUpgrade.kind, "pre-update");
+  assert.equal(beforeUpgrade.created, "2026-01-01T00:00:00Z");
+  assert.deepEqual(
+    beforeUpgrade.volumes.map((volume) => [
+      volume.origin,
+      volume.snapshot,
+      volume.used_percent,
+      volume.state,
+    ]),
+    [
+      ["vg0/home", "vg0/home-before-upgrade", 0.1, "active"],
+      ["vg0/root", "vg0/root-before-upgrade", 2.54, "active"],
+    ],
+  );
+  assert.deepEqual(
+    run.calls.map((argv) => argv[0]),
+    ["lvs"],
+    "one lvs call",
+  );
+});
+
+test("list prints a table, one row per volume", async () => {
+  const run = await rootsnap(["list"]);
+  const lines = run.io.stdoutText.trimEnd().split("\n");
+  assert.match(lines[0] ?? "", /^SET\s+KIND\s+CREATED\s+ORIGIN\s+SNAPSHOT\s+USED\s+STATE$/);
+  assert.equal(lines.length, 5);
+  assert.match(
+    lines[1] ?? "",
+    /^weekly\s+manual\s+2026-01-03 00:00 UTC\s+thinvg\/data\s+thinvg\/data-weekly\s+41.25% \(pool\)\s+inactive$/,
+  );
+});
+
+test("show NAME gives one set; an unknown name is exit 65", async () => {
+  const run = await rootsnap(["show", "nightly", "--json"]);
+  assert.equal(run.code, 0);
+  const document = JSON.parse(run.io.stdoutText) as { set: { name: string; volumes: unknown[] } };
+  assert.equal(document.set.name, "nightly");
+  assert.equal(document.set.volumes.length, 1);
+  assertRefused(await rootsnap(["show", "nope"]), ExitCode.dataError, /no set named nope/);
+});
+
+test("--version and --help need neither root nor lvm", async () => {
+  const version = await rootsnap(["--version"], system(), { geteuid: () => 1000 });
+  assert.equal(version.code, 0);
+  assert.equal(version.io.stdoutText, "rootsnap dev\n");
+  const help = await rootsnap(["--help"], system(), { geteuid: () => 1000 });
+  assert.match(help.io.stdoutText, /^Usage: rootsnap/);
+  assert.deepEqual(help.calls, []);
+});
+
+test("bad command lines are exit 64 with one line", async () => {
+  const cases: [string[], RegExp][] = [
+    [["frob"], /unknown verb "frob"/],
+    [["list", "--frob"], /unknown option --frob/],
+    [["create", "has space"], /set name "has space" may use only/],
+    [["create", "x".repeat(200)], /200 characters long/],
+    [["create", "--size", "10Q"], /--size "10Q" is not a size policy/],
+    [["create", "--kind", "weird"], /--kind "weird" is not one of/],
+    [["list", "--volume", "vg0/root"], /--volume does not apply to list/],
+    [["show"], /show: missing argument/],
+    [["list", "extra"], /unexpected argument "extra"/],
+    [[], /no verb given/],
+    [["create", "--size"], /--size needs a value/],
+    [["setup"], /not part of this version/],
+  ];
+  for (const [argv, message] of cases) assertRefused(await rootsnap(argv), ExitCode.usage, message);
+});
+
+test("not root is exit 77 with the hint to run as root", async () => {
+  const run = await rootsnap(["list"], system(), { geteuid: () => 1000 });
+  assertRefused(run, ExitCode.notRoot, /needs root privileges.*hint: run as root/);
+  assert.deepEqual(run.calls, []);
+});
+
+test("a second rootsnap is refused with exit 75 while the lock is held", async () => {
+  const lockPath = testIo(fakeLvm(system()).runner).lockPath;
+  writeFileSync(lockPath, "999\n");
+  const run = await rootsnap(["create", "x", "--yes"], system(), {
+    lockPath,
+    isRunning: (pid) => pid === 999,
+  });
+  assertRefused(run, ExitCode.locked, /another rootsnap \(pid 999\) is running/);
+  assert.deepEqual(run.calls, []);
+});
+
+test("create snapshots the LV mounted at / with 20%ORIGIN when nothing is configured", async () => {
+  const run = await rootsnap(["create", "before-test"]);
+  assert.equal(run.code, 0, run.io.stderrText);
+  assert.equal(run.io.stdoutText, "before-test\n");
+  assert.deepEqual(run.changed, [
+    [
+      "lvcreate",
+      "--snapshot",
+      "--extents",
+      "154",
+      "--name",
+      "root-before-test",
+      "--addtag",
+      "rootsnap",
+      "--addtag",
+      "rootsnap.set=before-test",
+      "--addtag",
+      "rootsnap.kind=manual",
+      "--addtag",
+      "rootsnap.created=1767607200",
+      "vg0/root",
+    ],
+  ]);
+  assert.match(run.io.stderrText, /created set before-test: vg0\/root-before-test \(616.00 MiB\)/);
+});
+
+test("create without a name names the set by kind and time", async () => {
+  const run = await rootsnap(["create", "--kind", "pre-update", "--json"]);
+  const document = JSON.parse(run.io.stdoutText) as {
+    set: { name: string; kind: string; created: string };
+  };
+  assert.deepEqual(document.set.name, "pre-update-20260105-100000");
+  assert.equal(document.set.created, "2026-01-05T10:00:00Z");
+});
+
+test("create uses the configured volumes and policies; --size overrides them", async () => {
+  const config =
+    '[defaults]\nsize = "1G"\n\n[[volumes]]\nlv = "vg0/root"\nsize = "512M"\n\n[[volumes]]\nlv = "vg0/home"\n\n[[volumes]]\nlv = "thinvg/data"\n';
+  const fs = memoryFs({ ...MOUNTINFO, "/etc/rootsnap/rootsnap.toml": config });
+  const run = await rootsnap(["create", "cfg", "--dry-run"], system(), { fs });
+  assert.equal(run.code, 0, run.io.stderrText);
+  const lines = run.io.stdoutText.trimEnd().split("\n");
+  assert.equal(lines.length, 3);
+  assert.match(lines[0] ?? "", /^lvcreate --snapshot --extents 128 --name root-cfg .* vg0\/root$/);
+  assert.match(lines[1] ?? "", /^lvcreate --snapshot --extents 256 --name home-cfg .* vg0\/home$/);
+  assert.match(
+    lines[2] ?? "",
+    /^lvcreate --snapshot --setactivationskip n --name data-cfg .* thinvg\/data$/,
+  );
+  assert.deepEqual(run.changed, [], "a dry run changes nothing");
+  const sized = await rootsnap(["create", "cfg", "--dry-run", "--size", "8M"], system(), { fs });
+  assert.match(sized.io.stdoutText, /--extents 2 --name root-cfg/);
+  assert.match(sized.io.stdoutText, /--extents 2 --name home-cfg/);
+});
+
+test("N%USED measures the origin's mounted file system", async () => {
+  const fs = memoryFs(MOUNTINFO, { "/home": 400 * 1024 * 1024 });
+  const run = await rootsnap(
+    ["create", "u", "--volume", "vg0/home", "--size", "50%USED", "--dry-run"],
+    system(),
+    { fs },
+  );
+  assert.equal(run.code, 0, run.io.stderrText);
+  assert.match(run.io.stdoutText, /--extents 50 --name home-u/);
+  const unmounted = await rootsnap(
+    ["create", "u", "--volume", "vg0/scratch", "--size", "50%USED"],
+    system(),
+    { fs },
+  );
+  assertRefused(unmounted, ExitCode.dataError, /needs vg0\/scratch mounted/);
+});
+
+test("create refuses bad data before any lvcreate", async () => {
+  assertRefused(
+    await rootsnap(["create", "nightly"]),
+    ExitCode.dataError,
+    /a set named nightly already exists/,
+  );
+  assertRefused(
+    await rootsnap(["create", "x", "--volume", "vg0/nope"]),
+    ExitCode.dataError,
+    /vg0\/nope is not a logical volume/,
+  );
+  assertRefused(
+    await rootsnap([
+      "create",
+      "x",
+      "--volume",
+      "vg0/root",
+      "--volume",
+      "vg0/home",
+      "--size",
+      "150%ORIGIN",
+    ]),
+    ExitCode.noSpace,
+    /not enough space for the set: vg0 needs/,
+  );
+});
+
+test("a bad configuration is exit 78 naming file and line", async () => {
+  const syntax = memoryFs({ ...MOUNTINFO, "/etc/rootsnap/rootsnap.toml": "[defaults\n" });
+  assertRefused(
+    await rootsnap(["create", "x"], system(), { fs: syntax }),
+    ExitCode.config,
+    /rootsnap\.toml:1: /,
+  );
+  const unknown = memoryFs({
+    ...MOUNTINFO,
+    "/etc/rootsnap/rootsnap.toml": '[defaults]\nsize = "1G"\ncolour = "red"\n',
+  });
+  assertRefused(
+    await rootsnap(["create", "x"], system(), { fs: unknown }),
+    ExitCode.config,
+    /rootsnap\.toml:3: unknown key "colour"/,
+  );
+  assertRefused(
+    await rootsnap(["create", "x", "--config", "/nope.toml"]),
+    ExitCode.config,
+    /\/nope.toml: no such file/,
+  );
+});
+
+test("a failure in the middle of a set leaves no snapshot behind", async () => {
+  const state = system({
+    failures: {
+      "vg0/home": {
+        code: 5,
+        stderr: '  Volume group "vg0" has insufficient free space (1 extents): 256 required.\n',
+      },
+    },
+  });
+  state.afterChange = (argv) => {
+    if (argv[0] === "lvcreate") {
+      state.lvs = editReport(state.lvs, (rows) => [
+        ...rows,
+        cloneRow(rows, "root-nightly", { lv_name: "root-mid", lv_tags: "rootsnap.set=mid" }),
+      ]);
+    }
+  };
+  const run = await rootsnap(
+    ["create", "mid", "--volume", "vg0/root", "--volume", "vg0/home", "--size", "1G"],
+    state,
+  );
+  assert.equal(run.code, ExitCode.noSpace, run.io.stderrText);
+  assert.deepEqual(
+    run.changed.map((argv) => [argv[0], argv.at(-1)]),
+    [
+      ["lvcreate", "vg0/root"],
+      ["lvcreate", "vg0/home"],
+      ["lvremove", "vg0/root-mid"],
+    ],
+  );
+  assert.match(run.io.stderrText, /removed vg0\/root-mid again/);
+});
+
+test("remove asks; without a terminal it needs --yes", async () => {
+  assertRefused(
+    await rootsnap(["remove", "before-upgrade"]),
+    ExitCode.usage,
+    /stdin is no terminal.*--yes/,
+  );
+  const declined = await rootsnap(["remove", "before-upgrade"], system(), {
+    stdinIsTTY: true,
+    ask: () => Promise.resolve("n"),
+  });
+  assertRefused(declined, ExitCode.failed, /cancelled, nothing changed/);
+  const accepted = await rootsnap(["remove", "before-upgrade"], system(), {
+    stdinIsTTY: true,
+    ask: () => Promise.resolve("y"),
+  });
+  assert.equal(accepted.code, 0);
+  assert.deepEqual(accepted.changed, [
+    ["lvremove", "--yes", "vg0/home-before-upgrade"],
+    ["lvremove", "--yes", "vg0/root-before-upgrade"],
+  ]);
+});
+
+test("remove --dry-run prints the exact commands and runs none", async () => {
+  const run = await rootsnap(["remove", "nightly", "--dry-run"]);
+  assert.equal(run.code, 0);
+  assert.equal(run.io.stdoutText, "lvremove --yes vg0/root-nightly\n");
+  assert.deepEqual(run.changed, []);
+});
+
+function afterMerge(state: FakeSystem): void {
+  // root is in use, so its merge waits for the next boot; home merges at once.
+  state.afterChange = () => {
+    state.lvs = editReport(sample(`${MERGING}/lvs.json`), (rows) =>
+      rows.filter((row) => row.lv_name !== "home-before-upgrade"),
+    );
+  };
+}
+
+test("revert merges every volume and tells what merged now and what at next boot", async () => {
+  const state = system();
+  afterMerge(state);
+  const run = await rootsnap(["revert", "before-upgrade", "--yes", "--json"], state);
+  assert.equal(run.code, 0, run.io.stderrText);
+  assert.deepEqual(run.changed, [
+    ["lvconvert", "--merge", "vg0/home-before-upgrade"],
+    ["lvconvert", "--merge", "vg0/root-before-upgrade"],
+  ]);
+  const document = JSON.parse(run.io.stdoutText) as { volumes: unknown[] };
+  assert.deepEqual(document.volumes, [
+    { origin: "vg0/home", snapshot: "vg0/home-before-upgrade", outcome: "merged" },
+    { origin: "vg0/root", snapshot: "vg0/root-before-upgrade", outcome: "pending" },
+  ]);
+});
+
+test("revert reports a merge lvm did not record as a failure", async () => {
+  const run = await rootsnap(["revert", "nightly", "--yes"]);
+  assert.equal(run.code, ExitCode.failed);
+  assert.match(run.io.stderrText, /exited 0 but lvm shows no merge/);
+});
+
+test("revert refuses invalid snapshots and origins already merging", async () => {
+  const broken = system({
+    lvs: editReport(sample(`${SETS}/lvs.json`), (rows) =>
+      rows.map((row) =>
+        row.lv_name === "scratch-snap" ? { ...row, lv_tags: "rootsnap.set=broken" } : row,
+      ),
+    ),
+  });
+  assertRefused(
+    await rootsnap(["revert", "broken", "--yes"], broken),
+    ExitCode.dataError,
+    /scratch-snap is invalid/,
+  );
+  const merging = system({ lvs: sample(`${MERGING}/lvs.json`) });
+  assertRefused(
+    await rootsnap(["revert", "before-upgrade", "--yes"], merging),
+    ExitCode.dataError,
+    /already merging/,
+  );
+  const nightly = system({
+    lvs: editReport(sample(`${MERGING}/lvs.json`), (rows) => [
+      ...rows,
+      cloneRow(rows, "home-before-upgrade", {
+        lv_name: "root-nightly",
+        origin: "root",
+        lv_tags: "rootsnap.set=nightly",
+      }),
+    ]),
+  });
+  assertRefused(
+    await rootsnap(["revert", "nightly", "--yes"], nightly),
+    ExitCode.dataError,
+    /vg0\/root already has a snapshot merging/,
+  );
+});
+
+test("status finishes a merge the kernel ran at boot but lvm never polled", async () => {
+  const state = system({
+    lvs: sample(`${MERGING}/lvs.json`),
+    dmTables: { "vg0-root": "0 6291456 snapshot-merge 254:3 254:5 P 8\n" },
+  });
+  state.afterChange = () => {
+    state.lvs = editReport(sample(`${MERGING}/lvs.json`), (rows) =>
+      rows.filter((row) => row.lv_name !== "[root-before-upgrade]"),
+    );
+  };
+  const run = await rootsnap(["status", "--json"], state);
+  assert.equal(run.code, 0, run.io.stderrText);
+  assert.deepEqual(run.changed, [["lvchange", "--poll", "y", "vg0/root"]]);
+  const document = JSON.parse(run.io.stdoutText) as {
+    merges: unknown[];
+    volume_groups: unknown[];
+    invalid: unknown[];
+  };
+  assert.deepEqual(document.merges, [
+    { origin: "vg0/root", snapshot: "vg0/root-before-upgrade", state: "finished" },
+  ]);
+  assert.deepEqual(document.volume_groups, [
+    { name: "vg0", size_bytes: 10733223936, free_bytes: 4294967296 },
+    { name: "thinvg", size_bytes: 6442450944, free_bytes: 1073741824 },
+  ]);
+});
+
+test("status leaves a merge waiting for the next boot alone, and warns", async () => {
+  const state = system({
+    lvs: sample(`${MERGING}/lvs.json`),
+    dmTables: { "vg0-root": "0 6291456 snapshot-origin 254:3\n" },
+  });
+  const run = await rootsnap(["status"], state);
+  assert.equal(run.code, 0, run.io.stderrText);
+  assert.deepEqual(run.changed, []);
+  assert.match(run.io.stdoutText, /vg0\/root\s+vg0\/root-before-upgrade\s+waiting/);
+  assert.match(
+    run.io.stdoutText,
+    /warning: vg0\/root-before-upgrade merges into vg0\/root at its next activation/,
+  );
+});
+
+test("status warns of full snapshots", async () => {
+  const run = await rootsnap(["status", "--json"]);
+  const document = JSON.parse(run.io.stdoutText) as { warnings: string[]; merges: unknown[] };
+  assert.deepEqual(document.warnings, ["vg0/root-nightly (set nightly): it is 85% full"]);
+  assert.deepEqual(document.merges, []);
+});
+
+test("status --dry-run lists the poll it would run", async () => {
+  const state = system({
+    lvs: sample(`${MERGING}/lvs.json`),
+    dmTables: { "vg0-root": "0 6291456 snapshot-merge 254:3 254:5 P 8\n" },
+  });
+  const run = await rootsnap(["status", "--dry-run"], state);
+  assert.equal(run.code, 0);
+  assert.deepEqual(run.changed, []);
+  assert.match(run.io.stdoutText, /^lvchange --poll y vg0\/root$/m);
+});
+
+test("-v shows every command on stderr", async () => {
+  const run = await rootsnap(["list", "-v"]);
+  assert.match(run.io.stderrText, /^\+ lvs -a --reportformat json /);
+});
+
+test("an unexpected failure is exit 70", async () => {
+  const run = await rootsnap(["list"], system({ lvs: '{"report":[{"lv":[{"lv_name":"x"}]}]}' }));
+  assert.equal(run.code, ExitCode.dataError);
+  const crash = await rootsnap(["list"], system(), {
+    runner: () => Promise.reject(new TypeError("boom")),
+  });
+  assert.equal(crash.code, ExitCode.internal);
+  assert.match(crash.io.stderrText, /internal error: boom/);
+});

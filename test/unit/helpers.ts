@@ -1,0 +1,148 @@
+// Test doubles that stand where the system stands: a runner answering with recorded
+// lvm2 output, an in-memory file system, and an Io that captures what main() prints.
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Io } from "../../src/cli/app.ts";
+import type { FileSystem } from "../../src/fs.ts";
+import { CommandError, type RunResult, type Runner } from "../../src/lvm/runner.ts";
+
+export const SAMPLES = new URL("./samples/", import.meta.url).pathname;
+
+export function sample(relativePath: string): string {
+  return readFileSync(join(SAMPLES, relativePath), "utf8");
+}
+
+export interface Reply {
+  stdout?: string;
+  stderr?: string;
+  code?: number;
+}
+
+export interface FakeRunner {
+  runner: Runner;
+  /** Every argv run, in order. */
+  calls: string[][];
+}
+
+/** A runner that answers each argv with `reply`; a non-zero code fails as the real one does. */
+export function fakeRunner(reply: (argv: readonly string[]) => Reply): FakeRunner {
+  const calls: string[][] = [];
+  const runner: Runner = (argv) => {
+    calls.push([...argv]);
+    const answer = reply(argv);
+    const code = answer.code ?? 0;
+    const result: RunResult = {
+      argv,
+      code,
+      stdout: answer.stdout ?? "",
+      stderr: answer.stderr ?? "",
+    };
+    if (code !== 0) {
+      return Promise.reject(new CommandError({ ...result, signal: null, timedOut: false }));
+    }
+    return Promise.resolve(result);
+  };
+  return { runner, calls };
+}
+
+export interface FakeSystem {
+  /** lvs output now; tests switch it to what lvm would show after a change. */
+  lvs: string;
+  vgs: string;
+  dmTables: Record<string, string>;
+  /** Replies for changing commands, keyed by the LV they name (last argv word). */
+  failures: Record<string, Reply>;
+  /** Called after each successful changing command. */
+  afterChange?: (argv: readonly string[]) => void;
+}
+
+const READERS = new Set(["lvs", "vgs", "dmsetup"]);
+
+/** A runner that plays an lvm2 system from sample reports. */
+export function fakeLvm(system: FakeSystem): FakeRunner {
+  return fakeRunner((argv) => {
+    const program = argv[0] ?? "";
+    if (program === "lvs") return { stdout: system.lvs };
+    if (program === "vgs") return { stdout: system.vgs };
+    if (program === "dmsetup") return { stdout: system.dmTables[argv.at(-1) ?? ""] ?? "" };
+    const failure = system.failures[argv.at(-1) ?? ""];
+    if (failure !== undefined) return failure;
+    system.afterChange?.(argv);
+    return {};
+  });
+}
+
+/** The changing commands a fake runner saw (everything but reports). */
+export function changes(calls: readonly string[][]): string[][] {
+  return calls.filter((argv) => !READERS.has(argv[0] ?? ""));
+}
+
+export function memoryFs(
+  files: Record<string, string>,
+  usedBytes: Record<string, number> = {},
+): FileSystem {
+  return {
+    readText: (path) => Promise.resolve(files[path]),
+    usage: (mountPoint) => {
+      const used = usedBytes[mountPoint];
+      return used === undefined
+        ? Promise.reject(new Error(`no usage for ${mountPoint}`))
+        : Promise.resolve({ usedBytes: used });
+    },
+  };
+}
+
+export interface TestIo extends Io {
+  out: string[];
+  err: string[];
+  readonly stdoutText: string;
+  readonly stderrText: string;
+}
+
+export function testIo(runner: Runner, overrides: Partial<Io> = {}): TestIo {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = {
+    out,
+    err,
+    get stdoutText() {
+      return out.join("");
+    },
+    get stderrText() {
+      return err.join("");
+    },
+    stdout: (text: string) => out.push(text),
+    stderr: (text: string) => err.push(text),
+    env: {},
+    geteuid: () => 0,
+    stdinIsTTY: false,
+    ask: () => Promise.resolve("n"),
+    runner,
+    fs: memoryFs({ "/proc/self/mountinfo": sample("handwritten-mountinfo.txt") }),
+    clock: () => new Date("2026-01-05T10:00:00Z"),
+    lockPath: join(mkdtempSync(join(tmpdir(), "rootsnap-test-")), "rootsnap.lock"),
+    pid: 4242,
+    isRunning: () => false,
+    ...overrides,
+  };
+  return io;
+}
+
+type Row = Record<string, string>;
+
+/** A report with its rows changed, to show what lvm would print after a change. */
+export function editReport(text: string, edit: (rows: Row[]) => Row[]): string {
+  const document = JSON.parse(text) as { report: Record<string, Row[]>[] };
+  const first = document.report[0] ?? {};
+  const kind = Object.keys(first)[0] ?? "lv";
+  first[kind] = edit(first[kind] ?? []);
+  return JSON.stringify(document);
+}
+
+/** A copy of the row named `from` renamed to `to`, with other fields replaced. */
+export function cloneRow(rows: Row[], from: string, fields: Row): Row {
+  const row = rows.find((candidate) => candidate.lv_name === from);
+  if (row === undefined) throw new Error(`no row ${from}`);
+  return { ...row, ...fields };
+}

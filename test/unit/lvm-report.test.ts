@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { decodeLvAttr } from "../../src/lvm/attr.ts";
+import { LvmError, jsonLogErrors } from "../../src/lvm/errors.ts";
+import { lvsArgv, vgsArgv } from "../../src/lvm/fields.ts";
+import { toLogicalVolume } from "../../src/lvm/model.ts";
+import { flag, parseReport, percentOrNull, timeOrNull } from "../../src/lvm/report.ts";
+import { CommandError } from "../../src/lvm/runner.ts";
+import { ExitCode } from "../../src/errors.ts";
+import { sample } from "./helpers.ts";
+
+test("2.03.16 and 2.03.31 flavours give the same rows", () => {
+  const old = parseReport(sample("handwritten-lvm2-2.03.16/two-vgs/sets/lvs.json"), "lv");
+  const current = parseReport(sample("handwritten-lvm2-2.03.31/two-vgs/sets/lvs.json"), "lv");
+  assert.equal(old.length, 14);
+  assert.deepEqual(current, old);
+});
+
+test("json_std values (numbers, nulls) read as the strings of the json format", () => {
+  const text = JSON.stringify({
+    report: [
+      { lv: [{ lv_name: "root", lv_size: 3221225472, data_percent: null, snap_percent: 2.5 }] },
+    ],
+    log: [],
+  });
+  assert.deepEqual(parseReport(text, "lv"), [
+    { lv_name: "root", lv_size: "3221225472", data_percent: "", snap_percent: "2.5" },
+  ]);
+});
+
+test("rows of every report of a document are joined", () => {
+  const text = JSON.stringify({ report: [{ lv: [{ lv_name: "a" }] }, { lv: [{ lv_name: "b" }] }] });
+  assert.deepEqual(
+    parseReport(text, "lv").map((row) => row.lv_name),
+    ["a", "b"],
+  );
+});
+
+test("output that is no report is refused with exit 65", () => {
+  assert.throws(() => parseReport("  WARNING: something\n", "lv"), {
+    exitCode: ExitCode.dataError,
+  });
+  assert.throws(() => parseReport('{"report": {}}', "lv"), /no "report" array/);
+});
+
+test("field values: binary flags, percentages in any locale, epoch times", () => {
+  assert.equal(flag("merging"), true);
+  assert.equal(flag(""), false);
+  assert.equal(flag("0"), false);
+  assert.equal(flag("unknown"), false);
+  assert.equal(percentOrNull("26,16"), 26.16);
+  assert.equal(percentOrNull(""), null);
+  assert.equal(timeOrNull("1767225600")?.toISOString(), "2026-01-01T00:00:00.000Z");
+  assert.equal(timeOrNull("2026-01-01 00:00:00 +0000")?.toISOString(), "2026-01-01T00:00:00.000Z");
+});
+
+test("lv_attr characters decode to what lvs(8) says", () => {
+  const merging = decodeLvAttr("Swi-a-s---");
+  assert.equal(merging.isSnapshot, true);
+  assert.equal(merging.isMergingSnapshot, true);
+  const invalid = decodeLvAttr("swi-I-s---");
+  assert.equal(invalid.invalidSnapshot, true);
+  const thinSnapshot = decodeLvAttr("Vwi---tz-k");
+  assert.equal(thinSnapshot.isThinVolume, true);
+  assert.equal(thinSnapshot.active, false);
+  assert.equal(thinSnapshot.skipActivation, true);
+  const origin = decodeLvAttr("Owi-aos---");
+  assert.equal(origin.isMergingOrigin, true);
+  assert.equal(origin.open, true);
+  assert.equal(decodeLvAttr("swi-m-s---").mergeFailed, true);
+});
+
+test("a hidden merging snapshot keeps its name without brackets", () => {
+  const rows = parseReport(sample("handwritten-lvm2-2.03.31/two-vgs/merging/lvs.json"), "lv");
+  const snapshot = rows.map(toLogicalVolume).find((lv) => lv.name === "root-before-upgrade");
+  assert.ok(snapshot);
+  assert.equal(snapshot.hidden, true);
+  assert.equal(snapshot.fullName, "vg0/root-before-upgrade");
+  assert.equal(snapshot.merging, true);
+  assert.equal(snapshot.origin, "root");
+});
+
+test("report commands are JSON, in bytes, with epoch times, and name every field", () => {
+  const lvs = lvsArgv();
+  assert.equal(lvs[0], "lvs");
+  assert.ok(lvs.includes("-a"));
+  for (const argv of [lvs, vgsArgv()]) {
+    assert.deepEqual(
+      argv.slice(argv.indexOf("--reportformat"), argv.indexOf("--reportformat") + 2),
+      ["--reportformat", "json"],
+    );
+    assert.ok(argv.includes("--nosuffix"));
+    assert.ok(argv.includes('report/time_format="%s"'));
+  }
+});
+
+test("an lvm failure names the command, the exit code's meaning and lvm's complaint", () => {
+  const failure = new LvmError(
+    new CommandError({
+      argv: ["lvcreate", "--snapshot", "--name", "root-x", "vg0/root"],
+      code: 5,
+      signal: null,
+      stdout: "",
+      stderr: '  Volume group "vg0" has insufficient free space (10 extents): 20 required.\n',
+      timedOut: false,
+    }),
+  );
+  assert.equal(failure.exitCode, ExitCode.failed);
+  assert.equal(
+    failure.message,
+    'Command failed with exit code 5 (command failed): lvcreate --snapshot --name root-x vg0/root: Volume group "vg0" has insufficient free space (10 extents): 20 required.',
+  );
+});
+
+test("errors that lvm 2.03.26+ puts in the JSON log are found", () => {
+  const stdout = JSON.stringify({
+    report: [{ lv: [] }],
+    log: [
+      { log_type: "status", log_message: "" },
+      { log_type: "error", log_message: 'Volume group "nope" not found' },
+    ],
+  });
+  assert.deepEqual(jsonLogErrors(stdout), ['Volume group "nope" not found']);
+});
+
+test("a missing program is exit 69 with an install hint", () => {
+  const cause = Object.assign(new Error("spawn lvs ENOENT"), { code: "ENOENT" });
+  const failure = new LvmError(
+    new CommandError({
+      argv: ["lvs"],
+      code: null,
+      signal: null,
+      stdout: "",
+      stderr: "",
+      timedOut: false,
+      cause,
+    }),
+  );
+  assert.equal(failure.exitCode, ExitCode.unavailable);
+  assert.match(failure.hint ?? "", /apt-get install lvm2/);
+});
