@@ -25,6 +25,11 @@ export interface SnapshotSet {
   readonly volumes: readonly SetVolume[];
 }
 
+/** Byte-order comparison: localeCompare would load ICU, which costs more than the listing. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export function volumeState(lv: LogicalVolume): VolumeState {
   if (lv.snapshotInvalid) return "invalid";
   if (lv.merging || lv.mergeFailed) return "merging";
@@ -69,9 +74,9 @@ export function collectSets(lvs: readonly LogicalVolume[]): SnapshotSet[] {
   return [...sets.values()]
     .map((set) => ({
       ...set,
-      volumes: set.volumes.sort((a, b) => a.snapshot.localeCompare(b.snapshot)),
+      volumes: set.volumes.sort((a, b) => compareText(a.snapshot, b.snapshot)),
     }))
-    .sort((a, b) => b.created.getTime() - a.created.getTime() || a.name.localeCompare(b.name));
+    .sort((a, b) => b.created.getTime() - a.created.getTime() || compareText(a.name, b.name));
 }
 
 export function findSet(sets: readonly SnapshotSet[], name: string): SnapshotSet | undefined {
