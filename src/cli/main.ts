@@ -18,8 +18,14 @@ async function runCli(argv: string[]): Promise<number> {
     ask: async (question) => {
       const { createInterface } = await import("node:readline/promises");
       const prompt = createInterface({ input: process.stdin, output: process.stderr });
+      // Ctrl-C at the prompt is a "no".
+      prompt.on("SIGINT", () => {
+        prompt.close();
+      });
       try {
         return await prompt.question(question);
+      } catch {
+        return "";
       } finally {
         prompt.close();
       }
@@ -33,9 +39,23 @@ async function runCli(argv: string[]): Promise<number> {
   });
 }
 
+/** Stopping between two lvm commands would leave half a set: finish, or roll back, first. */
+function finishOnSignals(): void {
+  let received = 0;
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(signal, () => {
+      received += 1;
+      // A second signal means the user wants out even so.
+      if (received > 1) process.exit(130);
+      process.stderr.write(`rootsnap: ${signal} received; finishing the current step first\n`);
+    });
+  }
+}
+
 const argv = process.argv.slice(2);
 if (argv.length === 1 && argv[0] === "--version") {
   process.stdout.write(`rootsnap ${ROOTSNAP_VERSION}\n`);
 } else {
+  finishOnSignals();
   process.exitCode = await runCli(argv);
 }

@@ -1,4 +1,5 @@
 // What every command is handed: the ways it may reach the system, and nothing else.
+import { MOUNTINFO_PATH, parseMountinfo, type Mount } from "../config/mounts.ts";
 import { DataError } from "../errors.ts";
 import type { FileSystem } from "../fs.ts";
 import { Lvm } from "../lvm/lvm.ts";
@@ -41,4 +42,8 @@ export function requireSet(sets: readonly SnapshotSet[], name: string): Snapshot
 /** Reads all LVs once and finds the named set among them. */
 export async function readSet(lvm: Lvm, name: string): Promise<SnapshotSet> {
   return requireSet(collectSets(await lvm.logicalVolumes()), name);
+}
+
+export async function readMounts(context: Context): Promise<Mount[]> {
+  return parseMountinfo((await context.fs.readText(MOUNTINFO_PATH)) ?? "");
 }

@@ -1,12 +1,6 @@
 // rootsnap create: plan the whole set, check every VG's space, then make it all or nothing.
 import { loadConfig, type Config } from "../config/config.ts";
-import {
-  MOUNTINFO_PATH,
-  mountAt,
-  mountPointsOf,
-  parseMountinfo,
-  type Mount,
-} from "../config/mounts.ts";
+import { mountAt, mountPointsOf, type Mount } from "../config/mounts.ts";
 import { ConfigError, DataError } from "../errors.ts";
 import type { LogicalVolume } from "../lvm/model.ts";
 import { executeCreate } from "../sets/apply.ts";
@@ -14,7 +8,7 @@ import { defaultSetName, validateSetName } from "../sets/names.ts";
 import { planCreate, type PlannedSnapshot, type VolumeRequest } from "../sets/plan.ts";
 import type { SizePolicy } from "../sets/size.ts";
 import type { SetIdentity, SetKind } from "../sets/tags.ts";
-import { lvmOf, type Commands, type Context } from "./context.ts";
+import { lvmOf, readMounts, type Commands, type Context } from "./context.ts";
 
 export interface CreateOptions {
   readonly name: string | undefined;
@@ -30,10 +24,6 @@ export interface CreateResult {
   readonly snapshots: readonly PlannedSnapshot[];
   readonly commands: Commands;
   readonly dryRun: boolean;
-}
-
-async function readMounts(context: Context): Promise<Mount[]> {
-  return parseMountinfo((await context.fs.readText(MOUNTINFO_PATH)) ?? "");
 }
 
 /** The LV mounted at /, found by device number so /dev/dm-N and symlinks match too. */

@@ -5,7 +5,8 @@ import { CancelledError, DataError, OperationError } from "../errors.ts";
 import type { LogicalVolume } from "../lvm/model.ts";
 import type { Lvm } from "../lvm/lvm.ts";
 import { collectSets, type SetVolume, type SnapshotSet } from "../sets/model.ts";
-import { lvmOf, requireSet, type Commands, type Context } from "./context.ts";
+import { mountAt } from "../config/mounts.ts";
+import { lvmOf, readMounts, requireSet, type Commands, type Context } from "./context.ts";
 
 /** merged: done now; pending: starts when the origin is next activated (next boot if in use). */
 export type MergeOutcome = "merged" | "pending" | "planned";
@@ -98,6 +99,25 @@ async function outcomes(lvm: Lvm, set: SnapshotSet): Promise<RevertedVolume[]> {
   });
 }
 
+/** Reverting / while /boot stays as it is can leave a kernel without its modules. */
+async function warnAboutBoot(context: Context, set: SnapshotSet): Promise<void> {
+  const mounts = await readMounts(context);
+  const devices = new Set(set.volumes.map((volume) => volume.originLv?.device));
+  const root = mountAt(mounts, "/");
+  const boot = mountAt(mounts, "/boot");
+  if (
+    root === undefined ||
+    boot === undefined ||
+    !devices.has(root.device) ||
+    devices.has(boot.device)
+  ) {
+    return;
+  }
+  context.output.warn(
+    `/boot is not in set ${set.name}: a kernel installed since ${set.created.toISOString()} stays in /boot while its modules are reverted; check /boot before rebooting`,
+  );
+}
+
 export async function revert(context: Context, name: string): Promise<RevertResult> {
   const lvm = lvmOf(context);
   const lvs = await lvm.logicalVolumes();
@@ -105,6 +125,7 @@ export async function revert(context: Context, name: string): Promise<RevertResu
   checkMergeable(set, lvs);
   const origins = set.volumes.map((volume) => volume.origin ?? "?").join(", ");
   const question = `Revert ${origins} to set ${name}? Every change made since ${set.created.toISOString()} is lost.`;
+  await warnAboutBoot(context, set);
   if (!(await context.confirm(question))) throw new CancelledError(`revert ${name}`);
   await mergeAll(lvm, set);
   const volumes = lvm.dryRun

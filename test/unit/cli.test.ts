@@ -368,6 +368,10 @@ test("revert merges every volume and tells what merged now and what at next boot
     { origin: "vg0/home", snapshot: "vg0/home-before-upgrade", outcome: "merged" },
     { origin: "vg0/root", snapshot: "vg0/root-before-upgrade", outcome: "pending" },
   ]);
+  assert.match(
+    run.io.stderrText,
+    /warning: \/boot is not in set before-upgrade: a kernel installed since/,
+  );
 });
 
 test("revert reports a merge lvm did not record as a failure", async () => {
