@@ -57,5 +57,8 @@ if (argv.length === 1 && argv[0] === "--version") {
   process.stdout.write(`rootsnap ${ROOTSNAP_VERSION}\n`);
 } else {
   finishOnSignals();
-  process.exitCode = await runCli(argv);
+  // No top-level await: the bundle is also loaded as CommonJS.
+  void runCli(argv).then((code) => {
+    process.exitCode = code;
+  });
 }
