@@ -1,7 +1,7 @@
-// `npm run demo`: boots a disposable Debian VM with its root on LVM and shows the whole
-// flow, step by step, then throws the VM away.
+// `npm run demo`: boots a disposable Debian VM with its root on LVM, shows rootsnap's main
+// job step by step, then throws the VM away.
 import { vmSkipReason, withMachine } from "./rig/index.ts";
-import { seedFlow } from "./scenarios/seed-flow.ts";
+import { demoFlow } from "./scenarios/demo-flow.ts";
 
 const reason = vmSkipReason();
 if (reason !== undefined) {
@@ -11,14 +11,18 @@ if (reason !== undefined) {
 const started = Date.now();
 let step = 0;
 process.stderr.write(
-  "rootsnap demo: a disposable Debian 12 VM (root on LVM) is being prepared...\n",
+  "rootsnap demo: preparing a disposable Debian 12 VM with its root on LVM (the first run builds its image, about 5 minutes)...\n",
 );
-await withMachine("bookworm-simple", async (m) => {
-  const r = await seedFlow(m, (s) => {
-    step += 1;
-    process.stderr.write(`\n==> ${step}. ${s}\n`);
-  });
-  process.stderr.write(
-    `\ndone in ${((Date.now() - started) / 1000).toFixed(0)} s; boots took ${r.boots.map((b) => `${b.toFixed(0)} s`).join(" and ")}; the VM is gone.\n`,
-  );
-});
+await withMachine("bookworm-simple", (m) =>
+  demoFlow(
+    m,
+    (s) => {
+      step += 1;
+      process.stderr.write(`\n==> ${step}. ${s}\n`);
+    },
+    (line) => process.stderr.write(`${line}\n`),
+  ),
+);
+process.stderr.write(
+  `\ndemo finished in ${((Date.now() - started) / 1000).toFixed(0)} s; the VM is gone.\n`,
+);

@@ -28,7 +28,7 @@ test(
 );
 
 test(
-  "trixie-thin boots with / on a thin LV and survives a reboot",
+  "trixie-thin boots with / on a thin LV and survives a reboot, a power cut and a reset",
   { skip, timeout: 30 * 60_000 },
   async () => {
     await withMachine("trixie-thin", async (m) => {
@@ -37,6 +37,14 @@ test(
       await m.reboot();
       assert.equal((await m.sh("cat /root/probe")).trim(), "persisted");
       assert.equal(m.serialLogs.length, 2);
+      await m.powerCut();
+      assert.equal(m.running, false);
+      await m.boot();
+      assert.equal((await m.sh("cat /root/probe")).trim(), "persisted");
+      assert.equal(m.serialLogs.length, 3);
+      await m.reset();
+      assert.equal((await m.sh("cat /root/probe")).trim(), "persisted");
+      assert.equal(m.serialLogs.length, 4);
     });
   },
 );

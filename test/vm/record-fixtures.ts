@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { lvsArgv, vgsArgv } from "../../src/lvm/fields.ts";
 import { formatArgv } from "../../src/lvm/runner.ts";
-import { REPO, vmSkipReason, withMachine, type Machine } from "./rig/index.ts";
+import { installRootsnap, REPO, vmSkipReason, withMachine, type Machine } from "./rig/index.ts";
 
 interface Step {
   state: string;
@@ -13,18 +13,14 @@ interface Step {
   setup: string;
 }
 
-const TAGS =
-  "--addtag rootsnap.set=fixture --addtag rootsnap.kind=manual --addtag rootsnap.created=1767225600";
-
 function thickSteps(vg: string, extraOrigin?: string): Step[] {
-  const second = extraOrigin
-    ? `lvcreate -y -s -L 512M -n fixture-${extraOrigin} ${TAGS} ${vg}/${extraOrigin}`
-    : "true";
+  const volumes = [`--volume ${vg}/root`, extraOrigin ? `--volume ${vg}/${extraOrigin}` : ""];
   return [
     { state: "plain", setup: "true" },
     {
-      state: "snapshots",
-      setup: `lvcreate -y -s -L 512M -n fixture-root ${TAGS} ${vg}/root && ${second} &&
+      state: "sets",
+      setup: `rootsnap create fixture-manual ${volumes.join(" ")} --size 512M &&
+        rootsnap create fixture-boot --kind boot --volume ${vg}/root --size 10%ORIGIN &&
         dd if=/dev/urandom of=/root/fill bs=1M count=20 conv=fsync status=none`,
     },
     {
@@ -34,7 +30,7 @@ function thickSteps(vg: string, extraOrigin?: string): Step[] {
         lvcreate -y -L 64M -n cold ${vg} && lvcreate -y -s -L 16M -n cold-snap ${vg}/cold &&
         lvchange -an ${vg}/cold`,
     },
-    { state: "merging", setup: `lvconvert --merge ${vg}/fixture-root` },
+    { state: "merging", setup: "rootsnap revert fixture-manual --yes" },
   ];
 }
 
@@ -42,14 +38,15 @@ const THIN_STEPS: Step[] = [
   { state: "plain", setup: "true" },
   {
     state: "thin-snapshots",
-    setup: `lvcreate -y -s -n fixture-root ${TAGS} thinvg/root &&
-      lvcreate -y -s -kn -n fixture-active thinvg/root && lvchange -ay -K thinvg/fixture-root &&
+    setup: `rootsnap create fixture-thin --volume thinvg/root &&
+      lvcreate -y -s -n raw-thin-snap thinvg/root &&
       lvcreate -y -L 64M -n thick thinvg && lvcreate -y -s -L 16M -n thick-snap thinvg/thick`,
   },
-  { state: "merging", setup: "lvconvert --merge thinvg/fixture-root" },
+  { state: "merging", setup: "rootsnap revert fixture-thin --yes" },
 ];
 
 async function record(m: Machine, steps: Step[]): Promise<void> {
+  await installRootsnap(m);
   const version = /LVM version:\s*([0-9.]+)/.exec(await m.sh("lvm version"))?.[1];
   if (!version) throw new Error("cannot read the lvm2 version");
   for (const step of steps) {

@@ -192,7 +192,11 @@ async function build(layout: Layout, tmp: string): Promise<void> {
   );
   const out = readFileSync(serial, "utf8");
   if (!out.includes("ROOTSNAP-BUILD-OK")) {
-    const tail = out.split("\n").slice(-60).join("\n");
+    const lines = out.split("\n");
+    const end = lines.findIndex((l) => l.includes("ROOTSNAP-BUILD-FAILED"));
+    const tail = lines
+      .slice(Math.max(0, (end < 0 ? lines.length : end + 1) - 60), end < 0 ? undefined : end + 1)
+      .join("\n");
     throw new Error(`${layout.name}: the builder boot failed; last lines of its console:\n${tail}`);
   }
   log(`${layout.name}: built in ${secs()}`);

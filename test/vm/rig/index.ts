@@ -4,7 +4,6 @@ import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { run } from "../../../src/lvm/runner.ts";
-import { existsSync as exists } from "node:fs";
 import { Machine, type MachineOptions } from "./machine.ts";
 import { qemuBinary } from "./qemu.ts";
 
@@ -24,7 +23,7 @@ export function vmSkipReason(): string | undefined {
     return (e as Error).message;
   }
   for (const tool of ["qemu-img", "mmdebstrap", "mke2fs"]) {
-    const found = (process.env.PATH ?? "").split(":").some((d) => exists(join(d, tool)));
+    const found = (process.env.PATH ?? "").split(":").some((d) => existsSync(join(d, tool)));
     if (!found) return `${tool} not found: apt-get install qemu-utils mmdebstrap e2fsprogs`;
   }
   return undefined;
@@ -57,7 +56,7 @@ export async function withMachine<T>(
   try {
     return await fn(m);
   } catch (e) {
-    process.stderr.write(`\n${m.consoleTail(80)}\n`);
+    process.stderr.write(`\n${m.allConsoles()}\n`);
     throw e;
   } finally {
     await m.dispose();

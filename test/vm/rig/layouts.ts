@@ -104,7 +104,7 @@ udevadm settle
 mkfs.ext4 -q -L boot /dev/vdb1
 pvcreate -y /dev/vdb2
 vgcreate thinvg /dev/vdb2
-lvcreate -y -W y --type thin-pool -L 4G -n pool thinvg
+lvcreate -y --type thin-pool -L 4G -n pool thinvg
 lvcreate -y -W y -V 3G -T thinvg/pool -n root
 mkfs.ext4 -q -L root /dev/thinvg/root
 mount /dev/thinvg/root /mnt/t

@@ -114,7 +114,7 @@ export class Machine {
     void q.exited.then(() => {
       if (this.qemu === q) this.forgetProcess();
     });
-    await this.waitForAgent(this.options.bootTimeoutMs ?? 120_000);
+    await this.waitForAgent(this.options.bootTimeoutMs ?? 180_000);
     const secs = (Date.now() - started) / 1000;
     log(`${this.layout.name}: boot ${n} answered after ${secs.toFixed(1)} s`);
     return secs;
@@ -223,11 +223,21 @@ export class Machine {
 
   /** Cuts the power at once: what the guest had not written to disk is lost. */
   async powerCut(): Promise<void> {
+    await this.qmpEnd("quit");
+  }
+
+  /** Presses the reset button (QEMU runs with -no-reboot, so it ends) and boots again. */
+  async reset(): Promise<number> {
+    await this.qmpEnd("system_reset");
+    return this.boot();
+  }
+
+  private async qmpEnd(command: "quit" | "system_reset"): Promise<void> {
     const q = this.qemu;
     if (!q) return;
     try {
       const qmp = await Qmp.open(join(this.dir, "qmp.sock"));
-      await qmp.command("quit").catch(() => undefined);
+      await qmp.command(command).catch(() => undefined);
       qmp.close();
     } catch {
       q.child.kill("SIGKILL");
@@ -246,12 +256,18 @@ export class Machine {
     this.forgetProcess();
   }
 
-  /** The last lines of the newest serial log. */
-  consoleTail(lines = 60): string {
-    const last = this.logs.at(-1);
-    if (!last || !existsSync(last)) return "(no console output)";
-    const text = readFileSync(last, "utf8").split("\n").slice(-lines).join("\n");
-    return `--- last ${lines} lines of ${last} ---\n${text}`;
+  /** The last lines of one boot's serial log (default: the newest boot). */
+  consoleTail(lines = 60, log = this.logs.at(-1)): string {
+    if (!log || !existsSync(log)) return "(no console output)";
+    const text = readFileSync(log, "utf8").split("\n").slice(-lines).join("\n");
+    return `--- last ${lines} lines of ${log} ---\n${text}`;
+  }
+
+  /** Every boot's console, the newest at length: what a failed test prints. */
+  allConsoles(): string {
+    return this.logs
+      .map((log, i) => this.consoleTail(i === this.logs.length - 1 ? 80 : 25, log))
+      .join("\n");
   }
 
   /** Ends QEMU and removes the overlay (kept when ROOTSNAP_VM_KEEP=1). */

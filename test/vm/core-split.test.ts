@@ -1,0 +1,98 @@
+// rootsnap on Debian 13 (lvm2 2.03.31) with / and /var on two LVs of one VG: a set of
+// two volumes from the configuration file, a failure halfway through a set leaving no
+// snapshot behind, and a revert of both volumes across a reboot.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { installRootsnap, vmSkip, withMachine, type Machine } from "./rig/index.ts";
+import { allLvs, checkMergeFinished, findSet, rootsnap, rootsnapJson } from "./core-steps.ts";
+
+const say = (s: string): void => {
+  process.stderr.write(`[core-split] ${s}\n`);
+};
+
+const CONFIG = `[defaults]
+size = "20%ORIGIN"
+
+[[volumes]]
+lv = "sysvg/root"
+size = "1G"
+
+[[volumes]]
+lv = "sysvg/var"
+`;
+
+// Fails the second volume's lvcreate the way a VG that ran out of room does.
+const FAILING_LVCREATE = `#!/bin/sh
+for a in "$@"; do
+  if [ "$a" = sysvg/var ]; then
+    echo '  Volume group "sysvg" has insufficient free space (0 extents): 52 required.' >&2
+    exit 5
+  fi
+done
+exec /usr/sbin/lvcreate "$@"
+`;
+
+async function failureHalfway(m: Machine): Promise<void> {
+  say("a failure at the second volume removes the first snapshot again");
+  await m.writeFile("/usr/local/sbin/lvcreate", FAILING_LVCREATE, 0o755);
+  const before = await allLvs(m);
+  const r = await m.shResult("PATH=/usr/local/sbin:$PATH rootsnap create mid </dev/null");
+  await m.sh("rm /usr/local/sbin/lvcreate");
+  assert.equal(r.code, 73, r.stderr);
+  assert.match(r.stderr, /creating sysvg\/var-mid failed, removed sysvg\/root-mid again/);
+  assert.equal(await allLvs(m), before, "no snapshot is left behind");
+}
+
+async function twoVolumes(m: Machine): Promise<void> {
+  say("the configured volumes make one set");
+  await m.sh("mkdir -p /etc/rootsnap");
+  await m.writeFile("/etc/rootsnap/rootsnap.toml", CONFIG);
+  const made = await rootsnap(m, "create two");
+  assert.equal(made.code, 0, made.stderr);
+  assert.equal(made.stdout, "two\n");
+  const set = await findSet(m, "two");
+  assert.deepEqual(
+    set.volumes.map((volume) => [volume.origin, volume.snapshot, volume.state]),
+    [
+      ["sysvg/root", "sysvg/root-two", "active"],
+      ["sysvg/var", "sysvg/var-two", "active"],
+    ],
+  );
+}
+
+async function revertBoth(m: Machine): Promise<void> {
+  say("revert both volumes across a reboot");
+  await m.sh("echo bad > /root/marker.txt && echo bad > /var/marker.txt && sync");
+  const r = await rootsnap(m, "--json revert two --yes");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /\/boot is not in set two/);
+  const { volumes } = JSON.parse(r.stdout) as { volumes: { origin: string; outcome: string }[] };
+  assert.deepEqual(
+    volumes.map((volume) => [volume.origin, volume.outcome]),
+    [
+      ["sysvg/root", "pending"],
+      ["sysvg/var", "pending"],
+    ],
+  );
+  await m.reboot();
+  assert.notEqual(
+    (await m.shResult("test -e /root/marker.txt")).code,
+    0,
+    "/root/marker.txt is gone",
+  );
+  assert.notEqual((await m.shResult("test -e /var/marker.txt")).code, 0, "/var/marker.txt is gone");
+  await checkMergeFinished(m, say);
+  const { sets } = await rootsnapJson<{ sets: unknown[] }>(m, "list");
+  assert.deepEqual(sets, []);
+}
+
+test("core verbs on trixie-split", { skip: vmSkip(), timeout: 40 * 60_000 }, async () => {
+  await withMachine("trixie-split", async (m) => {
+    await installRootsnap(m);
+    await m.sh("mkdir -p /etc/rootsnap");
+    await m.writeFile("/etc/rootsnap/rootsnap.toml", CONFIG);
+    await failureHalfway(m);
+    await twoVolumes(m);
+    await revertBoth(m);
+  });
+});
