@@ -14,6 +14,7 @@ export const LV_FIELDS = [
   "origin_size",
   "pool_lv",
   "data_percent",
+  "metadata_percent",
   "snap_percent",
   "lv_time",
   "lv_tags",

@@ -28,6 +28,8 @@ export interface LogicalVolume {
   readonly pool: string | null;
   /** Empty while the LV is inactive. */
   readonly dataPercent: number | null;
+  /** Thin pools only: fill of their metadata. */
+  readonly metadataPercent: number | null;
   readonly snapPercent: number | null;
   readonly created: Date | null;
   readonly tags: readonly string[];
@@ -88,6 +90,7 @@ export function toLogicalVolume(row: ReportRow): LogicalVolume {
     originSizeBytes: integerOrNull(row.origin_size ?? ""),
     pool: nameOrNull(row.pool_lv ?? ""),
     dataPercent: percentOrNull(row.data_percent ?? ""),
+    metadataPercent: percentOrNull(row.metadata_percent ?? ""),
     snapPercent: percentOrNull(row.snap_percent ?? ""),
     created: timeOrNull(row.lv_time ?? ""),
     tags: listOf(field(row, "lv_tags")),

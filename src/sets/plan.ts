@@ -99,6 +99,7 @@ function planOne(inputs: PlanInputs, request: VolumeRequest): PlannedSnapshot {
     );
   }
   const thin = isThin(origin);
+  if (thin) checkPool(inputs.lvs, origin);
   const vg = inputs.vgs.find((candidate) => candidate.name === origin.vg);
   if (vg === undefined)
     throw new DataError(`volume group ${origin.vg} is missing from the vgs report`);
@@ -119,6 +120,21 @@ function planOne(inputs: PlanInputs, request: VolumeRequest): PlannedSnapshot {
     size: request.size,
     argv: snapshotArgv(inputs.set, origin, name, extents),
   };
+}
+
+/** Pool fill from which a new thin snapshot is refused: unsharing blocks could fill it. */
+export const THIN_POOL_LIMIT_PERCENT = 90;
+
+/** A full thin pool fails writes and can damage file systems (lvmthin(7)). */
+function checkPool(lvs: readonly LogicalVolume[], origin: LogicalVolume): void {
+  const pool = lvs.find((lv) => lv.vg === origin.vg && lv.name === origin.pool);
+  const fullest = Math.max(pool?.dataPercent ?? 0, pool?.metadataPercent ?? 0);
+  if (pool !== undefined && fullest >= THIN_POOL_LIMIT_PERCENT) {
+    throw new NoSpaceError(
+      `thin pool ${pool.fullName} is ${fullest}% full; a snapshot of ${origin.fullName} could fill it`,
+      `extend the pool (lvextend -L +SIZE ${pool.fullName}) or remove old sets`,
+    );
+  }
 }
 
 export function formatBytes(bytes: number): string {

@@ -242,6 +242,19 @@ test("a plan is refused before anything is made", () => {
   }
 });
 
+test("a thin snapshot is refused when its pool is nearly full", () => {
+  const full = editReport(sample(`${SETS}/lvs.json`), (rows) =>
+    rows.map((row) => (row.lv_name === "pool" ? { ...row, metadata_percent: "93.10" } : row)),
+  );
+  const lvs = parseReport(full, "lv").map(toLogicalVolume);
+  const requests = [{ volume: "thinvg/data", size: policy("1G") }];
+  assert.throws(() => planCreate(inputs({ lvs, requests })), {
+    exitCode: ExitCode.noSpace,
+    message: "thin pool thinvg/pool is 93.1% full; a snapshot of thinvg/data could fill it",
+  });
+  assert.equal(planCreate(inputs({ requests })).snapshots[0]?.thin, true);
+});
+
 test("an origin with a merge pending cannot be snapshotted", () => {
   const lvs = lvsOf("handwritten-lvm2-2.03.16/two-vgs/merging/lvs.json");
   assert.throws(() => planCreate(inputs({ lvs })), /has a snapshot merging into it/);
