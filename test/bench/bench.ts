@@ -21,12 +21,12 @@ const BARS = { list: 1.5, version: 1.3 };
 
 type Row = Record<string, string>;
 
-/** The first recorded lvs report with snapshots, else the hand-written sample. */
+/** The first recorded lvs report with sets in it, else the hand-written sample. */
 function baseReport(): string {
   const fixtures = join(REPO, "test", "fixtures");
   const recorded = existsSync(fixtures)
     ? readdirSync(fixtures, { recursive: true, encoding: "utf8" })
-        .filter((path) => path.endsWith("snapshots/lvs.json"))
+        .filter((path) => /\/(sets|snapshots)\/lvs\.json$/.test(path))
         .sort()
     : [];
   const first = recorded[0];
