@@ -67,7 +67,10 @@ function findOrigin(lvs: readonly LogicalVolume[], volume: string): LogicalVolum
   }
   const problem = originProblem(found);
   if (problem !== undefined)
-    throw new DataError(`${found.fullName} ${problem}; it cannot be snapshotted`);
+    const hint = found.merging
+      ? "rootsnap status finishes a merge an earlier boot left pending"
+      : undefined;
+  throw new DataError(`${found.fullName} ${problem}; it cannot be snapshotted`, hint);
   return found;
 }
 
