@@ -66,11 +66,12 @@ function findOrigin(lvs: readonly LogicalVolume[], volume: string): LogicalVolum
     throw new DataError(`${vg}/${lv} is not a logical volume`, "`lvs` lists the logical volumes");
   }
   const problem = originProblem(found);
-  if (problem !== undefined)
+  if (problem !== undefined) {
     const hint = found.merging
       ? "rootsnap status finishes a merge an earlier boot left pending"
       : undefined;
-  throw new DataError(`${found.fullName} ${problem}; it cannot be snapshotted`, hint);
+    throw new DataError(`${found.fullName} ${problem}; it cannot be snapshotted`, hint);
+  }
   return found;
 }
 

@@ -257,7 +257,10 @@ test("a thin snapshot is refused when its pool is nearly full", () => {
 
 test("an origin with a merge pending cannot be snapshotted", () => {
   const lvs = lvsOf("handwritten-lvm2-2.03.16/two-vgs/merging/lvs.json");
-  assert.throws(() => planCreate(inputs({ lvs })), /has a snapshot merging into it/);
+  assert.throws(() => planCreate(inputs({ lvs })), {
+    message: "vg0/root has a snapshot merging into it; it cannot be snapshotted",
+    hint: "rootsnap status finishes a merge an earlier boot left pending",
+  });
 });
 
 test("a failing lvcreate removes the snapshots already made", async () => {
