@@ -114,7 +114,7 @@ export class Machine {
     void q.exited.then(() => {
       if (this.qemu === q) this.forgetProcess();
     });
-    await this.waitForAgent(this.options.bootTimeoutMs ?? 180_000);
+    await this.waitForAgent(this.options.bootTimeoutMs ?? 300_000);
     const secs = (Date.now() - started) / 1000;
     log(`${this.layout.name}: boot ${n} answered after ${secs.toFixed(1)} s`);
     return secs;
