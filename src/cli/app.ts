@@ -25,12 +25,26 @@ export interface Io {
   readonly lockPath: string;
   readonly pid: number;
   isRunning(pid: number): boolean;
+  /** Aborted by the first SIGINT/SIGTERM: long verbs stop and clean up. */
+  readonly signal?: AbortSignal;
+  /** stdout as a stream, for an archive written with `backup --to -`. */
+  readonly stdoutStream?: NodeJS.WritableStream;
+  readonly stdoutIsTTY?: boolean;
+  readonly stderrIsTTY?: boolean;
 }
 
 type VerbInvocation = Extract<Invocation, { kind: "verb" }>;
 
 /** Verbs that change LVM, and so run one at a time. */
-const CHANGING_VERBS = new Set(["create", "remove", "revert", "status"]);
+const CHANGING_VERBS = new Set([
+  "create",
+  "remove",
+  "revert",
+  "status",
+  "mount",
+  "umount",
+  "backup",
+]);
 
 function outputFor(io: Io, quiet: boolean): Output {
   return {
@@ -134,6 +148,12 @@ async function runVerb(io: Io, call: VerbInvocation, context: Context): Promise<
       }
       return;
     }
+    case "mount":
+    case "umount":
+      return runMountVerb(io, call, context);
+    case "backup":
+    case "restore":
+      return runArchiveVerb(io, call, context);
     case "status": {
       const { status } = await import("../commands/status.ts");
       const result = await status(context);
@@ -144,6 +164,91 @@ async function runVerb(io: Io, call: VerbInvocation, context: Context): Promise<
       }
       return;
     }
+  }
+}
+
+async function runMountVerb(io: Io, call: VerbInvocation, context: Context): Promise<void> {
+  const name = validateSetName(call.args[0] ?? "");
+  if (call.verb === "mount") {
+    const { mount } = await import("../commands/mount.ts");
+    const result = await mount(context, name, call.args[1]);
+    if (call.flags.json) io.stdout(render.mountJson(result));
+    else if (result.dryRun) printCommands(io, result.commands);
+    else io.stdout(`${result.dir}\n`);
+    return;
+  }
+  const { umount } = await import("../commands/umount.ts");
+  const result = await umount(context, name);
+  if (call.flags.json) io.stdout(render.umountJson(result));
+  else if (result.dryRun) printCommands(io, result.commands);
+  else if (result.unmounted.length === 0) context.output.note(`set ${name} was not mounted`);
+  else context.output.note(`unmounted set ${name}: ${result.unmounted.join(", ")}`);
+}
+
+async function runArchiveVerb(io: Io, call: VerbInvocation, context: Context): Promise<void> {
+  const { progressDisplay } = await import("./progress.ts");
+  const display = progressDisplay(
+    (text) => {
+      io.stderr(text);
+    },
+    io.stderrIsTTY === true,
+    call.flags.quiet,
+  );
+  const clock = (): number => io.clock().getTime();
+  const shown: Context = {
+    ...context,
+    output: {
+      note: (message) => {
+        display.end();
+        context.output.note(message);
+      },
+      warn: (message) => {
+        display.end();
+        context.output.warn(message);
+      },
+    },
+  };
+  const { archive, flags } = call;
+  try {
+    if (call.verb === "restore") {
+      const { restore } = await import("../commands/restore.ts");
+      const result = await restore(shown, call.args[0] ?? "", archive.to ?? "", {
+        signal: io.signal,
+        onProgress: display.listener,
+      });
+      display.end();
+      if (flags.json) io.stdout(render.jsonDocument({ restore: result }));
+      else context.output.note(`restored ${result.archive} into ${result.dir}`);
+    } else if (archive.verify !== undefined) {
+      const { verifyArchive } = await import("../backup/verify.ts");
+      const result = await verifyArchive(archive.verify, { clock, onProgress: display.listener });
+      display.end();
+      if (flags.json) io.stdout(render.jsonDocument({ verify: { ...result, ok: true } }));
+      else context.output.note(render.verifyNote(result));
+    } else {
+      if (flags.json && archive.to === "-")
+        throw new UsageError("--json and --to - both want stdout", "drop --json");
+      const { backup } = await import("../commands/backup.ts");
+      const result = await backup(shown, {
+        name: call.args[0] === undefined ? undefined : validateSetName(call.args[0]),
+        to: archive.to ?? "",
+        excludes: archive.excludes,
+        compress: archive.compress,
+        volumes: call.volumes,
+        size: call.size,
+        signal: io.signal,
+        stdout: io.stdoutStream,
+        stdoutIsTTY: io.stdoutIsTTY,
+        onProgress: display.listener,
+        pid: io.pid,
+        isAlive: (pid) => io.isRunning(pid),
+      });
+      display.end();
+      if (flags.json) io.stdout(render.jsonDocument({ backup: result.manifest }));
+      else context.output.note(render.backupNote(result));
+    }
+  } finally {
+    display.end();
   }
 }
 
@@ -160,9 +265,9 @@ function requireRoot(io: Io, verb: string): void {
 async function dispatch(io: Io, call: VerbInvocation): Promise<void> {
   requireRoot(io, call.verb);
   const context = contextFor(io, call);
-  // A dry run changes nothing, so it need not wait for another run.
+  // A dry run changes nothing, so it need not wait for another run; nor does a verify.
   const lock =
-    CHANGING_VERBS.has(call.verb) && !call.flags.dryRun
+    CHANGING_VERBS.has(call.verb) && !call.flags.dryRun && call.archive.verify === undefined
       ? acquireLock(io.lockPath, io.pid, (pid) => io.isRunning(pid))
       : undefined;
   try {

@@ -3,21 +3,24 @@ import { parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
 import { parseSizePolicy, SIZE_SYNTAX, type SizePolicy } from "../sets/size.ts";
 import { isSetKind, SET_KINDS, type SetKind } from "../sets/tags.ts";
+import { isCompression, type Compression } from "../backup/tar.ts";
 
-export const VERBS = ["create", "list", "show", "remove", "revert", "status"] as const;
-export type Verb = (typeof VERBS)[number];
-
-/** Verbs of the contract that this build does not provide yet. */
-const LATER_VERBS = [
-  "setup",
-  "uninstall",
-  "next-boot",
+export const VERBS = [
+  "create",
+  "list",
+  "show",
+  "remove",
+  "revert",
+  "status",
   "mount",
   "umount",
   "backup",
   "restore",
-  "doctor",
-];
+] as const;
+export type Verb = (typeof VERBS)[number];
+
+/** Verbs of the contract that this build does not provide yet. */
+const LATER_VERBS = ["setup", "uninstall", "next-boot", "doctor"];
 
 const OPTIONS = {
   json: { type: "boolean" },
@@ -31,6 +34,10 @@ const OPTIONS = {
   volume: { type: "string", multiple: true },
   size: { type: "string" },
   kind: { type: "string" },
+  to: { type: "string" },
+  exclude: { type: "string", multiple: true },
+  compress: { type: "string" },
+  verify: { type: "string" },
 } as const;
 
 /** Options that belong to one verb only; the rest are global. */
@@ -41,6 +48,10 @@ const VERB_OPTIONS: Record<Verb, readonly string[]> = {
   remove: [],
   revert: [],
   status: [],
+  mount: [],
+  umount: [],
+  backup: ["to", "exclude", "compress", "verify", "volume", "size"],
+  restore: ["to"],
 };
 
 /** [fewest, most] positional arguments after the verb, and their names for messages. */
@@ -55,6 +66,14 @@ const VERB_ARGUMENTS: Record<Verb, { min: number; max: number; usage: string }> 
   remove: { min: 1, max: 1, usage: "remove NAME [--yes]" },
   revert: { min: 1, max: 1, usage: "revert NAME [--yes]" },
   status: { min: 0, max: 0, usage: "status" },
+  mount: { min: 1, max: 2, usage: "mount NAME [DIR]" },
+  umount: { min: 1, max: 1, usage: "umount NAME" },
+  backup: {
+    min: 0,
+    max: 1,
+    usage: "backup [NAME] --to FILE|- [--exclude PATTERN]... [--compress zstd|none]",
+  },
+  restore: { min: 1, max: 1, usage: "restore ARCHIVE --to DIR" },
 };
 
 export interface GlobalFlags {
@@ -77,7 +96,16 @@ export type Invocation =
       readonly volumes: readonly string[];
       readonly size: SizePolicy | undefined;
       readonly setKind: SetKind;
+      readonly archive: ArchiveFlags;
     };
+
+/** backup's and restore's own flags. */
+export interface ArchiveFlags {
+  readonly to: string | undefined;
+  readonly excludes: readonly string[];
+  readonly compress: Compression;
+  readonly verify: string | undefined;
+}
 
 export const HELP = `Usage: rootsnap [--json] [--config FILE] [--dry-run] [--yes] [-q] [-v] VERB ...
 
@@ -88,6 +116,14 @@ export const HELP = `Usage: rootsnap [--json] [--config FILE] [--dry-run] [--yes
   remove NAME       drop a set, keeping the changes made since
   revert NAME       merge a set back, undoing the changes made since
   status            sets, fill levels, pending merges, warnings; finishes old merges
+  mount NAME [DIR]  the set read-only, each volume at its place (default /run/rootsnap/NAME)
+  umount NAME       unmount it again
+  backup [NAME] --to FILE|- [--exclude PATTERN]... [--compress zstd|none]
+                    tar archive of a set (no NAME: of a temporary set, removed after)
+  backup --verify ARCHIVE
+                    check an archive against its manifest and read it to the end
+  restore ARCHIVE --to DIR
+                    extract a backup into a new file system mounted at DIR
 
 POLICY: ${SIZE_SYNTAX}.  KIND: ${SET_KINDS.join(", ")}.
 Exit codes: 0 ok, 1 failed, 64 usage, 65 bad data, 69 program missing, 70 internal,
@@ -148,6 +184,27 @@ function sizeOf(text: string | undefined): SizePolicy | undefined {
   return policy;
 }
 
+function compressionOf(text: string | undefined): Compression {
+  if (text === undefined) return "zstd";
+  if (!isCompression(text))
+    throw new UsageError(`--compress ${JSON.stringify(text)} is not zstd or none`);
+  return text;
+}
+
+/** backup needs --to or --verify (not both, and --verify takes no set); restore needs --to. */
+function checkArchiveFlags(verb: Verb, args: readonly string[], flags: ArchiveFlags): void {
+  const usage = `usage: rootsnap ${VERB_ARGUMENTS[verb].usage}`;
+  if (verb === "restore" && flags.to === undefined)
+    throw new UsageError("restore: --to DIR is missing", usage);
+  if (verb !== "backup") return;
+  if (flags.verify !== undefined) {
+    if (flags.to !== undefined || args.length > 0)
+      throw new UsageError("backup --verify ARCHIVE takes no NAME and no --to", usage);
+    return;
+  }
+  if (flags.to === undefined) throw new UsageError("backup: --to FILE|- is missing", usage);
+}
+
 function kindOf(text: string | undefined): SetKind {
   if (text === undefined) return "manual";
   if (!isSetKind(text))
@@ -177,6 +234,13 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     quiet: values.quiet === true,
     verbose: values.verbose === true,
   };
+  const archive: ArchiveFlags = {
+    to: values.to,
+    excludes: values.exclude ?? [],
+    compress: compressionOf(values.compress),
+    verify: values.verify,
+  };
+  checkArchiveFlags(verb, args, archive);
   return {
     kind: "verb",
     verb,
@@ -185,5 +249,6 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     volumes: values.volume ?? [],
     size: sizeOf(values.size),
     setKind: kindOf(values.kind),
+    archive,
   };
 }

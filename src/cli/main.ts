@@ -2,6 +2,9 @@
 // into main(). `--version` answers before anything else is loaded.
 import { DEFAULT_LOCK_PATH } from "./lock.ts";
 
+/** Aborted by the first signal: a backup or restore stops its programs and cleans up. */
+const interrupted = new AbortController();
+
 async function runCli(argv: string[]): Promise<number> {
   const [{ main }, { run }, { nodeFileSystem }, { isRootsnapRunning }] = await Promise.all([
     import("./app.ts"),
@@ -36,6 +39,10 @@ async function runCli(argv: string[]): Promise<number> {
     lockPath: DEFAULT_LOCK_PATH,
     pid: process.pid,
     isRunning: isRootsnapRunning,
+    signal: interrupted.signal,
+    stdoutStream: process.stdout,
+    stdoutIsTTY: process.stdout.isTTY,
+    stderrIsTTY: process.stderr.isTTY,
   });
 }
 
@@ -48,6 +55,7 @@ function finishOnSignals(): void {
       // A second signal means the user wants out even so.
       if (received > 1) process.exit(130);
       process.stderr.write(`rootsnap: ${signal} received; finishing the current step first\n`);
+      interrupted.abort(signal);
     });
   }
 }

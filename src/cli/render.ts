@@ -5,6 +5,10 @@ import type { CreateResult } from "../commands/create.ts";
 import type { RemoveResult } from "../commands/remove.ts";
 import type { RevertResult } from "../commands/revert.ts";
 import type { StatusResult } from "../commands/status.ts";
+import type { BackupResult } from "../commands/backup.ts";
+import type { MountResult } from "../commands/mount.ts";
+import type { UmountResult } from "../commands/umount.ts";
+import type { VerifyResult } from "../backup/verify.ts";
 import type { SetVolume, SnapshotSet } from "../sets/model.ts";
 import { formatBytes } from "../sets/plan.ts";
 
@@ -182,4 +186,44 @@ export function statusText(result: StatusResult): string {
   if (result.warnings.length > 0)
     sections.push(result.warnings.map((warning) => `warning: ${warning}\n`).join(""));
   return sections.join("\n");
+}
+
+export function mountJson(result: MountResult): string {
+  return jsonDocument({
+    mount: {
+      set: result.set.name,
+      dir: result.dir,
+      volumes: result.entries.map((entry) => ({
+        snapshot: entry.snapshot,
+        origin: entry.origin,
+        mount_point: entry.target,
+        place: entry.place,
+        fs_type: entry.fsType,
+        options: entry.options.join(","),
+      })),
+    },
+    ...(result.dryRun ? { commands: result.commands } : {}),
+  });
+}
+
+export function umountJson(result: UmountResult): string {
+  return jsonDocument({
+    umount: { set: result.set.name, unmounted: result.unmounted, deactivated: result.deactivated },
+    ...(result.dryRun ? { commands: result.commands } : {}),
+  });
+}
+
+export function backupNote(result: BackupResult): string {
+  const m = result.manifest;
+  const where = result.path ?? "stdout";
+  const secs = (result.elapsedMs / 1000).toFixed(0);
+  return `backup of set ${m.set} in ${where}: ${m.files} entries, ${formatBytes(m.bytes)} in ${secs} s, sha256 ${m.sha256}`;
+}
+
+export function verifyNote(result: VerifyResult): string {
+  const checked =
+    result.manifest === null
+      ? "no manifest beside it, so no checksum to compare"
+      : "sha256 and entry count match its manifest";
+  return `${result.path}: read to the end, ${result.files} entries, ${formatBytes(result.bytes)}; ${checked}`;
 }

@@ -1,6 +1,7 @@
 // The one place where rootsnap starts other programs: argv arrays only, LC_ALL=C,
 // stdin closed, a timeout, and errors that carry argv, exit code and stderr.
 import { spawn, type ChildProcess } from "node:child_process";
+import type { Readable } from "node:stream";
 
 export interface RunOptions {
   /** Milliseconds before the process is killed (SIGTERM, then SIGKILL 5 s later). */
@@ -143,22 +144,23 @@ export interface StartOptions {
   cwd?: string;
   /** Where the child's stdout and stderr go: "inherit", "ignore" or "pipe". */
   output?: "inherit" | "ignore" | "pipe";
+  /** stdout alone, overriding output (e.g. "pipe" to the next stage, stderr ignored). */
+  stdout?: "inherit" | "ignore" | "pipe";
+  /** Closed by default; "pipe" to feed it, or the previous stage's stdout to read it directly. */
+  stdin?: "ignore" | "pipe" | Readable;
 }
 
 /**
  * Starts a long-running process (a pipeline stage, a virtual machine) under the same
  * rules as run(): argv only, LC_ALL=C, stdin closed unless asked for.
  */
-export function start(
-  argv: readonly string[],
-  options: StartOptions & { stdin?: "ignore" | "pipe" } = {},
-): ChildProcess {
+export function start(argv: readonly string[], options: StartOptions = {}): ChildProcess {
   const [file, ...args] = argv;
   if (file === undefined) throw new Error("start: empty argv");
   const output = options.output ?? "pipe";
   return spawn(file, args, {
     cwd: options.cwd,
     env: childEnv(options.env),
-    stdio: [options.stdin ?? "ignore", output, output],
+    stdio: [options.stdin ?? "ignore", options.stdout ?? output, output],
   });
 }

@@ -118,4 +118,14 @@ for (const name of ["version", "list"] as const) {
     `${label.padEnd(21)} ${median(times[name]).toFixed(1)} ms  ${ratio.toFixed(2)}x  (bar ${BARS[name]}x) ${ok ? "ok" : "OVER"}\n`,
   );
 }
+// The backup bench needs a VM; it runs only where VM tests can.
+const { vmSkipReason } = await import("../vm/rig/index.ts");
+const noVm = vmSkipReason();
+if (noVm === undefined) {
+  const { benchBackup, reportBackupBench } = await import("./backup.ts");
+  const ok = reportBackupBench(await benchBackup(), (text) => process.stdout.write(text));
+  failed ||= !ok;
+} else {
+  process.stdout.write(`backup bench skipped: ${noVm}\n`);
+}
 process.exitCode = failed ? 1 : 0;

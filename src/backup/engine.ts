@@ -1,0 +1,138 @@
+// Runs tar (and zstd) over a mounted tree into a sink, while watching progress, the
+// snapshots' fill level and cancellation; stops everything cleanly on any of them.
+import type { ArchiveSink } from "./archive.ts";
+import { bytesRead, describeEnd, startPipeline, type StageEnd } from "./pipeline.ts";
+import { FILL_STOP_PERCENT, FILL_WARN_PERCENT, type ProgressListener } from "./progress.ts";
+import { isListedMember } from "./tar.ts";
+
+export interface Fill {
+  /** "vg/lv" of what fills: the snapshot, or a thin snapshot's pool. */
+  readonly volume: string;
+  readonly snapshot: string;
+  readonly percent: number | null;
+  readonly invalid: boolean;
+}
+
+export interface ArchiveJob {
+  readonly stages: readonly (readonly string[])[];
+  readonly sink: ArchiveSink;
+  /** Bytes tar is expected to read: the snapshots' used space. */
+  readonly total: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: ProgressListener;
+  readonly readFill: () => Promise<Fill[]>;
+  readonly warn: (message: string) => void;
+  readonly clock: () => number;
+  readonly intervalMs?: number;
+}
+
+export type Stop =
+  | { readonly kind: "cancelled"; readonly reason: string }
+  | { readonly kind: "full"; readonly fill: Fill }
+  | { readonly kind: "invalid"; readonly fill: Fill }
+  | { readonly kind: "sink"; readonly error: unknown };
+
+export interface ArchiveOutcome {
+  readonly stop: Stop | undefined;
+  readonly ends: readonly StageEnd[];
+  readonly files: number;
+  readonly bytesRead: number;
+  readonly elapsedMs: number;
+}
+
+/** What a fill reading asks for: nothing, a warning (once per volume), or a stop. */
+export function judgeFill(fills: readonly Fill[], warned: Set<string>): Stop | string[] {
+  const invalid = fills.find((fill) => fill.invalid);
+  if (invalid !== undefined) return { kind: "invalid", fill: invalid };
+  const full = fills.find((fill) => (fill.percent ?? 0) >= FILL_STOP_PERCENT);
+  if (full !== undefined) return { kind: "full", fill: full };
+  const warnings: string[] = [];
+  for (const fill of fills) {
+    if ((fill.percent ?? 0) < FILL_WARN_PERCENT || warned.has(fill.volume)) continue;
+    warned.add(fill.volume);
+    warnings.push(
+      `${fill.volume} is ${fill.percent?.toFixed(0)}% full; the backup stops at ${FILL_STOP_PERCENT}% before the snapshot becomes invalid`,
+    );
+  }
+  return warnings;
+}
+
+function reasonOf(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return typeof reason === "string" ? reason : "interrupted";
+}
+
+export async function runArchive(job: ArchiveJob): Promise<ArchiveOutcome> {
+  let files = 0;
+  const pipeline = startPipeline(job.stages, {
+    onStderrLine: (index, line) => {
+      if (index !== 0 || !isListedMember(line)) return false;
+      files += 1;
+      return true;
+    },
+  });
+  const started = job.clock();
+  const tarPid = pipeline.children[0]?.pid;
+  let stop: Stop | undefined;
+  let lastRead = 0;
+  const halt = (why: Stop): void => {
+    stop ??= why;
+    pipeline.kill();
+  };
+  const onAbort = (): void => {
+    if (job.signal) halt({ kind: "cancelled", reason: reasonOf(job.signal) });
+  };
+  if (job.signal?.aborted === true) onAbort();
+  job.signal?.addEventListener("abort", onAbort);
+
+  const warned = new Set<string>();
+  let fillPercent: number | null = null;
+  let polling = false;
+  const tick = async (): Promise<void> => {
+    if (polling) return;
+    polling = true;
+    try {
+      lastRead = Math.max(lastRead, await bytesRead(tarPid));
+      const fills = await job.readFill().catch(() => [] as Fill[]);
+      fillPercent = Math.max(0, ...fills.map((fill) => fill.percent ?? 0));
+      const verdict = judgeFill(fills, warned);
+      if (Array.isArray(verdict))
+        verdict.forEach((message) => {
+          job.warn(message);
+        });
+      else halt(verdict);
+      job.onProgress?.({
+        verb: "backup",
+        done: lastRead,
+        total: job.total,
+        elapsedMs: job.clock() - started,
+        fillPercent,
+      });
+    } finally {
+      polling = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), job.intervalMs ?? 1000);
+  try {
+    await job.sink.drain(pipeline.output).catch((error: unknown) => {
+      halt({ kind: "sink", error });
+    });
+    const ends = await pipeline.ended;
+    return { stop, ends, files, bytesRead: lastRead, elapsedMs: job.clock() - started };
+  } finally {
+    clearInterval(timer);
+    job.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** The first stage that failed, as tar's exit codes mean it: 1 is only a warning. */
+export function failedStage(ends: readonly StageEnd[]): StageEnd | undefined {
+  return ends.find((end, index) => {
+    if (end.code === 0) return false;
+    return !(index === 0 && end.argv[0] === "tar" && end.code === 1);
+  });
+}
+
+export function stageMessage(end: StageEnd): string {
+  return describeEnd(end);
+}

@@ -1,0 +1,129 @@
+// Programs chained stdout to stdin by the kernel (as a shell pipeline does), with only
+// the last stage's output passing through rootsnap, and every stage's end observed.
+import type { ChildProcess } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { formatArgv, start } from "../lvm/runner.ts";
+
+export interface StageEnd {
+  readonly argv: readonly string[];
+  readonly code: number | null;
+  readonly signal: string | null;
+  /** The last lines the stage wrote to stderr that were not handled by onStderrLine. */
+  readonly stderr: string;
+  /** The stage could not be started (ENOENT: not installed). */
+  readonly notFound: boolean;
+}
+
+export interface PipelineOptions {
+  /** "pipe" to feed the first stage from rootsnap. */
+  readonly stdin?: "ignore" | "pipe";
+  /** Each stderr line of stage `index`; return true when it was data, not a complaint. */
+  readonly onStderrLine?: (index: number, line: string) => boolean;
+}
+
+export interface Pipeline {
+  readonly children: readonly ChildProcess[];
+  /** The first stage's stdin, when asked for. */
+  readonly input: NodeJS.WritableStream | null;
+  /** The last stage's stdout. */
+  readonly output: Readable;
+  /** Resolves once every stage has exited. */
+  readonly ended: Promise<StageEnd[]>;
+  /** Ends every stage still running. */
+  kill(signal?: NodeJS.Signals): void;
+}
+
+const KEPT_STDERR_LINES = 20;
+
+function watchStderr(
+  child: ChildProcess,
+  onLine: ((line: string) => boolean) | undefined,
+): () => string {
+  const kept: string[] = [];
+  let partial = "";
+  child.stderr?.setEncoding("utf8");
+  child.stderr?.on("data", (text: string) => {
+    const lines = (partial + text).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) {
+      if (onLine?.(line) === true) continue;
+      kept.push(line);
+      if (kept.length > KEPT_STDERR_LINES) kept.shift();
+    }
+  });
+  return () => [...kept, partial].filter((line) => line.trim() !== "").join("\n");
+}
+
+function endOf(argv: readonly string[], child: ChildProcess, stderr: () => string) {
+  return new Promise<StageEnd>((resolve) => {
+    let notFound = false;
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      notFound = error.code === "ENOENT";
+      // A failed spawn emits no "close" when it never started.
+      if (child.pid === undefined)
+        resolve({ argv, code: null, signal: null, stderr: stderr(), notFound });
+    });
+    child.on("close", (code, signal) => {
+      resolve({ argv, code, signal, stderr: stderr(), notFound });
+    });
+  });
+}
+
+export function startPipeline(
+  stages: readonly (readonly string[])[],
+  options: PipelineOptions = {},
+): Pipeline {
+  const children: ChildProcess[] = [];
+  const ends: Promise<StageEnd>[] = [];
+  let previous: Readable | undefined;
+  stages.forEach((argv, index) => {
+    const stdin = previous ?? options.stdin ?? "ignore";
+    const child = start(argv, { stdin, stdout: "pipe", output: "pipe" });
+    // The next stage holds the pipe now; rootsnap's copy would keep a dead reader's writer blocked.
+    previous?.destroy();
+    const stderr = watchStderr(child, (line) => options.onStderrLine?.(index, line) ?? false);
+    ends.push(endOf(argv, child, stderr));
+    children.push(child);
+    previous = child.stdout ?? undefined;
+  });
+  const output = previous;
+  if (output === undefined) throw new Error("startPipeline: no stages");
+  return {
+    children,
+    input: children[0]?.stdin ?? null,
+    output,
+    ended: Promise.all(ends),
+    kill(signal = "SIGTERM") {
+      for (const child of children) {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      }
+    },
+  };
+}
+
+/** One line on how a stage ended, for messages: "tar ... exited 2: tar: x: Cannot open". */
+export function describeEnd(end: StageEnd): string {
+  const how = end.notFound
+    ? "could not be started (not installed)"
+    : end.code === null
+      ? `was killed by ${end.signal ?? "a signal"}`
+      : `exited ${end.code}`;
+  const said = end.stderr.split("\n").slice(-2).join(" / ");
+  return `${formatArgv(end.argv.slice(0, 1))} ${how}${said ? `: ${said}` : ""}`;
+}
+
+/** Bytes a process has read so far (/proc/PID/io rchar); 0 when it has gone. */
+export async function bytesRead(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return 0;
+  try {
+    return parseRchar(await readFile(`/proc/${pid}/io`, "utf8"));
+  } catch {
+    return 0;
+  }
+}
+
+export function parseRchar(text: string): number {
+  const match = /^rchar:\s*(\d+)/m.exec(text);
+  return match === null ? 0 : Number(match[1]);
+}

@@ -1,0 +1,17 @@
+// rootsnap umount NAME: the end of a read-only view of a set.
+import { unmountSet, type UnmountResult } from "../backup/mount.ts";
+import type { SnapshotSet } from "../sets/model.ts";
+import { lvmOf, readMounts, readSet, type Commands, type Context } from "./context.ts";
+
+export interface UmountResult extends UnmountResult {
+  readonly set: SnapshotSet;
+  readonly commands: Commands;
+  readonly dryRun: boolean;
+}
+
+export async function umount(context: Context, name: string): Promise<UmountResult> {
+  const lvm = lvmOf(context);
+  const [set, mounts] = await Promise.all([readSet(lvm, name), readMounts(context)]);
+  const result = await unmountSet(lvm, set, mounts);
+  return { ...result, set, commands: lvm.changes, dryRun: lvm.dryRun };
+}

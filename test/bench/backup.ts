@@ -1,0 +1,136 @@
+// Backup throughput in a VM: one snapshot archived by rootsnap and by a plain
+// `tar | zstd -T0` pipeline with the same flags, alternately from a cold cache; the
+// raw read rate of the snapshot LV (dd) as the physical limit; rootsnap's peak RSS.
+import { installRootsnap, withMachine, type Machine } from "../vm/rig/index.ts";
+
+const BAR_RATIO = 0.95;
+const RSS_BAR_KIB = 100 * 1024;
+const ROUNDS = 2;
+
+/** The flags rootsnap's tar gets (src/backup/tar.ts), for the plain pipeline. */
+const TAR_FLAGS =
+  "--create --file=- --verbose --xattrs --xattrs-include='*' --acls --selinux --numeric-owner " +
+  "--one-file-system --sparse --exclude='./proc/*' --exclude='./sys/*' --exclude='./dev/*' " +
+  "--exclude='./run/*' --exclude='./tmp/*' --exclude='./mnt/*' --exclude='./media/*' " +
+  "--exclude='./var/cache/apt/archives/*.deb' --exclude=lost+found";
+
+const say = (text: string): void => {
+  process.stderr.write(`[bench-backup] ${text}\n`);
+};
+
+const COLD = "sync; echo 3 > /proc/sys/vm/drop_caches";
+
+/** Seconds a guest command takes, measured in the guest. */
+async function timed(m: Machine, command: string): Promise<number> {
+  const out = await m.sh(
+    `${COLD}; s=$(date +%s.%N); ${command}; e=$(date +%s.%N); echo "$e - $s" | bc -l 2>/dev/null || awk "BEGIN{print $e - $s}"`,
+    { timeoutMs: 900_000 },
+  );
+  return Number(out.trim().split("\n").pop());
+}
+
+export interface BackupBench {
+  readonly usedBytes: number;
+  readonly plainMBps: number;
+  readonly rootsnapMBps: number;
+  readonly ratio: number;
+  readonly ddMBps: number;
+  readonly maxRssKiB: number;
+}
+
+async function prepare(m: Machine): Promise<number> {
+  await installRootsnap(m);
+  say("a multi-GB tree: the system, a copy of /usr, and 800 MiB of random data");
+  await m.sh(
+    "mkfs.ext4 -q /dev/vdb && mkdir -p /backup && mount /dev/vdb /backup && " +
+      "cp -a /usr /root/usr-copy && mkdir -p /root/random && " +
+      "for i in 1 2 3 4 5 6 7 8; do head -c 100M /dev/urandom > /root/random/$i; done && sync",
+    { timeoutMs: 900_000 },
+  );
+  await m.sh("rootsnap create bench --size 2G");
+  await m.sh("rootsnap mount bench");
+  const used = Number((await m.sh("df -B1 --output=used /run/rootsnap/bench | tail -1")).trim());
+  await m.sh("rootsnap umount bench");
+  return used;
+}
+
+async function plainRun(m: Machine): Promise<number> {
+  await m.sh("rootsnap mount bench");
+  const seconds = await timed(
+    m,
+    `tar ${TAR_FLAGS} --directory=/run/rootsnap/bench -- . 2>/dev/null | zstd -T0 -q -c > /backup/plain.tar.zst`,
+  );
+  await m.sh("rootsnap umount bench && rm -f /backup/plain.tar.zst");
+  return seconds;
+}
+
+async function rootsnapRun(m: Machine): Promise<{ seconds: number; rssKiB: number }> {
+  await m.spawn(
+    "rm -f /tmp/hwm; while :; do p=$(pgrep -f '^node /usr/local/bin/rootsnap backup'); " +
+      '[ -n "$p" ] && grep VmHWM /proc/$p/status >> /tmp/hwm; [ -e /tmp/hwm-stop ] && break; sleep 0.2; done',
+  );
+  const seconds = await timed(m, "rootsnap backup bench -q --to /backup/rs.tar.zst");
+  const hwm = await m.sh(
+    "touch /tmp/hwm-stop; sleep 0.5; rm -f /tmp/hwm-stop /backup/rs.tar.zst*; cat /tmp/hwm",
+  );
+  const rssKiB = Math.max(0, ...[...hwm.matchAll(/VmHWM:\s+(\d+)/g)].map((x) => Number(x[1])));
+  return { seconds, rssKiB };
+}
+
+export async function benchBackup(): Promise<BackupBench> {
+  return withMachine(
+    "bookworm-simple",
+    async (m) => {
+      const usedBytes = await prepare(m);
+      say(`tree: ${(usedBytes / 2 ** 30).toFixed(2)} GiB used`);
+      const dd = await m.sh(
+        `${COLD}; dd if=/dev/vg0/root-bench of=/dev/null bs=4M iflag=direct 2>&1 | tail -1`,
+        { timeoutMs: 600_000 },
+      );
+      const lvBytes = Number((await m.sh("blockdev --getsize64 /dev/vg0/root-bench")).trim());
+      const ddSeconds = Number(/([\d.]+) s,/.exec(dd)?.[1]);
+      const plain: number[] = [];
+      const rootsnap: number[] = [];
+      let maxRssKiB = 0;
+      for (let round = 0; round < ROUNDS; round += 1) {
+        plain.push(await plainRun(m));
+        const r = await rootsnapRun(m);
+        rootsnap.push(r.seconds);
+        maxRssKiB = Math.max(maxRssKiB, r.rssKiB);
+        say(
+          `round ${round + 1}: plain ${plain.at(-1)?.toFixed(1)} s, rootsnap ${r.seconds.toFixed(1)} s`,
+        );
+      }
+      const MB = 1e6;
+      const plainMBps = usedBytes / Math.min(...plain) / MB;
+      const rootsnapMBps = usedBytes / Math.min(...rootsnap) / MB;
+      return {
+        usedBytes,
+        plainMBps,
+        rootsnapMBps,
+        ratio: rootsnapMBps / plainMBps,
+        ddMBps: lvBytes / ddSeconds / MB,
+        maxRssKiB,
+      };
+    },
+    { extraDisksGiB: [8] },
+  );
+}
+
+/** Prints the figures; false when a bar is missed. */
+export function reportBackupBench(b: BackupBench, write: (text: string) => void): boolean {
+  const ratioOk = b.ratio >= BAR_RATIO;
+  const rssOk = b.maxRssKiB > 0 && b.maxRssKiB < RSS_BAR_KIB;
+  write(
+    `backup of ${(b.usedBytes / 2 ** 30).toFixed(2)} GiB (bookworm-simple VM, cold cache, best of ${ROUNDS})\n`,
+  );
+  write(`tar | zstd -T0         ${b.plainMBps.toFixed(1)} MB/s\n`);
+  write(
+    `rootsnap backup        ${b.rootsnapMBps.toFixed(1)} MB/s  ${b.ratio.toFixed(3)}x  (bar ${BAR_RATIO}x) ${ratioOk ? "ok" : "UNDER"}\n`,
+  );
+  write(`dd of the snapshot LV  ${b.ddMBps.toFixed(1)} MB/s (raw read, O_DIRECT)\n`);
+  write(
+    `rootsnap max RSS       ${(b.maxRssKiB / 1024).toFixed(1)} MiB  (bar ${RSS_BAR_KIB / 1024} MiB) ${rssOk ? "ok" : "OVER"}\n`,
+  );
+  return ratioOk && rssOk;
+}

@@ -1,0 +1,214 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { openFileSink } from "../../src/backup/archive.ts";
+import { parseSnapshotStatus } from "../../src/backup/fill.ts";
+import { judgeFill, runArchive, type Fill } from "../../src/backup/engine.ts";
+import { parseManifest } from "../../src/backup/manifest.ts";
+import { mountOptions, planMounts, refuseMounted, treeMembers } from "../../src/backup/mount.ts";
+import { parseRchar } from "../../src/backup/pipeline.ts";
+import { figures, progressBar, progressLine } from "../../src/backup/progress.ts";
+import { swapFileExcludes, tarCreateArgv } from "../../src/backup/tar.ts";
+import { verifyArchive } from "../../src/backup/verify.ts";
+import { deviceName } from "../../src/commands/backup.ts";
+import { parseMountinfo } from "../../src/config/mounts.ts";
+import { ExitCode, RootsnapError } from "../../src/errors.ts";
+import { toLogicalVolume } from "../../src/lvm/model.ts";
+import { parseReport } from "../../src/lvm/report.ts";
+import { collectSets, type SnapshotSet } from "../../src/sets/model.ts";
+import { sample } from "./helpers.ts";
+
+const SETS = "handwritten-lvm2-2.03.16/two-vgs/sets";
+const sets = collectSets(parseReport(sample(`${SETS}/lvs.json`), "lv").map(toLogicalVolume));
+const mounts = parseMountinfo(sample("handwritten-mountinfo.txt"));
+const setNamed = (name: string): SnapshotSet => {
+  const set = sets.find((candidate) => candidate.name === name);
+  assert.ok(set, name);
+  return set;
+};
+
+test("a set's snapshots go where their origins are mounted, / first", () => {
+  const entries = planMounts(setNamed("before-upgrade"), mounts, "/run/rootsnap/before-upgrade");
+  assert.deepEqual(
+    entries.map((e) => [e.snapshot, e.target, e.fsType, e.activate]),
+    [
+      ["vg0/root-before-upgrade", "/run/rootsnap/before-upgrade", "ext4", false],
+      ["vg0/home-before-upgrade", "/run/rootsnap/before-upgrade/home", "ext4", false],
+    ],
+  );
+  assert.deepEqual(treeMembers(entries), [".", "./home"]);
+});
+
+test("a thin snapshot with the activation-skip flag is activated, XFS gets nouuid", () => {
+  const [entry] = planMounts(setNamed("weekly"), mounts, "/mnt/w");
+  assert.equal(entry?.activate, true);
+  assert.equal(entry?.target, "/mnt/w/srv/my data");
+  assert.deepEqual(entry?.options, ["ro", "nosuid", "nodev", "nouuid", "norecovery"]);
+  assert.deepEqual(mountOptions("ext4"), ["ro", "nosuid", "nodev", "noload"]);
+});
+
+test("a set mounted already is refused with the way out", () => {
+  const mounted = parseMountinfo(
+    `${sample("handwritten-mountinfo.txt")}40 22 254:4 / /mnt/x ro,relatime - ext4 /dev/mapper/vg0-root--before--upgrade ro\n`,
+  );
+  assert.throws(
+    () => {
+      refuseMounted(setNamed("before-upgrade"), mounted);
+    },
+    (e: RootsnapError) =>
+      e.exitCode === ExitCode.dataError &&
+      /already mounted at \/mnt\/x/.test(e.message) &&
+      /rootsnap umount before-upgrade/.test(e.hint ?? ""),
+  );
+  refuseMounted(setNamed("before-upgrade"), mounts);
+});
+
+test("the fill level warns once at 80 % and stops at 95 % or on an invalid snapshot", () => {
+  const fill = (percent: number, invalid = false): Fill => ({
+    volume: "vg0/s",
+    snapshot: "vg0/s",
+    percent,
+    invalid,
+  });
+  const warned = new Set<string>();
+  assert.deepEqual(judgeFill([fill(50)], warned), []);
+  assert.equal((judgeFill([fill(81)], warned) as string[]).length, 1);
+  assert.deepEqual(judgeFill([fill(85)], warned), []);
+  assert.equal((judgeFill([fill(95)], warned) as { kind: string }).kind, "full");
+  assert.equal((judgeFill([fill(10, true)], warned) as { kind: string }).kind, "invalid");
+});
+
+test("tar is told every fidelity flag, the excludes, and the tree's members", () => {
+  const argv = tarCreateArgv({
+    root: "/run/rootsnap/s",
+    members: [".", "./var"],
+    excludes: ["./proc/*"],
+    selinux: true,
+  });
+  for (const flag of [
+    "--xattrs",
+    "--xattrs-include=*",
+    "--acls",
+    "--selinux",
+    "--numeric-owner",
+    "--one-file-system",
+    "--sparse",
+    "--exclude=./proc/*",
+  ])
+    assert.ok(argv.includes(flag), flag);
+  assert.deepEqual(argv.slice(-3), ["--", ".", "./var"]);
+  assert.deepEqual(
+    swapFileExcludes(
+      "Filename\tType\tSize\tUsed\tPriority\n/swapfile  file  1024 0 -2\n/dev/dm-2 partition 10 0 -3\n",
+    ),
+    ["./swapfile"],
+  );
+});
+
+test("numbers from the system: st_dev, /proc/PID/io, progress", () => {
+  assert.equal(deviceName(0xfe00), "254:0");
+  assert.equal(deviceName(2049), "8:1");
+  assert.equal(parseRchar("rchar: 12345\nwchar: 2\n"), 12345);
+  const p = { verb: "backup" as const, done: 512, total: 1024, elapsedMs: 1000, fillPercent: 12 };
+  assert.equal(figures(p).percent, 50);
+  assert.equal(figures(p).etaSeconds, 1);
+  assert.match(progressBar(p), /\[#{12}-{12}\] 512 B \/ 1\.00 KiB .* snapshot 12% full/);
+  assert.match(progressLine(p), /^backup: 512 B of 1\.00 KiB \(50%\)/);
+});
+
+test("a manifest must carry a sha256, files and bytes", () => {
+  assert.throws(() => parseManifest("{}", "m.json"), /not a rootsnap manifest/);
+  const good = { version: 1, sha256: "a".repeat(64), files: 3, bytes: 10 };
+  assert.equal(parseManifest(JSON.stringify(good), "m.json").files, 3);
+});
+
+const hasTar = spawnSync("tar", ["--version"]).status === 0;
+const hasZstd = spawnSync("zstd", ["--version"]).status === 0;
+
+test(
+  "tar | zstd into a 0600 file, counted and hashed; --verify reads it back",
+  { skip: !hasTar || !hasZstd ? "GNU tar and zstd needed" : false },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rootsnap-archive-"));
+    const tree = join(dir, "tree");
+    mkdirSync(join(tree, "etc"), { recursive: true });
+    writeFileSync(join(tree, "etc", "hostname"), "box\n");
+    writeFileSync(join(tree, "big"), Buffer.alloc(1 << 20, 7));
+    const path = join(dir, "out.tar.zst");
+    const sink = await openFileSink(path, 4242);
+    const partial = join(dir, ".out.tar.zst.partial-4242");
+    assert.equal(statSync(partial).mode & 0o777, 0o600);
+    const outcome = await runArchive({
+      stages: [
+        tarCreateArgv({ root: tree, members: ["."], excludes: [], selinux: false }),
+        ["zstd", "-T0", "-q", "-c"],
+      ],
+      sink,
+      total: 1 << 20,
+      readFill: () => Promise.resolve([]),
+      warn: () => undefined,
+      clock: () => Date.now(),
+    });
+    assert.equal(outcome.stop, undefined);
+    assert.deepEqual(
+      outcome.ends.map((end) => end.code),
+      [0, 0],
+    );
+    assert.equal(outcome.files, 4);
+    await sink.finish();
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    const manifest = {
+      version: 1,
+      sha256: sink.sha256,
+      files: outcome.files,
+      bytes: sink.bytes,
+    };
+    writeFileSync(`${path}.manifest.json`, JSON.stringify(manifest));
+    const verified = await verifyArchive(path, { clock: () => Date.now() });
+    assert.equal(verified.files, 4);
+    assert.equal(verified.sha256, sink.sha256);
+    const bytes = readFileSync(path);
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 20) ^ 0xff, bytes.length - 20);
+    writeFileSync(path, bytes);
+    await assert.rejects(verifyArchive(path, { clock: () => Date.now() }), (e: RootsnapError) => {
+      return e.exitCode === ExitCode.dataError;
+    });
+  },
+);
+
+test(
+  "an abort stops tar and the outcome says why",
+  { skip: !hasTar ? "GNU tar needed" : false },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rootsnap-abort-"));
+    const sink = await openFileSink(join(dir, "a.tar"), 4243);
+    const controller = new AbortController();
+    controller.abort("SIGINT");
+    const outcome = await runArchive({
+      stages: [tarCreateArgv({ root: "/usr", members: ["."], excludes: [], selinux: false })],
+      sink,
+      total: 1,
+      signal: controller.signal,
+      readFill: () => Promise.resolve([]),
+      warn: () => undefined,
+      clock: () => Date.now(),
+    });
+    await sink.discard();
+    assert.deepEqual(outcome.stop, { kind: "cancelled", reason: "SIGINT" });
+  },
+);
+
+test("the kernel's snapshot status gives the fill level, or says the snapshot is invalid", () => {
+  assert.deepEqual(parseSnapshotStatus("0 6291456 snapshot 3072/131072 16\n"), {
+    percent: (100 * 3072) / 131072,
+    invalid: false,
+  });
+  assert.deepEqual(parseSnapshotStatus("0 6291456 snapshot Invalid"), {
+    percent: 100,
+    invalid: true,
+  });
+  assert.equal(parseSnapshotStatus("0 6291456 linear").percent, null);
+});
