@@ -3,6 +3,7 @@
 import { DEFAULT_CONFIG_PATH } from "../config/config.ts";
 import type { Context, Output } from "../commands/context.ts";
 import { ExitCode, RootsnapError, UsageError } from "../errors.ts";
+import type { BootFiles } from "../boot/files.ts";
 import type { FileSystem } from "../fs.ts";
 import { formatArgv, type Runner } from "../lvm/runner.ts";
 import { validateSetName } from "../sets/names.ts";
@@ -25,6 +26,10 @@ export interface Io {
   readonly lockPath: string;
   readonly pid: number;
   isRunning(pid: number): boolean;
+  /** Where boot integration reads and writes files; without it /boot copies are skipped. */
+  readonly bootFiles?: BootFiles;
+  /** The rootsnap program the boot-time units run. */
+  readonly executable?: string;
   /** Aborted by the first SIGINT/SIGTERM: long verbs stop and clean up. */
   readonly signal?: AbortSignal;
   /** stdout as a stream, for an archive written with `backup --to -`. */
@@ -37,6 +42,10 @@ type VerbInvocation = Extract<Invocation, { kind: "verb" }>;
 
 /** Verbs that change LVM, and so run one at a time. */
 const CHANGING_VERBS = new Set([
+  "setup",
+  "uninstall",
+  "next-boot",
+  "boot-finish",
   "create",
   "remove",
   "revert",
@@ -88,6 +97,7 @@ function contextFor(io: Io, call: VerbInvocation): Context {
     configPath: call.flags.config ?? DEFAULT_CONFIG_PATH,
     configNamed: call.flags.config !== undefined,
     confirm: confirmer(io, call),
+    bootFiles: io.bootFiles,
   };
 }
 
@@ -98,6 +108,10 @@ function printCommands(io: Io, commands: readonly (readonly string[])[]): void {
 async function runVerb(io: Io, call: VerbInvocation, context: Context): Promise<void> {
   const json = call.flags.json;
   const name = call.args[0] ?? "";
+  if (BOOT_VERBS.has(call.verb)) {
+    await runBootVerb(io, call, context);
+    return;
+  }
   switch (call.verb) {
     case "list": {
       const { list } = await import("../commands/list.ts");
@@ -250,6 +264,13 @@ async function runArchiveVerb(io: Io, call: VerbInvocation, context: Context): P
   } finally {
     display.end();
   }
+}
+
+const BOOT_VERBS = new Set(["setup", "uninstall", "next-boot", "doctor", "boot-finish"]);
+
+async function runBootVerb(io: Io, call: VerbInvocation, context: Context): Promise<void> {
+  const { runBootVerb: run } = await import("./boot-verbs.ts");
+  await run(io, call, context);
 }
 
 function requireRoot(io: Io, verb: string): void {

@@ -16,11 +16,16 @@ export const VERBS = [
   "umount",
   "backup",
   "restore",
+  "setup",
+  "uninstall",
+  "next-boot",
+  "doctor",
+  "boot-finish",
 ] as const;
 export type Verb = (typeof VERBS)[number];
 
 /** Verbs of the contract that this build does not provide yet. */
-const LATER_VERBS = ["setup", "uninstall", "next-boot", "doctor"];
+const LATER_VERBS: string[] = [];
 
 const OPTIONS = {
   json: { type: "boolean" },
@@ -34,6 +39,7 @@ const OPTIONS = {
   volume: { type: "string", multiple: true },
   size: { type: "string" },
   kind: { type: "string" },
+  cancel: { type: "boolean" },
   to: { type: "string" },
   exclude: { type: "string", multiple: true },
   compress: { type: "string" },
@@ -48,6 +54,11 @@ const VERB_OPTIONS: Record<Verb, readonly string[]> = {
   remove: [],
   revert: [],
   status: [],
+  setup: [],
+  uninstall: [],
+  "next-boot": ["cancel"],
+  doctor: [],
+  "boot-finish": [],
   mount: [],
   umount: [],
   backup: ["to", "exclude", "compress", "verify", "volume", "size"],
@@ -66,6 +77,11 @@ const VERB_ARGUMENTS: Record<Verb, { min: number; max: number; usage: string }> 
   remove: { min: 1, max: 1, usage: "remove NAME [--yes]" },
   revert: { min: 1, max: 1, usage: "revert NAME [--yes]" },
   status: { min: 0, max: 0, usage: "status" },
+  setup: { min: 0, max: 0, usage: "setup [--dry-run] [--yes]" },
+  uninstall: { min: 0, max: 0, usage: "uninstall [--dry-run] [--yes]" },
+  "next-boot": { min: 0, max: 0, usage: "next-boot [--cancel]" },
+  doctor: { min: 0, max: 0, usage: "doctor" },
+  "boot-finish": { min: 0, max: 0, usage: "boot-finish" },
   mount: { min: 1, max: 2, usage: "mount NAME [DIR]" },
   umount: { min: 1, max: 1, usage: "umount NAME" },
   backup: {
@@ -96,6 +112,8 @@ export type Invocation =
       readonly volumes: readonly string[];
       readonly size: SizePolicy | undefined;
       readonly setKind: SetKind;
+      /** next-boot --cancel */
+      readonly cancel: boolean;
       readonly archive: ArchiveFlags;
     };
 
@@ -116,6 +134,11 @@ export const HELP = `Usage: rootsnap [--json] [--config FILE] [--dry-run] [--yes
   remove NAME       drop a set, keeping the changes made since
   revert NAME       merge a set back, undoing the changes made since
   status            sets, fill levels, pending merges, warnings; finishes old merges
+  setup             install boot integration: boot-time set unit and GRUB entry
+  uninstall         remove it, leaving the boot configuration as before
+  next-boot [--cancel]
+                    the next boot only starts the rootsnap entry and takes a set
+  doctor            checks that setup and revert will work here
   mount NAME [DIR]  the set read-only, each volume at its place (default /run/rootsnap/NAME)
   umount NAME       unmount it again
   backup [NAME] --to FILE|- [--exclude PATTERN]... [--compress zstd|none]
@@ -249,6 +272,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     volumes: values.volume ?? [],
     size: sizeOf(values.size),
     setKind: kindOf(values.kind),
+    cancel: values.cancel === true,
     archive,
   };
 }

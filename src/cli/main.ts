@@ -6,12 +6,14 @@ import { DEFAULT_LOCK_PATH } from "./lock.ts";
 const interrupted = new AbortController();
 
 async function runCli(argv: string[]): Promise<number> {
-  const [{ main }, { run }, { nodeFileSystem }, { isRootsnapRunning }] = await Promise.all([
-    import("./app.ts"),
-    import("../lvm/runner.ts"),
-    import("../fs.ts"),
-    import("./lock.ts"),
-  ]);
+  const [{ main }, { run }, { nodeFileSystem }, { isRootsnapRunning }, { nodeBootFiles }] =
+    await Promise.all([
+      import("./app.ts"),
+      import("../lvm/runner.ts"),
+      import("../fs.ts"),
+      import("./lock.ts"),
+      import("../boot/files.ts"),
+    ]);
   return main(argv, {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
@@ -39,6 +41,8 @@ async function runCli(argv: string[]): Promise<number> {
     lockPath: DEFAULT_LOCK_PATH,
     pid: process.pid,
     isRunning: isRootsnapRunning,
+    bootFiles: nodeBootFiles,
+    executable: process.argv[1],
     signal: interrupted.signal,
     stdoutStream: process.stdout,
     stdoutIsTTY: process.stdout.isTTY,

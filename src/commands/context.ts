@@ -1,6 +1,7 @@
 // What every command is handed: the ways it may reach the system, and nothing else.
 import { MOUNTINFO_PATH, parseMountinfo, type Mount } from "../config/mounts.ts";
 import { DataError } from "../errors.ts";
+import type { BootFiles } from "../boot/files.ts";
 import type { FileSystem } from "../fs.ts";
 import { Lvm } from "../lvm/lvm.ts";
 import type { Runner } from "../lvm/runner.ts";
@@ -23,6 +24,8 @@ export interface Context {
   readonly configNamed: boolean;
   /** Asks before a destructive step; false means the user declined. */
   readonly confirm: (question: string) => Promise<boolean>;
+  /** File access for boot integration; without it /boot copies are skipped. */
+  readonly bootFiles?: BootFiles;
 }
 
 export function lvmOf(context: Context): Lvm {

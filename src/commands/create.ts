@@ -3,6 +3,7 @@ import { loadConfig, type Config } from "../config/config.ts";
 import { mountAt, mountPointsOf, type Mount } from "../config/mounts.ts";
 import { ConfigError, DataError } from "../errors.ts";
 import type { LogicalVolume } from "../lvm/model.ts";
+import { keepBootCopy } from "../boot/bootcopy.ts";
 import { executeCreate } from "../sets/apply.ts";
 import { defaultSetName, validateSetName } from "../sets/names.ts";
 import { planCreate, type PlannedSnapshot, type VolumeRequest } from "../sets/plan.ts";
@@ -27,7 +28,7 @@ export interface CreateResult {
 }
 
 /** The LV mounted at /, found by device number so /dev/dm-N and symlinks match too. */
-function rootVolume(lvs: readonly LogicalVolume[], mounts: readonly Mount[]): string {
+export function rootVolume(lvs: readonly LogicalVolume[], mounts: readonly Mount[]): string {
   const root = mountAt(mounts, "/");
   const lv =
     root === undefined ? undefined : lvs.find((candidate) => candidate.device === root.device);
@@ -93,5 +94,8 @@ export async function create(context: Context, options: CreateOptions): Promise<
   const set = { name, kind: options.kind, created };
   const plan = planCreate({ set, requests, lvs, vgs, usedBytes });
   await executeCreate(lvm, plan);
-  return { set, snapshots: plan.snapshots, commands: lvm.changes, dryRun: lvm.dryRun };
+  const origins = plan.snapshots.map((snapshot) => snapshot.origin.device);
+  const bootCopy = await keepBootCopy(context, name, origins);
+  const commands = [...lvm.changes, ...bootCopy];
+  return { set, snapshots: plan.snapshots, commands, dryRun: lvm.dryRun };
 }

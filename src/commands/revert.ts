@@ -6,6 +6,8 @@ import type { LogicalVolume } from "../lvm/model.ts";
 import type { Lvm } from "../lvm/lvm.ts";
 import { collectSets, type SetVolume, type SnapshotSet } from "../sets/model.ts";
 import { mountAt } from "../config/mounts.ts";
+import { bootCopyToRestore, restoreBootForRevert } from "../boot/bootcopy.ts";
+import { kernelEntryForRevert, startSetKernelNext } from "../boot/revertboot.ts";
 import { lvmOf, readMounts, requireSet, type Commands, type Context } from "./context.ts";
 
 /** merged: done now; pending: starts when the origin is next activated (next boot if in use). */
@@ -125,9 +127,17 @@ export async function revert(context: Context, name: string): Promise<RevertResu
   checkMergeable(set, lvs);
   const origins = set.volumes.map((volume) => volume.origin ?? "?").join(", ");
   const question = `Revert ${origins} to set ${name}? Every change made since ${set.created.toISOString()} is lost.`;
-  await warnAboutBoot(context, set);
+  const bootCopy = await bootCopyToRestore(context, set);
+  if (bootCopy === undefined) await warnAboutBoot(context, set);
+  const kernelEntry = bootCopy === undefined ? await kernelEntryForRevert(context, set) : undefined;
   if (!(await context.confirm(question))) throw new CancelledError(`revert ${name}`);
   await mergeAll(lvm, set);
+  const bootCommands =
+    bootCopy !== undefined
+      ? await restoreBootForRevert(context, name)
+      : kernelEntry !== undefined
+        ? await startSetKernelNext(context, kernelEntry)
+        : [];
   const volumes = lvm.dryRun
     ? set.volumes.map((volume) => ({
         origin: volume.origin ?? "",
@@ -135,5 +145,5 @@ export async function revert(context: Context, name: string): Promise<RevertResu
         outcome: "planned" as const,
       }))
     : await outcomes(lvm, set);
-  return { set, volumes, commands: lvm.changes, dryRun: lvm.dryRun };
+  return { set, volumes, commands: [...lvm.changes, ...bootCommands], dryRun: lvm.dryRun };
 }

@@ -139,7 +139,8 @@ test("bad command lines are exit 64 with one line", async () => {
     [["list", "extra"], /unexpected argument "extra"/],
     [[], /no verb given/],
     [["create", "--size"], /--size needs a value/],
-    [["setup"], /not part of this version/],
+    [["setup", "--cancel"], /--cancel does not apply to setup/],
+    [["next-boot", "now"], /unexpected argument "now"/],
   ];
   for (const [argv, message] of cases) assertRefused(await rootsnap(argv), ExitCode.usage, message);
 });

@@ -1,0 +1,149 @@
+// GRUB as the distributions ship it: where its files live, what its tools are called,
+// and the /etc/grub.d script that keeps rootsnap's entry a copy of the default one.
+import { ExitCode, RootsnapError } from "../errors.ts";
+import type { BootFiles } from "./files.ts";
+
+/** The menu entry id `grub-reboot` is given, and the kernel parameter the entry adds. */
+export const ENTRY_ID = "rootsnap-boot";
+export const KERNEL_PARAMETER = "rootsnap.boot=1";
+/** After 41_custom, so the entry never shifts the index of an existing default. */
+export const GRUB_SCRIPT_PATH = "/etc/grub.d/42_rootsnap";
+export const DEFAULT_GRUB_PATH = "/etc/default/grub";
+
+export interface Grub {
+  /** /boot/grub on Debian and Arch, /boot/grub2 on Fedora and RHEL. */
+  readonly dir: string;
+  readonly config: string;
+  readonly env: string;
+  readonly mkconfig: string;
+  readonly reboot: string;
+  readonly editenv: string;
+  readonly scriptCheck: string;
+}
+
+const PROGRAM_DIRS = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
+async function findProgram(
+  files: BootFiles,
+  names: readonly string[],
+): Promise<string | undefined> {
+  for (const name of names) {
+    for (const dir of PROGRAM_DIRS) {
+      if (await files.exists(`${dir}/${name}`)) return `${dir}/${name}`;
+    }
+  }
+  return undefined;
+}
+
+function unsupported(message: string, hint: string): RootsnapError {
+  return new RootsnapError(ExitCode.unavailable, message, hint);
+}
+
+/** GRUB_ENABLE_BLSCFG=true: grub.cfg lists kernels from /boot/loader/entries instead. */
+export function usesBls(defaultGrub: string | undefined): boolean {
+  return /^\s*GRUB_ENABLE_BLSCFG\s*=\s*["']?true["']?\s*$/m.test(defaultGrub ?? "");
+}
+
+const SYSTEMD_BOOT_CONFIGS = [
+  "/boot/loader/loader.conf",
+  "/efi/loader/loader.conf",
+  "/boot/efi/loader/loader.conf",
+];
+
+/** The GRUB of this system, or an exit-69 error naming what is not supported. */
+export async function detectGrub(files: BootFiles): Promise<Grub> {
+  const defaultGrub = (await files.read(DEFAULT_GRUB_PATH))?.toString("utf8");
+  if (usesBls(defaultGrub)) {
+    throw unsupported(
+      "this system boots Boot Loader Spec entries (GRUB_ENABLE_BLSCFG=true), which rootsnap does not support yet",
+      "rootsnap create, revert and backup work without boot integration",
+    );
+  }
+  const dir = (await files.exists("/boot/grub/grub.cfg"))
+    ? "/boot/grub"
+    : (await files.exists("/boot/grub2/grub.cfg"))
+      ? "/boot/grub2"
+      : undefined;
+  if (dir === undefined) {
+    for (const path of SYSTEMD_BOOT_CONFIGS) {
+      if (await files.exists(path)) {
+        throw unsupported(
+          `this system boots with systemd-boot (${path}), which rootsnap does not support yet`,
+          "rootsnap create, revert and backup work without boot integration",
+        );
+      }
+    }
+    throw unsupported(
+      "no GRUB configuration found (/boot/grub/grub.cfg or /boot/grub2/grub.cfg)",
+      "boot integration needs GRUB; is /boot mounted?",
+    );
+  }
+  const prefix = dir.endsWith("grub2") ? ["grub2", "grub"] : ["grub", "grub2"];
+  const tool = async (suffix: string): Promise<string> => {
+    const found = await findProgram(
+      files,
+      prefix.map((p) => `${p}-${suffix}`),
+    );
+    if (found === undefined) {
+      throw unsupported(
+        `${prefix[0] ?? "grub"}-${suffix} not found`,
+        "install the GRUB tools package (grub2-common or grub2-tools)",
+      );
+    }
+    return found;
+  };
+  return {
+    dir,
+    config: `${dir}/grub.cfg`,
+    env: `${dir}/grubenv`,
+    mkconfig: await tool("mkconfig"),
+    reboot: await tool("reboot"),
+    editenv: await tool("editenv"),
+    scriptCheck: await tool("script-check"),
+  };
+}
+
+/** The ids of top-level entries in a grub.cfg that rootsnap's script made. */
+export function hasRootsnapEntry(grubCfg: string): boolean {
+  return grubCfg.split("\n").some((line) => /^menuentry .*'rootsnap-boot'/.test(line));
+}
+
+/** next_entry from `grub-editenv FILE list` output, or undefined. */
+export function nextEntryOf(envList: string): string | undefined {
+  return /^next_entry=(.*)$/m.exec(envList)?.[1];
+}
+
+/**
+ * The /etc/grub.d script. It runs 10_linux again with the parameter added and keeps
+ * its first top-level entry, so the entry is made by the distribution's own logic
+ * from whatever kernel is the default at each update-grub.
+ */
+export function grubScript(): string {
+  return `#!/bin/sh
+# Installed by rootsnap setup, removed by rootsnap uninstall: edits here are lost.
+# The first entry /etc/grub.d/10_linux makes (the default kernel), renamed and with
+# ${KERNEL_PARAMETER} added: booting it takes a boot-time snapshot set.
+# A failing script would stop update-grub, so every problem exits 0.
+linux=/etc/grub.d/10_linux
+[ -x "$linux" ] || exit 0
+entry=$(GRUB_CMDLINE_LINUX="\${GRUB_CMDLINE_LINUX:-} ${KERNEL_PARAMETER}" "$linux" 2>/dev/null |
+  awk -v q="'" -v id="${ENTRY_ID}" '
+    !found && /^menuentry / {
+      found = 1
+      if (!match($0, "^menuentry " q "([^" q "]|" q "\\\\\\\\" q q ")*" q)) exit
+      title = substr($0, 12, RLENGTH - 12)
+      rest = substr($0, RLENGTH + 1)
+      if (!sub(/[$]menuentry_id_option [^ ]+/, "$menuentry_id_option " q id q, rest))
+        sub(/ *[{]$/, " $menuentry_id_option " q id q " {", rest)
+      print "menuentry " q title ", rootsnap boot-time snapshot" q rest
+      next
+    }
+    found { print; if ($0 == "}") exit }
+  ')
+case "$entry" in
+  *"${KERNEL_PARAMETER}"*"}") printf '%s\\n' "$entry" ;;
+  *) echo "rootsnap: no Linux entry found; the rootsnap entry is left out" >&2 ;;
+esac
+exit 0
+`;
+}

@@ -1,0 +1,64 @@
+// The systemd units rootsnap installs: one that takes the boot-time set before
+// local-fs.target when the kernel command line asks for it, and one that finishes
+// what a boot leaves open (pending merges, a one-shot GRUB entry, /boot copies).
+import { KERNEL_PARAMETER } from "./grub.ts";
+
+export const UNIT_DIR = "/etc/systemd/system";
+export const BOOT_UNIT = "rootsnap-boot.service";
+export const FINISH_UNIT = "rootsnap-finish.service";
+/** The seed article's hand-made units, recognised so setup can point at them. */
+export const ARTICLE_UNITS = ["mk-lvm-snapshots.service", "make-snapshots.target"];
+
+const PARAMETER_NAME = KERNEL_PARAMETER.split("=")[0] ?? KERNEL_PARAMETER;
+
+export interface UnitFile {
+  readonly name: string;
+  readonly text: string;
+  /** The target whose .wants directory `systemctl enable` links the unit into. */
+  readonly wantedBy: string;
+}
+
+/** Both units; `executable` is the rootsnap program the units run. */
+export function unitFiles(executable: string): UnitFile[] {
+  const bootUnit = `# Installed by rootsnap setup, removed by rootsnap uninstall.
+[Unit]
+Description=rootsnap boot-time snapshot set
+# Runs only when the boot entry asks for it, and keeps the normal default target.
+ConditionKernelCommandLine=${PARAMETER_NAME}
+DefaultDependencies=no
+Wants=local-fs-pre.target
+After=local-fs-pre.target systemd-remount-fs.service
+Before=local-fs.target shutdown.target
+Conflicts=shutdown.target
+
+[Service]
+Type=oneshot
+ExecStart=${executable} create --kind boot
+# A failed or slow set must not stop the boot: local-fs.target only wants this unit.
+TimeoutStartSec=5min
+StandardOutput=journal
+StandardError=journal
+
+[Install]
+WantedBy=local-fs.target
+`;
+  const finishUnit = `# Installed by rootsnap setup, removed by rootsnap uninstall.
+[Unit]
+Description=rootsnap: finish merges and the one-shot boot entry after a boot
+After=local-fs.target
+
+[Service]
+Type=oneshot
+ExecStart=${executable} boot-finish
+TimeoutStartSec=30min
+StandardOutput=journal
+StandardError=journal
+
+[Install]
+WantedBy=multi-user.target
+`;
+  return [
+    { name: BOOT_UNIT, text: bootUnit, wantedBy: "local-fs.target" },
+    { name: FINISH_UNIT, text: finishUnit, wantedBy: "multi-user.target" },
+  ];
+}

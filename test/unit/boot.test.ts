@@ -1,0 +1,235 @@
+// Boot integration: the generated GRUB script run against a stand-in 10_linux, grub.cfg
+// parsing, diffs, /boot copies, and setup then uninstall leaving every byte as it was.
+import assert from "node:assert/strict";
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { bootLeftOut, filesToDrop } from "../../src/boot/bootcopy.ts";
+import { unifiedDiff } from "../../src/boot/diff.ts";
+import { defaultKernel, entryForKernel } from "../../src/boot/entries.ts";
+import type { BootFiles } from "../../src/boot/files.ts";
+import {
+  grubScript,
+  hasRootsnapEntry,
+  nextEntryOf,
+  usesBls,
+  type Grub,
+} from "../../src/boot/grub.ts";
+import { setupBoot, uninstallBoot, SAVED_GRUB_CFG, STATE_PATH } from "../../src/boot/install.ts";
+import { Steps } from "../../src/boot/steps.ts";
+import { unitFiles } from "../../src/boot/units.ts";
+import { ambiguousFstab } from "../../src/commands/doctor.ts";
+import { parseMountinfo } from "../../src/config/mounts.ts";
+import { run } from "../../src/lvm/runner.ts";
+import { fakeRunner, sample } from "./helpers.ts";
+
+const LINUX_ENTRY = `menuentry 'Debian GNU/Linux' --class debian --class gnu-linux $menuentry_id_option 'gnulinux-simple-abc' {
+\tload_video
+\tlinux\t/boot/vmlinuz-6.1.0-56-cloud-amd64 root=/dev/mapper/vg0-root ro PARAMS console=ttyS0
+\tinitrd\t/boot/initrd.img-6.1.0-56-cloud-amd64
+}`;
+
+const GRUB_CFG = `### BEGIN /etc/grub.d/10_linux ###
+${LINUX_ENTRY.replace("PARAMS ", "")}
+submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option 'gnulinux-advanced-abc' {
+\tmenuentry 'Debian GNU/Linux, with Linux 6.1.0-56-cloud-amd64' --class debian $menuentry_id_option 'gnulinux-6.1.0-56-cloud-amd64-advanced-abc' {
+\t\tlinux\t/boot/vmlinuz-6.1.0-56-cloud-amd64 root=/dev/mapper/vg0-root ro
+\t}
+\tmenuentry 'Debian GNU/Linux, with Linux 6.1.0-50-cloud-amd64 (recovery mode)' --class debian $menuentry_id_option 'gnulinux-6.1.0-50-cloud-amd64-recovery-abc' {
+\t\tlinux\t/boot/vmlinuz-6.1.0-50-cloud-amd64 root=/dev/mapper/vg0-root ro single
+\t}
+\tmenuentry 'Debian GNU/Linux, with Linux 6.1.0-50-cloud-amd64' --class debian $menuentry_id_option 'gnulinux-6.1.0-50-cloud-amd64-advanced-abc' {
+\t\tlinux\t/boot/vmlinuz-6.1.0-50-cloud-amd64 root=/dev/mapper/vg0-root ro
+\t}
+}
+### END /etc/grub.d/10_linux ###
+`;
+
+test("the /etc/grub.d script copies 10_linux's first entry with the parameter and its own id", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "rootsnap-grubd-"));
+  const linux = join(dir, "10_linux");
+  writeFileSync(
+    linux,
+    `#!/bin/sh\necho 'function gfxmode {'\necho '}'\ncat <<'X' | sed "s|PARAMS|$GRUB_CMDLINE_LINUX|"\n${LINUX_ENTRY}\nsubmenu 'Advanced' {\n\tmenuentry 'x' {\n\t}\n}\nX\n`,
+  );
+  chmodSync(linux, 0o755);
+  const script = join(dir, "42_rootsnap");
+  writeFileSync(script, grubScript().replaceAll("/etc/grub.d/10_linux", linux));
+  const { stdout } = await run(["sh", script], { env: { GRUB_CMDLINE_LINUX: "quiet" } });
+  assert.equal(
+    stdout,
+    `menuentry 'Debian GNU/Linux, rootsnap boot-time snapshot' --class debian --class gnu-linux $menuentry_id_option 'rootsnap-boot' {
+\tload_video
+\tlinux\t/boot/vmlinuz-6.1.0-56-cloud-amd64 root=/dev/mapper/vg0-root ro quiet rootsnap.boot=1 console=ttyS0
+\tinitrd\t/boot/initrd.img-6.1.0-56-cloud-amd64
+}
+`,
+  );
+  assert.ok(hasRootsnapEntry(stdout));
+  // No Linux entry: nothing printed, and exit 0 so update-grub goes on.
+  writeFileSync(linux, "#!/bin/sh\nexit 1\n");
+  const empty = await run(["sh", script]);
+  assert.equal(empty.stdout, "");
+  assert.match(empty.stderr, /no Linux entry found/);
+});
+
+test("grub.cfg: the default kernel, and the entry path grub-reboot takes for an older one", () => {
+  assert.equal(defaultKernel(GRUB_CFG), "/boot/vmlinuz-6.1.0-56-cloud-amd64");
+  assert.equal(
+    entryForKernel(GRUB_CFG, "/boot/vmlinuz-6.1.0-50-cloud-amd64")?.path,
+    "gnulinux-advanced-abc>gnulinux-6.1.0-50-cloud-amd64-advanced-abc",
+  );
+  assert.equal(entryForKernel(GRUB_CFG, "/boot/vmlinuz-5.10"), undefined);
+  assert.equal(hasRootsnapEntry(GRUB_CFG), false);
+  assert.equal(nextEntryOf("saved_entry=0\nnext_entry=rootsnap-boot\n"), "rootsnap-boot");
+  assert.equal(nextEntryOf("saved_entry=0\n"), undefined);
+  assert.ok(usesBls('GRUB_TIMEOUT=5\nGRUB_ENABLE_BLSCFG="true"\n'));
+  assert.ok(!usesBls("#GRUB_ENABLE_BLSCFG=true\n"));
+});
+
+test("the units keep the default target and never hold up the boot", () => {
+  const [boot, finish] = unitFiles("/usr/bin/rootsnap");
+  assert.match(boot?.text ?? "", /^ConditionKernelCommandLine=rootsnap\.boot$/m);
+  assert.match(boot?.text ?? "", /^Before=local-fs\.target/m);
+  assert.match(boot?.text ?? "", /^ExecStart=\/usr\/bin\/rootsnap create --kind boot$/m);
+  assert.doesNotMatch(boot?.text ?? "", /systemd\.unit=|Requires=/);
+  assert.equal(boot?.wantedBy, "local-fs.target");
+  assert.match(finish?.text ?? "", /^ExecStart=\/usr\/bin\/rootsnap boot-finish$/m);
+});
+
+test("unified diff of a new file and of a changed line", () => {
+  assert.equal(unifiedDiff("/f", "a\n", "a\n"), "");
+  assert.equal(
+    unifiedDiff("/f", undefined, "x\ny\n"),
+    "--- /dev/null\n+++ /f\n@@ -0,0 +1,2 @@\n+x\n+y\n",
+  );
+  assert.equal(
+    unifiedDiff("/f", "1\n2\n3\n", "1\ntwo\n3\n"),
+    "--- /f\n+++ /f\n@@ -1,3 +1,3 @@\n 1\n-2\n+two\n 3\n",
+  );
+  assert.equal(unifiedDiff("/f", "x\n", undefined), "--- /f\n+++ /dev/null\n@@ -1,1 +0,0 @@\n-x\n");
+});
+
+test("/boot copies: needed only when / is in the set and /boot is not; later kernels dropped", () => {
+  const mounts = parseMountinfo(sample("handwritten-mountinfo.txt"));
+  assert.ok(bootLeftOut(mounts, new Set(["254:0"])));
+  assert.ok(!bootLeftOut(mounts, new Set(["254:0", "8:1"])));
+  assert.ok(!bootLeftOut(mounts, new Set(["254:1"])));
+  assert.deepEqual(
+    filesToDrop(
+      [
+        "vmlinuz-6.12",
+        "vmlinuz-7.3",
+        "initrd.img-7.3",
+        "config-7.3",
+        "System.map-7.3",
+        "memtest86+.bin",
+      ],
+      ["vmlinuz-6.12", "grub/grub.cfg"],
+    ),
+    ["vmlinuz-7.3", "initrd.img-7.3", "config-7.3", "System.map-7.3"],
+  );
+});
+
+test("doctor names fstab lines that a snapshot makes ambiguous", () => {
+  const mounts = parseMountinfo(sample("handwritten-mountinfo.txt"));
+  const fstab =
+    "# comment\nUUID=1234 / ext4 defaults 0 1\nUUID=abcd /boot ext4 defaults 0 2\n/dev/mapper/vg0-home /home ext4 defaults 0 2\n";
+  assert.deepEqual(ambiguousFstab(fstab, mounts, new Set(["254:0", "254:1"])), ["UUID=1234 /"]);
+});
+
+/** Files in memory, with the grub tools present. */
+function memoryFiles(initial: Record<string, string>): {
+  files: BootFiles;
+  data: Map<string, Buffer>;
+} {
+  const data = new Map(Object.entries(initial).map(([k, v]) => [k, Buffer.from(v)]));
+  const modes = new Map<string, number>();
+  const dirs = new Set([
+    "/etc/systemd/system",
+    "/etc/grub.d",
+    "/boot/grub",
+    "/etc/systemd/system/multi-user.target.wants",
+  ]);
+  const files: BootFiles = {
+    read: (path) => Promise.resolve(data.get(path)),
+    exists: (path) => Promise.resolve(data.has(path) || dirs.has(path)),
+    list: (path) =>
+      Promise.resolve(
+        [...data.keys()]
+          .filter((k) => k.startsWith(`${path}/`))
+          .map((k) => k.slice(path.length + 1)),
+      ),
+    isDirectory: (path) => Promise.resolve(dirs.has(path)),
+    mode: (path) => Promise.resolve(data.has(path) ? (modes.get(path) ?? 0o644) : undefined),
+    writeAtomic: (path, content, mode) => {
+      data.set(path, Buffer.from(content));
+      modes.set(path, mode);
+      return Promise.resolve();
+    },
+    remove: (path) => {
+      data.delete(path);
+      return Promise.resolve();
+    },
+    removeEmptyDirectory: (path) => Promise.resolve(dirs.delete(path)),
+    makeDirectory: (path) => {
+      dirs.add(path);
+      return Promise.resolve();
+    },
+    move: (from, to) => {
+      const content = data.get(from);
+      if (content === undefined) return Promise.reject(new Error(`no ${from}`));
+      data.set(to, content);
+      data.delete(from);
+      return Promise.resolve();
+    },
+  };
+  return { files, data };
+}
+
+const GRUB: Grub = {
+  dir: "/boot/grub",
+  config: "/boot/grub/grub.cfg",
+  env: "/boot/grub/grubenv",
+  mkconfig: "/usr/sbin/grub-mkconfig",
+  reboot: "/usr/sbin/grub-reboot",
+  editenv: "/usr/bin/grub-editenv",
+  scriptCheck: "/usr/bin/grub-script-check",
+};
+
+test("setup installs, is idempotent, and uninstall leaves every byte as before", async () => {
+  const { files, data } = memoryFiles({
+    "/boot/grub/grub.cfg": GRUB_CFG,
+    "/etc/default/grub": "GRUB_DEFAULT=0\n",
+  });
+  const before = new Map(data);
+  const withEntry = `${GRUB_CFG}menuentry 'x' $menuentry_id_option 'rootsnap-boot' {\n}\n`;
+  const fake = fakeRunner((argv) => {
+    if (argv[0] === GRUB.mkconfig) {
+      const out = argv[2] ?? "";
+      data.set(out, Buffer.from(data.has("/etc/grub.d/42_rootsnap") ? withEntry : GRUB_CFG));
+    }
+    return {};
+  });
+  const dry = await setupBoot(files, new Steps(fake.runner, true), GRUB, "/usr/bin/rootsnap");
+  assert.equal(dry.changes.length, 3);
+  assert.deepEqual([...data.keys()].sort(), [...before.keys()].sort(), "a dry run writes nothing");
+  const made = await setupBoot(files, new Steps(fake.runner, false), GRUB, "/usr/bin/rootsnap");
+  assert.equal(made.unchanged, false);
+  assert.ok(hasRootsnapEntry(data.get(GRUB.config)?.toString() ?? ""));
+  assert.ok(data.has(STATE_PATH) && data.has(SAVED_GRUB_CFG));
+  assert.ok(
+    fake.calls.some(
+      (argv) => argv.join(" ") === "systemctl enable rootsnap-boot.service rootsnap-finish.service",
+    ),
+  );
+  const again = await setupBoot(files, new Steps(fake.runner, false), GRUB, "/usr/bin/rootsnap");
+  assert.equal(again.unchanged, true);
+  await uninstallBoot(files, new Steps(fake.runner, false), GRUB);
+  assert.deepEqual(
+    [...data.entries()].sort(),
+    [...before.entries()].sort(),
+    "uninstall leaves exactly the files there were",
+  );
+});

@@ -1,0 +1,101 @@
+// Kernel packages for the upgrade scenarios, fetched on the host (guests have no network)
+// with apt and kept under /var/cache/rootsnap-vm/debs.
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { run } from "../../../src/lvm/runner.ts";
+
+export const DEB_CACHE = "/var/cache/rootsnap-vm/debs";
+
+/** ABI numbers of the bookworm cloud kernels apt knows, e.g. 56 for 6.1.0-56. */
+async function bookwormAbis(): Promise<number[]> {
+  const { stdout } = await run(["apt-cache", "policy", "linux-image-6.1.0-*-cloud-amd64"]);
+  const abis = [...stdout.matchAll(/^linux-image-6\.1\.0-(\d+)-cloud-amd64:$/gm)].map((m) =>
+    Number(m[1]),
+  );
+  const withCandidate = abis.filter((abi) =>
+    new RegExp(
+      `^linux-image-6\\.1\\.0-${abi}-cloud-amd64:\\n\\s+Installed: .*\\n\\s+Candidate: (?!\\(none\\))`,
+      "m",
+    ).test(stdout),
+  );
+  return withCandidate.sort((a, b) => a - b);
+}
+
+/** A bookworm kernel newer than `running` (uname -r in the guest): its .deb on the host. */
+export async function newerBookwormKernel(
+  running: string,
+): Promise<{ deb: string; release: string }> {
+  const current = Number(/^6\.1\.0-(\d+)-/.exec(running)?.[1] ?? "0");
+  const newest = (await bookwormAbis()).filter((abi) => abi > current).pop();
+  if (newest === undefined) {
+    throw new Error(`apt knows no bookworm cloud kernel newer than ${running}: run apt-get update`);
+  }
+  const pkg = `linux-image-6.1.0-${newest}-cloud-amd64`;
+  mkdirSync(DEB_CACHE, { recursive: true });
+  const cached = (): string | undefined =>
+    readdirSync(DEB_CACHE).find((name) => name.startsWith(`${pkg}_`) && name.endsWith(".deb"));
+  if (cached() === undefined) {
+    await run(["apt-get", "download", pkg], { cwd: DEB_CACHE, timeoutMs: 10 * 60_000 });
+  }
+  const file = cached();
+  if (file === undefined || !existsSync(join(DEB_CACHE, file)))
+    throw new Error(`apt-get download ${pkg} left no .deb`);
+  return { deb: join(DEB_CACHE, file), release: `6.1.0-${newest}-cloud-amd64` };
+}
+
+const TRIXIE_APT = "/var/cache/rootsnap-vm/apt-trixie-backports";
+
+/** apt, pointed at trixie-backports alone, with its own lists under TRIXIE_APT. */
+function trixieApt(tool: "apt-get" | "apt-cache", ...args: string[]): string[] {
+  return [
+    tool,
+    "-q",
+    "-o",
+    `Dir::Etc::sourcelist=${TRIXIE_APT}/sources.list`,
+    "-o",
+    "Dir::Etc::sourceparts=-",
+    "-o",
+    `Dir::State::Lists=${TRIXIE_APT}/lists`,
+    "-o",
+    `Dir::Cache=${TRIXIE_APT}/cache`,
+    "-o",
+    "APT::Architecture=amd64",
+    ...args,
+  ];
+}
+
+/**
+ * A kernel newer than trixie's own: trixie-backports' cloud kernel, which comes as
+ * several packages (and a newer linux-base). Returns their .debs on the host.
+ */
+export async function newerTrixieKernel(): Promise<{ debs: string[]; release: string }> {
+  const dir = join(DEB_CACHE, "trixie-backports");
+  mkdirSync(join(TRIXIE_APT, "lists", "partial"), { recursive: true });
+  mkdirSync(join(TRIXIE_APT, "cache", "archives", "partial"), { recursive: true });
+  mkdirSync(dir, { recursive: true });
+  const cachedDebs = readdirSync(dir).filter((name) => name.endsWith(".deb"));
+  const cachedRelease = cachedDebs
+    .map((name) => /^linux-image-(\d\S*-cloud-amd64)_/.exec(name)?.[1])
+    .find((release) => release !== undefined);
+  if (cachedRelease !== undefined && cachedDebs.length >= 5) {
+    return { debs: cachedDebs.map((name) => join(dir, name)), release: cachedRelease };
+  }
+  const { writeFileSync } = await import("node:fs");
+  writeFileSync(
+    join(TRIXIE_APT, "sources.list"),
+    "deb http://deb.debian.org/debian trixie-backports main\n",
+  );
+  await run(trixieApt("apt-get", "update"), { timeoutMs: 10 * 60_000 });
+  const meta = (await run(trixieApt("apt-cache", "show", "linux-image-cloud-amd64"))).stdout;
+  const release = /linux-image-(\S+-cloud-amd64) \(=/.exec(meta)?.[1];
+  if (release === undefined) throw new Error("trixie-backports has no linux-image-cloud-amd64");
+  const packages = ["image", "base", "binary", "modules"].map((part) => `linux-${part}-${release}`);
+  await run(trixieApt("apt-get", "download", ...packages, "linux-base/trixie-backports"), {
+    cwd: dir,
+    timeoutMs: 10 * 60_000,
+  });
+  const debs = readdirSync(dir)
+    .filter((name) => name.endsWith(".deb"))
+    .map((name) => join(dir, name));
+  return { debs, release };
+}
