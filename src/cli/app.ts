@@ -55,13 +55,18 @@ const CHANGING_VERBS = new Set([
   "backup",
 ]);
 
+/** Under systemd, stderr goes to the journal: a <N> prefix sets each line's priority. */
+function priority(io: Io, level: 3 | 4 | 6): string {
+  return io.env.JOURNAL_STREAM ? `<${level}>` : "";
+}
+
 function outputFor(io: Io, quiet: boolean): Output {
   return {
     note: (message) => {
-      if (!quiet) io.stderr(`${message}\n`);
+      if (!quiet) io.stderr(`${priority(io, 6)}${message}\n`);
     },
     warn: (message) => {
-      io.stderr(`rootsnap: warning: ${message}\n`);
+      io.stderr(`${priority(io, 4)}rootsnap: warning: ${message}\n`);
     },
   };
 }
@@ -110,6 +115,10 @@ async function runVerb(io: Io, call: VerbInvocation, context: Context): Promise<
   const name = call.args[0] ?? "";
   if (BOOT_VERBS.has(call.verb)) {
     await runBootVerb(io, call, context);
+    return;
+  }
+  if (call.verb === "prune" || call.verb === "watch") {
+    await runLifecycleVerb(io, call, context);
     return;
   }
   switch (call.verb) {
@@ -179,6 +188,28 @@ async function runVerb(io: Io, call: VerbInvocation, context: Context): Promise<
       return;
     }
   }
+}
+
+async function runLifecycleVerb(io: Io, call: VerbInvocation, context: Context): Promise<void> {
+  const json = call.flags.json;
+  if (call.verb === "prune") {
+    const { prune } = await import("../commands/prune.ts");
+    const result = await prune(context);
+    if (json) io.stdout(render.pruneJson(result));
+    else if (result.dryRun) printCommands(io, result.commands);
+    else io.stdout(render.pruneText(result));
+    return;
+  }
+  const { watchOnce, watchFollow } = await import("../commands/watch.ts");
+  const { lvmOf } = await import("../commands/context.ts");
+  const files = io.bootFiles ?? (await import("../boot/files.ts")).nodeBootFiles;
+  const write = (path: string, data: string, mode: number): Promise<void> =>
+    files.writeAtomic(path, data, mode);
+  const result =
+    call.follow && io.signal !== undefined
+      ? await watchFollow(context, write, io.signal)
+      : await watchOnce(context, lvmOf(context), write);
+  if (json) io.stdout(render.watchJson(result));
 }
 
 async function runMountVerb(io: Io, call: VerbInvocation, context: Context): Promise<void> {
@@ -305,7 +336,7 @@ function oneLine(text: string): string {
 function report(io: Io, error: unknown, verbose: boolean): number {
   if (error instanceof RootsnapError) {
     const hint = error.hint === undefined ? "" : ` (hint: ${oneLine(error.hint)})`;
-    io.stderr(`rootsnap: error: ${oneLine(error.message)}${hint}\n`);
+    io.stderr(`${priority(io, 3)}rootsnap: error: ${oneLine(error.message)}${hint}\n`);
     return error.exitCode;
   }
   const detail =

@@ -21,6 +21,8 @@ export const VERBS = [
   "next-boot",
   "doctor",
   "boot-finish",
+  "prune",
+  "watch",
 ] as const;
 export type Verb = (typeof VERBS)[number];
 
@@ -40,6 +42,7 @@ const OPTIONS = {
   size: { type: "string" },
   kind: { type: "string" },
   cancel: { type: "boolean" },
+  follow: { type: "boolean" },
   to: { type: "string" },
   exclude: { type: "string", multiple: true },
   compress: { type: "string" },
@@ -59,6 +62,8 @@ const VERB_OPTIONS: Record<Verb, readonly string[]> = {
   "next-boot": ["cancel"],
   doctor: [],
   "boot-finish": [],
+  prune: [],
+  watch: ["follow"],
   mount: [],
   umount: [],
   backup: ["to", "exclude", "compress", "verify", "volume", "size"],
@@ -82,6 +87,8 @@ const VERB_ARGUMENTS: Record<Verb, { min: number; max: number; usage: string }> 
   "next-boot": { min: 0, max: 0, usage: "next-boot [--cancel]" },
   doctor: { min: 0, max: 0, usage: "doctor" },
   "boot-finish": { min: 0, max: 0, usage: "boot-finish" },
+  prune: { min: 0, max: 0, usage: "prune [--dry-run] [--yes]" },
+  watch: { min: 0, max: 0, usage: "watch [--follow]" },
   mount: { min: 1, max: 2, usage: "mount NAME [DIR]" },
   umount: { min: 1, max: 1, usage: "umount NAME" },
   backup: {
@@ -114,6 +121,8 @@ export type Invocation =
       readonly setKind: SetKind;
       /** next-boot --cancel */
       readonly cancel: boolean;
+      /** watch --follow */
+      readonly follow: boolean;
       readonly archive: ArchiveFlags;
     };
 
@@ -147,6 +156,8 @@ export const HELP = `Usage: rootsnap [--json] [--config FILE] [--dry-run] [--yes
                     check an archive against its manifest and read it to the end
   restore ARCHIVE --to DIR
                     extract a backup into a new file system mounted at DIR
+  prune             remove the sets the [retention] policies no longer keep
+  watch [--follow]  extend, remove or warn about snapshots about to overflow ([watchdog])
 
 POLICY: ${SIZE_SYNTAX}.  KIND: ${SET_KINDS.join(", ")}.
 Exit codes: 0 ok, 1 failed, 64 usage, 65 bad data, 69 program missing, 70 internal,
@@ -273,6 +284,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     size: sizeOf(values.size),
     setKind: kindOf(values.kind),
     cancel: values.cancel === true,
+    follow: values.follow === true,
     archive,
   };
 }

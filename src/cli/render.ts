@@ -2,7 +2,9 @@
 import { formatArgv } from "../lvm/runner.ts";
 import type { Commands } from "../commands/context.ts";
 import type { CreateResult } from "../commands/create.ts";
+import type { PruneResult } from "../commands/prune.ts";
 import type { RemoveResult } from "../commands/remove.ts";
+import type { WatchResult } from "../commands/watch.ts";
 import type { RevertResult } from "../commands/revert.ts";
 import type { StatusResult } from "../commands/status.ts";
 import type { BackupResult } from "../commands/backup.ts";
@@ -226,4 +228,50 @@ export function verifyNote(result: VerifyResult): string {
       ? "no manifest beside it, so no checksum to compare"
       : "sha256 and entry count match its manifest";
   return `${result.path}: read to the end, ${result.files} entries, ${formatBytes(result.bytes)}; ${checked}`;
+}
+
+export function pruneJson(result: PruneResult): string {
+  return jsonDocument({
+    prune: {
+      sets: result.decisions.map((d) => ({
+        name: d.name,
+        kind: d.kind,
+        created: isoTime(d.created),
+        keep: d.keep,
+        reason: d.reason,
+      })),
+      removed: result.removed,
+    },
+    ...(result.dryRun ? { commands: result.commands } : {}),
+  });
+}
+
+export function pruneText(result: PruneResult): string {
+  if (result.decisions.length === 0) return "";
+  return table(
+    ["SET", "KIND", "CREATED", "DECISION", "WHY"],
+    result.decisions.map((d) => [
+      d.name,
+      d.kind,
+      isoTime(d.created),
+      d.keep ? "keep" : "removed",
+      d.reason,
+    ]),
+  );
+}
+
+export function watchJson(result: WatchResult): string {
+  return jsonDocument({
+    watch: {
+      events: result.events.map((e) => ({
+        level: e.level,
+        set: e.set,
+        snapshot: e.snapshot,
+        used_percent: e.usedPercent,
+        action: e.action,
+        message: e.message,
+      })),
+      metrics: result.metrics ?? null,
+    },
+  });
 }

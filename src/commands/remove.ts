@@ -1,6 +1,7 @@
 // rootsnap remove NAME: drop a set's snapshots, keeping every change made since.
 import { CancelledError, DataError, OperationError } from "../errors.ts";
 import { removeArgv } from "../sets/apply.ts";
+import type { Lvm } from "../lvm/lvm.ts";
 import type { SnapshotSet } from "../sets/model.ts";
 import { lvmOf, readSet, type Commands, type Context } from "./context.ts";
 
@@ -21,15 +22,11 @@ function refuseMerging(set: SnapshotSet): void {
   }
 }
 
-export async function remove(context: Context, name: string): Promise<RemoveResult> {
-  const lvm = lvmOf(context);
-  const set = await readSet(lvm, name);
+/** Removes every snapshot of the set; a failure names what was already removed. */
+export async function dropSet(lvm: Lvm, set: SnapshotSet): Promise<string[]> {
   refuseMerging(set);
-  const names = set.volumes.map((volume) => volume.snapshot);
-  const question = `Remove set ${name} (${names.join(", ")})? Changes made since it was taken are kept.`;
-  if (!(await context.confirm(question))) throw new CancelledError(`remove ${name}`);
   const removed: string[] = [];
-  for (const snapshot of names) {
+  for (const { snapshot } of set.volumes) {
     try {
       await lvm.change(removeArgv(snapshot));
     } catch (error) {
@@ -37,11 +34,22 @@ export async function remove(context: Context, name: string): Promise<RemoveResu
       const message = error instanceof Error ? error.message : String(error);
       throw new OperationError(
         `removing ${snapshot} failed, ${done}: ${message}`,
-        `run rootsnap remove ${name} again`,
+        `run rootsnap remove ${set.name} again`,
         { cause: error },
       );
     }
     removed.push(snapshot);
   }
+  return removed;
+}
+
+export async function remove(context: Context, name: string): Promise<RemoveResult> {
+  const lvm = lvmOf(context);
+  const set = await readSet(lvm, name);
+  refuseMerging(set);
+  const names = set.volumes.map((volume) => volume.snapshot);
+  const question = `Remove set ${name} (${names.join(", ")})? Changes made since it was taken are kept.`;
+  if (!(await context.confirm(question))) throw new CancelledError(`remove ${name}`);
+  const removed = await dropSet(lvm, set);
   return { set, removed, commands: lvm.changes, dryRun: lvm.dryRun };
 }

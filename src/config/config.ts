@@ -2,7 +2,16 @@
 // are. Every mistake is reported with the file, the line and the key.
 import { ConfigError } from "../errors.ts";
 import type { FileSystem } from "../fs.ts";
+import type { RetentionPolicies } from "../sets/retention.ts";
 import { parseSizePolicy, SIZE_SYNTAX, type SizePolicy } from "../sets/size.ts";
+import {
+  DEFAULT_RETENTION,
+  DEFAULT_WATCHDOG,
+  readRetention,
+  readWatchdog,
+  type TableReader,
+  type WatchdogConfig,
+} from "./lifecycle.ts";
 
 export const DEFAULT_CONFIG_PATH = "/etc/rootsnap/rootsnap.toml";
 /** With no policy configured: a fifth of the origin holds a typical update's changes. */
@@ -19,9 +28,11 @@ export interface Config {
   readonly path: string | undefined;
   readonly defaultSize: SizePolicy;
   readonly volumes: readonly VolumeConfig[];
+  readonly retention: RetentionPolicies;
+  readonly watchdog: WatchdogConfig;
 }
 
-const TOP_KEYS = ["defaults", "volumes"];
+const TOP_KEYS = ["defaults", "volumes", "retention", "watchdog"];
 const DEFAULTS_KEYS = ["size"];
 const VOLUME_KEYS = ["lv", "size"];
 
@@ -61,7 +72,7 @@ export function lineOfKey(
   return undefined;
 }
 
-class Reader {
+class Reader implements TableReader {
   constructor(
     readonly path: string,
     readonly source: string,
@@ -157,6 +168,8 @@ export async function parseConfig(path: string, source: string): Promise<Config>
     path,
     defaultSize: reader.size(defaults.size, "defaults", 0) ?? defaultSize(),
     volumes: (volumes as unknown[]).map((volume, index) => reader.volume(volume, index)),
+    retention: readRetention(reader, document.retention),
+    watchdog: readWatchdog(reader, document.watchdog),
   };
 }
 
@@ -171,7 +184,13 @@ export async function loadConfig(fs: FileSystem, path: string, named: boolean): 
   const source = await fs.readText(path);
   if (source === undefined) {
     if (named) throw new ConfigError(`${path}: no such file`);
-    return { path: undefined, defaultSize: defaultSize(), volumes: [] };
+    return {
+      path: undefined,
+      defaultSize: defaultSize(),
+      volumes: [],
+      retention: DEFAULT_RETENTION,
+      watchdog: DEFAULT_WATCHDOG,
+    };
   }
   return parseConfig(path, source);
 }
