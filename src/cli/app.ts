@@ -1,5 +1,6 @@
 // The whole command line in one function: arguments in, text and an exit code out.
 // Everything from the outside world comes through Io, so tests run it in-process.
+import { dirname } from "node:path";
 import { DEFAULT_CONFIG_PATH } from "../config/config.ts";
 import type { Context, Output } from "../commands/context.ts";
 import { ExitCode, RootsnapError, UsageError } from "../errors.ts";
@@ -53,6 +54,7 @@ const CHANGING_VERBS = new Set([
   "mount",
   "umount",
   "backup",
+  "prune",
 ]);
 
 /** Under systemd, stderr goes to the journal: a <N> prefix sets each line's priority. */
@@ -203,8 +205,10 @@ async function runLifecycleVerb(io: Io, call: VerbInvocation, context: Context):
   const { watchOnce, watchFollow } = await import("../commands/watch.ts");
   const { lvmOf } = await import("../commands/context.ts");
   const files = io.bootFiles ?? (await import("../boot/files.ts")).nodeBootFiles;
-  const write = (path: string, data: string, mode: number): Promise<void> =>
-    files.writeAtomic(path, data, mode);
+  const write = async (path: string, data: string, mode: number): Promise<void> => {
+    await files.makeDirectory(dirname(path));
+    await files.writeAtomic(path, data, mode);
+  };
   const result =
     call.follow && io.signal !== undefined
       ? await watchFollow(context, write, io.signal)

@@ -3,6 +3,7 @@ import { loadConfig, type Config } from "../config/config.ts";
 import { mountAt, mountPointsOf, type Mount } from "../config/mounts.ts";
 import { ConfigError, DataError } from "../errors.ts";
 import type { LogicalVolume } from "../lvm/model.ts";
+import type { Lvm } from "../lvm/lvm.ts";
 import { keepBootCopy } from "../boot/bootcopy.ts";
 import { executeCreate } from "../sets/apply.ts";
 import { defaultSetName, validateSetName } from "../sets/names.ts";
@@ -10,6 +11,7 @@ import { planCreate, type PlannedSnapshot, type VolumeRequest } from "../sets/pl
 import type { SizePolicy } from "../sets/size.ts";
 import type { SetIdentity, SetKind } from "../sets/tags.ts";
 import { lvmOf, readMounts, type Commands, type Context } from "./context.ts";
+import { pruneWith } from "./prune.ts";
 
 export interface CreateOptions {
   readonly name: string | undefined;
@@ -79,6 +81,17 @@ async function measureUsed(
   return used;
 }
 
+/** The kind's retention policy runs after each create; its failure never undoes the set. */
+async function pruneAfter(context: Context, lvm: Lvm, kind: SetKind, name: string): Promise<void> {
+  try {
+    await pruneWith(context, lvm, { kinds: [kind], ask: false, protect: [name] });
+  } catch (error) {
+    context.output.warn(
+      `set ${name} was made, but pruning old ${kind} sets failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+}
+
 export async function create(context: Context, options: CreateOptions): Promise<CreateResult> {
   const created = context.clock();
   const name = validateSetName(options.name ?? defaultSetName(options.kind, created));
@@ -96,6 +109,7 @@ export async function create(context: Context, options: CreateOptions): Promise<
   await executeCreate(lvm, plan);
   const origins = plan.snapshots.map((snapshot) => snapshot.origin.device);
   const bootCopy = await keepBootCopy(context, name, origins);
+  if (!lvm.dryRun) await pruneAfter(context, lvm, options.kind, name);
   const commands = [...lvm.changes, ...bootCopy];
   return { set, snapshots: plan.snapshots, commands, dryRun: lvm.dryRun };
 }

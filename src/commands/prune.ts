@@ -60,16 +60,20 @@ export function decide(
 export async function pruneWith(
   context: Context,
   lvm: Lvm,
-  options: { kinds?: readonly SetKind[]; ask: boolean },
+  options: { kinds?: readonly SetKind[]; ask: boolean; protect?: readonly string[] },
 ): Promise<PruneResult> {
   const config = await loadConfig(context.fs, context.configPath, context.configNamed);
   const sets = collectSets(await lvm.logicalVolumes());
-  const decisions = decide(
+  const protect = new Set(options.protect);
+  const decided = decide(
     sets,
     await readMounts(context),
     config.retention,
     context.clock(),
     options.kinds,
+  );
+  const decisions = decided.map((d) =>
+    protect.has(d.name) && !d.keep ? { ...d, keep: true, reason: "just created" } : d,
   );
   const going = decisions.filter((d) => !d.keep).map((d) => d.name);
   if (
