@@ -140,8 +140,8 @@ export function readWatchdog(r: TableReader, value: unknown): WatchdogConfig {
   if (value === undefined) return DEFAULT_WATCHDOG;
   const t = r.table(value, "watchdog", 0, WATCHDOG_KEYS);
   const threshold = count(r, t, "watchdog", "threshold", 99) ?? DEFAULT_WATCHDOG.threshold;
-  if (threshold < 50)
-    r.fail("threshold in [watchdog] must be from 50 to 99 (percent)", "watchdog", 0, "threshold");
+  if (threshold < 10)
+    r.fail("threshold in [watchdog] must be from 10 to 99 (percent)", "watchdog", 0, "threshold");
   const interval =
     t.interval === undefined
       ? DEFAULT_WATCHDOG.interval
