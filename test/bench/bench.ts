@@ -4,6 +4,7 @@
 import { spawnSync } from "node:child_process";
 import {
   chmodSync,
+  copyFileSync,
   existsSync,
   mkdtempSync,
   readdirSync,
@@ -88,13 +89,22 @@ function median(values: number[]): number {
 }
 
 const fakeBin = fakeLvmDir(inflate(baseReport(), LV_COUNT));
+// Installed without an extension, as the README installs it (loaded as CommonJS).
+const installed = join(fakeBin, "rootsnap");
+copyFileSync(BUNDLE, installed);
 const env = { ...process.env, PATH: `${fakeBin}:${process.env.PATH ?? ""}` };
 const commands = {
   node: ["-e", "0"],
   version: [BUNDLE, "--version"],
   list: [BUNDLE, "list"],
+  installedList: [installed, "list"],
 };
-const times: Record<keyof typeof commands, number[]> = { node: [], version: [], list: [] };
+const times: Record<keyof typeof commands, number[]> = {
+  node: [],
+  version: [],
+  list: [],
+  installedList: [],
+};
 const listed = spawnSync(process.execPath, commands.list, { env }).stdout.toString();
 for (let run = 0; run < RUNS + 1; run += 1) {
   for (const [name, argv] of Object.entries(commands) as [keyof typeof commands, string[]][]) {
@@ -128,4 +138,8 @@ if (noVm === undefined) {
 } else {
   process.stdout.write(`backup bench skipped: ${noVm}\n`);
 }
+const installedRatio = median(times.installedList) / base;
+process.stdout.write(
+  `installed list        ${median(times.installedList).toFixed(1)} ms  ${installedRatio.toFixed(2)}x  (no extension; for information)\n`,
+);
 process.exitCode = failed ? 1 : 0;
