@@ -128,6 +128,10 @@ for (const name of ["version", "list"] as const) {
     `${label.padEnd(21)} ${median(times[name]).toFixed(1)} ms  ${ratio.toFixed(2)}x  (bar ${BARS[name]}x) ${ok ? "ok" : "OVER"}\n`,
   );
 }
+const installedRatio = median(times.installedList) / base;
+process.stdout.write(
+  `installed list        ${median(times.installedList).toFixed(1)} ms  ${installedRatio.toFixed(2)}x  (no extension; for information)\n`,
+);
 // The backup bench needs a VM; it runs only where VM tests can.
 const { vmSkipReason } = await import("../vm/rig/index.ts");
 const noVm = vmSkipReason();
@@ -138,8 +142,4 @@ if (noVm === undefined) {
 } else {
   process.stdout.write(`backup bench skipped: ${noVm}\n`);
 }
-const installedRatio = median(times.installedList) / base;
-process.stdout.write(
-  `installed list        ${median(times.installedList).toFixed(1)} ms  ${installedRatio.toFixed(2)}x  (no extension; for information)\n`,
-);
 process.exitCode = failed ? 1 : 0;
