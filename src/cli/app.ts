@@ -119,7 +119,7 @@ async function runVerb(io: Io, call: VerbInvocation, context: Context): Promise<
     await runBootVerb(io, call, context);
     return;
   }
-  if (call.verb === "prune" || call.verb === "watch") {
+  if (call.verb === "prune" || call.verb === "watch" || call.verb === "hook") {
     await runLifecycleVerb(io, call, context);
     return;
   }
@@ -200,6 +200,26 @@ async function runLifecycleVerb(io: Io, call: VerbInvocation, context: Context):
     if (json) io.stdout(render.pruneJson(result));
     else if (result.dryRun) printCommands(io, result.commands);
     else io.stdout(render.pruneText(result));
+    return;
+  }
+  if (call.verb === "hook") {
+    const { hook } = await import("../commands/hook.ts");
+    const manager = call.args[0];
+    if (manager !== "apt" && manager !== "pacman" && manager !== "dnf") {
+      throw new UsageError(
+        `unknown package manager ${JSON.stringify(manager)}`,
+        "use apt, pacman or dnf",
+      );
+    }
+    const result = await hook(context, manager, async (fn) => {
+      const lock = acquireLock(io.lockPath, io.pid, (pid) => io.isRunning(pid));
+      try {
+        return await fn();
+      } finally {
+        lock.release();
+      }
+    });
+    if (json) io.stdout(render.jsonDocument({ hook: result }));
     return;
   }
   const { watchOnce, watchFollow } = await import("../commands/watch.ts");

@@ -23,6 +23,7 @@ export const VERBS = [
   "boot-finish",
   "prune",
   "watch",
+  "hook",
 ] as const;
 export type Verb = (typeof VERBS)[number];
 
@@ -64,6 +65,7 @@ const VERB_OPTIONS: Record<Verb, readonly string[]> = {
   "boot-finish": [],
   prune: [],
   watch: ["follow"],
+  hook: [],
   mount: [],
   umount: [],
   backup: ["to", "exclude", "compress", "verify", "volume", "size"],
@@ -89,6 +91,7 @@ const VERB_ARGUMENTS: Record<Verb, { min: number; max: number; usage: string }> 
   "boot-finish": { min: 0, max: 0, usage: "boot-finish" },
   prune: { min: 0, max: 0, usage: "prune [--dry-run] [--yes]" },
   watch: { min: 0, max: 0, usage: "watch [--follow]" },
+  hook: { min: 1, max: 1, usage: "hook apt|pacman|dnf" },
   mount: { min: 1, max: 2, usage: "mount NAME [DIR]" },
   umount: { min: 1, max: 1, usage: "umount NAME" },
   backup: {
@@ -158,6 +161,8 @@ export const HELP = `Usage: rootsnap [--json] [--config FILE] [--dry-run] [--yes
                     extract a backup into a new file system mounted at DIR
   prune             remove the sets the [retention] policies no longer keep
   watch [--follow]  extend, remove or warn about snapshots about to overflow ([watchdog])
+  hook apt|pacman|dnf
+                    run by the package manager: one pre-update set per run
 
 POLICY: ${SIZE_SYNTAX}.  KIND: ${SET_KINDS.join(", ")}.
 Exit codes: 0 ok, 1 failed, 64 usage, 65 bad data, 69 program missing, 70 internal,

@@ -45,6 +45,7 @@ export function setJson(set: SnapshotSet): Record<string, unknown> {
     name: set.name,
     kind: set.kind,
     created: isoTime(set.created),
+    label: set.label ?? null,
     volumes: set.volumes.map(volumeJson),
   };
 }

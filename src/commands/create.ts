@@ -20,6 +20,8 @@ export interface CreateOptions {
   readonly volumes: readonly string[];
   /** Overrides every configured policy. */
   readonly size: SizePolicy | undefined;
+  /** What the set is taken for (a package manager's command line). */
+  readonly label?: string;
 }
 
 export interface CreateResult {
@@ -104,7 +106,12 @@ export async function create(context: Context, options: CreateOptions): Promise<
   ]);
   const requests = requestsFor(options, config, () => rootVolume(lvs, mounts));
   const usedBytes = await measureUsed(context, requests, lvs, mounts);
-  const set = { name, kind: options.kind, created };
+  const set = {
+    name,
+    kind: options.kind,
+    created,
+    ...(options.label ? { label: options.label } : {}),
+  };
   const plan = planCreate({ set, requests, lvs, vgs, usedBytes });
   await executeCreate(lvm, plan);
   const origins = plan.snapshots.map((snapshot) => snapshot.origin.device);

@@ -5,10 +5,14 @@ import type { FileSystem } from "../fs.ts";
 import type { RetentionPolicies } from "../sets/retention.ts";
 import { parseSizePolicy, SIZE_SYNTAX, type SizePolicy } from "../sets/size.ts";
 import {
+  DEFAULT_HOOKS,
   DEFAULT_RETENTION,
   DEFAULT_WATCHDOG,
+  readHooks,
   readRetention,
+  readSchedule,
   readWatchdog,
+  type HooksConfig,
   type TableReader,
   type WatchdogConfig,
 } from "./lifecycle.ts";
@@ -30,9 +34,12 @@ export interface Config {
   readonly volumes: readonly VolumeConfig[];
   readonly retention: RetentionPolicies;
   readonly watchdog: WatchdogConfig;
+  readonly hooks: HooksConfig;
+  /** OnCalendar= of scheduled sets, or undefined for none. */
+  readonly schedule: string | undefined;
 }
 
-const TOP_KEYS = ["defaults", "volumes", "retention", "watchdog"];
+const TOP_KEYS = ["defaults", "volumes", "retention", "watchdog", "hooks", "schedule"];
 const DEFAULTS_KEYS = ["size"];
 const VOLUME_KEYS = ["lv", "size"];
 
@@ -170,6 +177,8 @@ export async function parseConfig(path: string, source: string): Promise<Config>
     volumes: (volumes as unknown[]).map((volume, index) => reader.volume(volume, index)),
     retention: readRetention(reader, document.retention),
     watchdog: readWatchdog(reader, document.watchdog),
+    hooks: readHooks(reader, document.hooks),
+    schedule: readSchedule(reader, document.schedule),
   };
 }
 
@@ -190,6 +199,8 @@ export async function loadConfig(fs: FileSystem, path: string, named: boolean): 
       volumes: [],
       retention: DEFAULT_RETENTION,
       watchdog: DEFAULT_WATCHDOG,
+      hooks: DEFAULT_HOOKS,
+      schedule: undefined,
     };
   }
   return parseConfig(path, source);

@@ -174,3 +174,47 @@ export function readWatchdog(r: TableReader, value: unknown): WatchdogConfig {
     metrics: metrics === undefined || metrics === "" ? undefined : metrics,
   };
 }
+
+export interface HooksConfig {
+  /** Take a pre-update set from the package manager's hook. */
+  readonly packageManager: boolean;
+  /** "refuse" stops the update when the set cannot be taken. */
+  readonly onFailure: "warn" | "refuse";
+}
+
+export const DEFAULT_HOOKS: HooksConfig = { packageManager: true, onFailure: "warn" };
+
+export function readHooks(r: TableReader, value: unknown): HooksConfig {
+  if (value === undefined) return DEFAULT_HOOKS;
+  const t = r.table(value, "hooks", 0, ["package-manager", "on-failure"]);
+  const enabled = t["package-manager"];
+  if (enabled !== undefined && typeof enabled !== "boolean") {
+    r.fail("package-manager in [hooks] must be true or false", "hooks", 0, "package-manager");
+  }
+  const onFailure = t["on-failure"];
+  if (onFailure !== undefined && onFailure !== "warn" && onFailure !== "refuse") {
+    r.fail('on-failure in [hooks] must be "warn" or "refuse"', "hooks", 0, "on-failure");
+  }
+  return {
+    packageManager: enabled ?? DEFAULT_HOOKS.packageManager,
+    onFailure: onFailure ?? DEFAULT_HOOKS.onFailure,
+  };
+}
+
+/** OnCalendar= of scheduled sets (systemd.time(7)), or undefined: no schedule. */
+export function readSchedule(r: TableReader, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const t = r.table(value, "schedule", 0, ["on-calendar"]);
+  const when = t["on-calendar"];
+  if (when === undefined || when === "") return undefined;
+  if (typeof when !== "string" || /[\n\r]/.test(when)) {
+    r.fail(
+      "on-calendar in [schedule] must be a systemd calendar expression",
+      "schedule",
+      0,
+      "on-calendar",
+      'e.g. "daily" or "*-*-* 03:00"',
+    );
+  }
+  return when;
+}

@@ -22,6 +22,7 @@ export interface SnapshotSet {
   readonly name: string;
   readonly kind: SetKind;
   readonly created: Date;
+  readonly label?: string;
   readonly volumes: readonly SetVolume[];
 }
 
@@ -58,7 +59,7 @@ export function collectSets(lvs: readonly LogicalVolume[]): SnapshotSet[] {
   const byName = new Map(lvs.map((lv) => [lv.fullName, lv]));
   const sets = new Map<
     string,
-    { name: string; kind: SetKind; created: Date; volumes: SetVolume[] }
+    { name: string; kind: SetKind; created: Date; label?: string; volumes: SetVolume[] }
   >();
   for (const lv of lvs) {
     const identity = readSetTags(lv.tags, lv.created);

@@ -8,15 +8,28 @@ export const MARKER_TAG = "rootsnap";
 const SET_PREFIX = "rootsnap.set=";
 const KIND_PREFIX = "rootsnap.kind=";
 const CREATED_PREFIX = "rootsnap.created=";
+const LABEL_PREFIX = "rootsnap.label=";
+const LABEL_MAX = 200;
 
 export interface SetIdentity {
   readonly name: string;
   readonly kind: SetKind;
   readonly created: Date;
+  /** What the set was taken for, e.g. the package manager's command line. */
+  readonly label?: string;
 }
 
 export function isSetKind(text: string): text is SetKind {
   return (SET_KINDS as readonly string[]).includes(text);
+}
+
+/** LVM tags allow few characters: a space becomes "+", anything else outside them "_". */
+export function labelTag(label: string): string {
+  return label
+    .trim()
+    .replace(/\s+/g, "+")
+    .replace(/[^A-Za-z0-9_+.\-/=!:&#]/g, "_")
+    .slice(0, LABEL_MAX);
 }
 
 export function setTags(identity: SetIdentity): string[] {
@@ -25,6 +38,7 @@ export function setTags(identity: SetIdentity): string[] {
     `${SET_PREFIX}${identity.name}`,
     `${KIND_PREFIX}${identity.kind}`,
     `${CREATED_PREFIX}${Math.floor(identity.created.getTime() / 1000)}`,
+    ...(identity.label ? [`${LABEL_PREFIX}${labelTag(identity.label)}`] : []),
   ];
 }
 
@@ -45,5 +59,11 @@ export function readSetTags(
     createdText !== undefined && /^\d+$/.test(createdText)
       ? new Date(Number(createdText) * 1000)
       : (fallbackCreated ?? new Date(0));
-  return { name, kind: isSetKind(kindText) ? kindText : "manual", created };
+  const label = valueOf(tags, LABEL_PREFIX)?.replace(/\+/g, " ");
+  return {
+    name,
+    kind: isSetKind(kindText) ? kindText : "manual",
+    created,
+    ...(label ? { label } : {}),
+  };
 }

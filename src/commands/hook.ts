@@ -1,0 +1,96 @@
+// rootsnap hook apt|pacman|dnf: run by the package manager before it changes anything.
+// Takes one pre-update set per package-manager run, labelled with its command line; a
+// failure warns and lets the update go on unless [hooks] on-failure = "refuse".
+import { loadConfig } from "../config/config.ts";
+import type { PackageManager } from "../lifecycle/units.ts";
+import { create } from "./create.ts";
+import type { Context } from "./context.ts";
+
+export const MARKER_DIR = "/run/rootsnap";
+
+export interface HookResult {
+  readonly manager: PackageManager;
+  /** The set taken, or null when none was. */
+  readonly set: string | null;
+  readonly label: string;
+  readonly skipped: string | null;
+}
+
+interface Proc {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly comm: string;
+  readonly start: string;
+}
+
+const NAMES: Record<PackageManager, RegExp> = {
+  apt: /^(apt|apt-get|aptitude|unattended-upgr|synaptic|packagekitd)$/,
+  pacman: /^(pacman|yay|paru|pamac)$/,
+  dnf: /^(dnf|dnf5|yum|packagekitd)$/,
+};
+
+async function proc(context: Context, pid: number | "self"): Promise<Proc | undefined> {
+  const stat = await context.fs.readText(`/proc/${pid}/stat`);
+  // comm sits in parentheses and may itself hold spaces and parentheses.
+  const m = stat === undefined ? null : /^(\d+) \((.*)\) \S (\d+)((?: \S+){17}) (\d+)/s.exec(stat);
+  if (m === null) return undefined;
+  return { pid: Number(m[1]), comm: m[2] ?? "", ppid: Number(m[3]), start: m[5] ?? "" };
+}
+
+/** The package manager process that runs this hook: the nearest matching ancestor. */
+async function managerProcess(
+  context: Context,
+  manager: PackageManager,
+): Promise<Proc | undefined> {
+  let p = await proc(context, "self");
+  for (let depth = 0; p !== undefined && p.ppid > 1 && depth < 16; depth += 1) {
+    p = await proc(context, p.ppid);
+    if (p !== undefined && NAMES[manager].test(p.comm)) return p;
+  }
+  return undefined;
+}
+
+async function commandLine(
+  context: Context,
+  p: Proc | undefined,
+  manager: PackageManager,
+): Promise<string> {
+  const raw = p === undefined ? undefined : await context.fs.readText(`/proc/${p.pid}/cmdline`);
+  const [program, ...args] = (raw ?? "").split("\0").filter(Boolean);
+  return program === undefined ? manager : [program.replace(/^.*\//, ""), ...args].join(" ");
+}
+
+/** Runs fn holding rootsnap's lock; throws when another rootsnap holds it. */
+export type WithLock = <T>(fn: () => Promise<T>) => Promise<T>;
+
+export async function hook(
+  context: Context,
+  manager: PackageManager,
+  withLock: WithLock,
+): Promise<HookResult> {
+  const config = await loadConfig(context.fs, context.configPath, context.configNamed);
+  const owner = await managerProcess(context, manager);
+  const label = await commandLine(context, owner, manager);
+  const none = (skipped: string): HookResult => ({ manager, set: null, label, skipped });
+  if (!config.hooks.packageManager) return none("[hooks] package-manager is false");
+  const files = context.bootFiles;
+  const marker =
+    owner === undefined ? undefined : `${MARKER_DIR}/${manager}-${owner.pid}-${owner.start}`;
+  if (marker !== undefined && files !== undefined) {
+    if (await files.exists(marker)) return none("a set was already taken for this run");
+    await files.makeDirectory(MARKER_DIR);
+    if (!context.dryRun) await files.writeAtomic(marker, "", 0o600);
+  }
+  try {
+    const result = await withLock(() =>
+      create(context, { name: undefined, kind: "pre-update", volumes: [], size: undefined, label }),
+    );
+    context.output.note(`rootsnap: took set ${result.set.name} before: ${label}`);
+    return { manager, set: result.set.name, label, skipped: null };
+  } catch (error) {
+    if (config.hooks.onFailure === "refuse") throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    context.output.warn(`no pre-update set was taken (${message}); the update goes on`);
+    return none(message);
+  }
+}

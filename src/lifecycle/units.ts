@@ -1,0 +1,143 @@
+// What setup installs for the lifecycle: a pre-update hook for each package manager
+// present, timers for scheduled sets and pruning, and the watchdog service.
+
+export type PackageManager = "apt" | "pacman" | "dnf";
+
+export interface LifecycleFile {
+  readonly path: string;
+  readonly text: string;
+  readonly mode: number;
+  /** For units: the target `systemctl enable` links it into. */
+  readonly wantedBy?: string;
+}
+
+export interface LifecycleOptions {
+  /** Package managers found on this system. */
+  readonly managers: readonly PackageManager[];
+  /** OnCalendar= of scheduled sets, or undefined for none. */
+  readonly schedule: string | undefined;
+}
+
+const HEADER = "Installed by rootsnap setup, removed by rootsnap uninstall.";
+
+/** Where each package manager reads its hooks, and what the hook says. */
+function hookFile(manager: PackageManager, executable: string): LifecycleFile {
+  switch (manager) {
+    case "apt":
+      // Runs once before apt hands packages to dpkg; a failing command would stop apt,
+      // so rootsnap decides itself whether to fail (hooks.on-failure).
+      return {
+        path: "/etc/apt/apt.conf.d/80rootsnap",
+        text: `// ${HEADER}\nDPkg::Pre-Invoke { "if [ -x ${executable} ]; then ${executable} hook apt; fi"; };\n`,
+        mode: 0o644,
+      };
+    case "pacman":
+      return {
+        path: "/etc/pacman.d/hooks/00-rootsnap.hook",
+        text: `# ${HEADER}
+[Trigger]
+Operation = Install
+Operation = Upgrade
+Operation = Remove
+Type = Package
+Target = *
+
+[Action]
+Description = rootsnap: snapshot set before the transaction
+When = PreTransaction
+Exec = ${executable} hook pacman
+NeedsTargets
+`,
+        mode: 0o644,
+      };
+    case "dnf":
+      return {
+        path: "/etc/dnf/libdnf5-plugins/actions.d/rootsnap.actions",
+        text: `# ${HEADER}\npre_transaction::::${executable} hook dnf\n`,
+        mode: 0o644,
+      };
+  }
+}
+
+function service(description: string, exec: string, extra = ""): string {
+  return `# ${HEADER}
+[Unit]
+Description=${description}
+After=local-fs.target
+
+[Service]
+Type=oneshot
+ExecStart=${exec}
+${extra}`;
+}
+
+function timer(description: string, onCalendar: string): string {
+  return `# ${HEADER}
+[Unit]
+Description=${description}
+
+[Timer]
+OnCalendar=${onCalendar}
+Persistent=true
+RandomizedDelaySec=5min
+
+[Install]
+WantedBy=timers.target
+`;
+}
+
+export function lifecycleFiles(executable: string, options: LifecycleOptions): LifecycleFile[] {
+  const dir = "/etc/systemd/system";
+  const files: LifecycleFile[] = options.managers.map((m) => hookFile(m, executable));
+  files.push(
+    {
+      path: `${dir}/rootsnap-prune.service`,
+      text: service(
+        "rootsnap: remove sets the retention policy lets go",
+        `${executable} prune --yes`,
+      ),
+      mode: 0o644,
+    },
+    {
+      path: `${dir}/rootsnap-prune.timer`,
+      text: timer("rootsnap: prune sets hourly", "hourly"),
+      mode: 0o644,
+      wantedBy: "timers.target",
+    },
+    {
+      path: `${dir}/rootsnap-watch.service`,
+      text: `# ${HEADER}
+[Unit]
+Description=rootsnap watchdog: keeps snapshots from overflowing
+After=local-fs.target lvm2-monitor.service
+
+[Service]
+Type=exec
+ExecStart=${executable} watch --follow
+Restart=on-failure
+RestartSec=30s
+
+[Install]
+WantedBy=multi-user.target
+`,
+      mode: 0o644,
+      wantedBy: "multi-user.target",
+    },
+  );
+  if (options.schedule !== undefined) {
+    files.push(
+      {
+        path: `${dir}/rootsnap-scheduled.service`,
+        text: service("rootsnap: scheduled snapshot set", `${executable} create --kind scheduled`),
+        mode: 0o644,
+      },
+      {
+        path: `${dir}/rootsnap-scheduled.timer`,
+        text: timer("rootsnap: scheduled snapshot sets", options.schedule),
+        mode: 0o644,
+        wantedBy: "timers.target",
+      },
+    );
+  }
+  return files;
+}
