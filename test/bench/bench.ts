@@ -132,6 +132,15 @@ const installedRatio = median(times.installedList) / base;
 process.stdout.write(
   `installed list        ${median(times.installedList).toFixed(1)} ms  ${installedRatio.toFixed(2)}x  (no extension; for information)\n`,
 );
+{
+  const { benchPrune, PRUNE_BAR_MS } = await import("./prune.ts");
+  const p = benchPrune();
+  const ok = p.pruneMs <= PRUNE_BAR_MS;
+  failed ||= !ok;
+  process.stdout.write(
+    `prune, 1000 sets      ${p.pruneMs.toFixed(2)} ms  ${(p.pruneMs / p.baselineMs).toFixed(1)}x a plain sort by age (${p.baselineMs.toFixed(2)} ms); ${p.removed} would go  (bar ${PRUNE_BAR_MS} ms) ${ok ? "ok" : "OVER"}\n`,
+  );
+}
 // The backup bench needs a VM; it runs only where VM tests can.
 const { vmSkipReason } = await import("../vm/rig/index.ts");
 const noVm = vmSkipReason();
@@ -139,7 +148,11 @@ if (noVm === undefined) {
   const { benchBackup, reportBackupBench } = await import("./backup.ts");
   const ok = reportBackupBench(await benchBackup(), (text) => process.stdout.write(text));
   failed ||= !ok;
+  const { benchBoot, reportBootBench } = await import("./boot.ts");
+  const boot = await benchBoot((text) => process.stderr.write(`[bench boot] ${text}\n`));
+  failed ||= !reportBootBench(boot, (text) => process.stdout.write(text));
 } else {
   process.stdout.write(`backup bench skipped: ${noVm}\n`);
+  process.stdout.write(`boot bench skipped: ${noVm}\n`);
 }
 process.exitCode = failed ? 1 : 0;
