@@ -1,6 +1,6 @@
 // Bundles the CLI into one file that runs on Node 18.19+ with no node_modules.
 // The file runs both as dist/rootsnap.mjs (an ES module) and installed without an
-// extension (Node 18 then loads it as CommonJS), so it is CommonJS code wrapped in a
+// extension (Node 18 then loads it as CommonJS), so it is CommonJS code inside a
 // function that is handed a require() in either case.
 import { build } from "esbuild";
 import { readFileSync } from "node:fs";
@@ -16,14 +16,16 @@ await build({
   format: "cjs",
   minify: false,
   legalComments: "none",
-  banner: {
+  // "(function" makes V8 compile the bundle once, eagerly, instead of pre-parsing it and
+  // parsing it again when the function is called.
+  banner: { js: "#!/usr/bin/env node\nvar rootsnapBundle = (function (require) {" },
+  footer: {
     js: [
-      "#!/usr/bin/env node",
-      '((main) => typeof require === "function" ? main(require) :',
-      '  import("node:module").then((m) => main(m.createRequire(process.argv[1] ?? "/"))))((require) => {',
+      "});",
+      'if (typeof require === "function") rootsnapBundle(require);',
+      'else import("node:module").then((m) => rootsnapBundle(m.createRequire(process.argv[1] ?? "/")));',
     ].join("\n"),
   },
-  footer: { js: "});" },
   define: { ROOTSNAP_VERSION: JSON.stringify(pkg.version) },
   logLevel: "warning",
 });
