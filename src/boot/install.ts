@@ -14,7 +14,16 @@ import {
   type Grub,
 } from "./grub.ts";
 import type { Steps } from "./steps.ts";
+import { lifecyclePaths, startsNow, type LifecycleFile } from "../lifecycle/units.ts";
 import { ARTICLE_UNITS, UNIT_DIR, unitFiles } from "./units.ts";
+
+/** What setup installs for the lifecycle (hooks, timers, watchdog), and the directories it needs. */
+export interface Lifecycle {
+  readonly files: readonly LifecycleFile[];
+  readonly missingDirectories: readonly string[];
+}
+
+const NO_LIFECYCLE: Lifecycle = { files: [], missingDirectories: [] };
 
 export const STATE_DIR = "/etc/rootsnap";
 export const STATE_PATH = `${STATE_DIR}/boot-setup.json`;
@@ -50,8 +59,12 @@ export function diffOf(changes: readonly FileChange[]): string {
   return changes.map((change) => unifiedDiff(change.path, change.before, change.after)).join("");
 }
 
-function desiredFiles(executable: string): { path: string; text: string; mode: number }[] {
+function desiredFiles(
+  executable: string,
+  lifecycle: Lifecycle,
+): { path: string; text: string; mode: number }[] {
   return [
+    ...lifecycle.files,
     ...unitFiles(executable).map((unit) => ({
       path: `${UNIT_DIR}/${unit.name}`,
       text: unit.text,
@@ -128,10 +141,18 @@ async function verifyUnits(
 }
 
 /** `.wants` directories systemctl enable will create, so uninstall can remove them again. */
-async function missingWantsDirectories(files: BootFiles, executable: string): Promise<string[]> {
+async function missingWantsDirectories(
+  files: BootFiles,
+  executable: string,
+  lifecycle: Lifecycle,
+): Promise<string[]> {
   const missing: string[] = [];
-  for (const unit of unitFiles(executable)) {
-    const dir = `${UNIT_DIR}/${unit.wantedBy}.wants`;
+  const targets = [
+    ...unitFiles(executable).map((unit) => unit.wantedBy),
+    ...lifecycle.files.flatMap((file) => (file.wantedBy === undefined ? [] : [file.wantedBy])),
+  ];
+  for (const target of targets) {
+    const dir = `${UNIT_DIR}/${target}.wants`;
     if (!(await files.isDirectory(dir)) && !missing.includes(dir)) missing.push(dir);
   }
   return missing;
@@ -142,6 +163,7 @@ export async function setupBoot(
   steps: Steps,
   grub: Grub,
   executable: string,
+  lifecycle: Lifecycle = NO_LIFECYCLE,
 ): Promise<InstallResult> {
   const warnings: string[] = [];
   for (const name of ARTICLE_UNITS) {
@@ -151,7 +173,7 @@ export async function setupBoot(
       );
     }
   }
-  const desired = desiredFiles(executable);
+  const desired = desiredFiles(executable, lifecycle);
   const changes: FileChange[] = [];
   for (const file of desired) {
     const before = await textOf(files, file.path);
@@ -170,15 +192,21 @@ export async function setupBoot(
   await verifyUnits(steps, files, units);
   const createdDirectories = [
     ...(state?.createdDirectories ?? []),
-    ...(await missingWantsDirectories(files, executable)),
+    ...(await missingWantsDirectories(files, executable, lifecycle)),
+    ...lifecycle.missingDirectories.filter((dir) => !state?.createdDirectories.includes(dir)),
   ];
   if (!(await files.isDirectory(STATE_DIR))) createdDirectories.push(STATE_DIR);
   for (const change of changes)
     steps.note(["install", "-m", change.mode.toString(8), "/dev/stdin", change.path]);
-  const unitNames = units.map((unit) => basename(unit.path));
+  // Units without [Install] (those a timer starts) are not enabled themselves.
+  const unitNames = units
+    .filter((unit) => unit.text.includes("[Install]"))
+    .map((unit) => basename(unit.path));
+  const startNow = units.filter((unit) => startsNow(unit.path)).map((unit) => basename(unit.path));
   if (steps.dryRun) {
     await steps.change(["systemctl", "daemon-reload"]);
     await steps.change(["systemctl", "enable", ...unitNames]);
+    if (startNow.length > 0) await steps.change(["systemctl", "restart", ...startNow]);
     await regenerateGrubConfig(files, steps, grub, true);
     return { changes, commands: steps.commands, dryRun: true, unchanged: false, warnings };
   }
@@ -196,10 +224,12 @@ export async function setupBoot(
       0o644,
     );
   await writeState(null);
+  for (const dir of lifecycle.missingDirectories) await files.makeDirectory(dir);
   for (const change of changes)
     await files.writeAtomic(change.path, change.after ?? "", change.mode);
   await steps.change(["systemctl", "daemon-reload"]);
   await steps.change(["systemctl", "enable", ...unitNames]);
+  if (startNow.length > 0) await steps.change(["systemctl", "restart", ...startNow]);
   try {
     await regenerateGrubConfig(files, steps, grub, true);
   } catch (error) {
@@ -216,7 +246,11 @@ export async function uninstallBoot(
   grub: Grub | undefined,
 ): Promise<InstallResult> {
   const state = await readState(files);
-  const present = [...unitFiles("").map((unit) => `${UNIT_DIR}/${unit.name}`), GRUB_SCRIPT_PATH];
+  const present = [
+    ...unitFiles("").map((unit) => `${UNIT_DIR}/${unit.name}`),
+    GRUB_SCRIPT_PATH,
+    ...lifecyclePaths(),
+  ];
   const changes: FileChange[] = [];
   for (const path of present) {
     const before = await textOf(files, path);
@@ -227,12 +261,14 @@ export async function uninstallBoot(
   if (changes.length === 0 && state === undefined && !entryPresent) {
     return { changes, commands: [], dryRun: steps.dryRun, unchanged: true, warnings: [] };
   }
-  const unitNames = unitFiles("").map((unit) => unit.name);
-  const installedUnits = unitNames.filter((name) =>
-    changes.some((change) => change.path === `${UNIT_DIR}/${name}`),
-  );
+  const installedUnits = changes
+    .filter(
+      (change) =>
+        change.path.startsWith(`${UNIT_DIR}/`) && (change.before ?? "").includes("[Install]"),
+    )
+    .map((change) => basename(change.path));
   if (installedUnits.length > 0) {
-    await steps.change(["systemctl", "disable", ...installedUnits]);
+    await steps.change(["systemctl", "disable", "--now", ...installedUnits]);
   }
   for (const change of changes) {
     steps.note(["rm", change.path]);

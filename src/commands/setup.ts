@@ -1,10 +1,40 @@
-// rootsnap setup: the boot-time units and the GRUB entry, installed idempotently.
+// rootsnap setup: the boot-time units and the GRUB entry, and per rootsnap.toml the
+// package-manager hooks, the timers and the watchdog, installed idempotently.
 import { nodeBootFiles, type BootFiles } from "../boot/files.ts";
 import { detectGrub } from "../boot/grub.ts";
-import { setupBoot, type InstallResult } from "../boot/install.ts";
+import { setupBoot, type InstallResult, type Lifecycle } from "../boot/install.ts";
 import { Steps } from "../boot/steps.ts";
+import { loadConfig } from "../config/config.ts";
+import { ConfigError } from "../errors.ts";
+import { detectManagers, lifecycleFiles } from "../lifecycle/units.ts";
 import { rootVolume } from "./create.ts";
 import { lvmOf, readMounts, type Context } from "./context.ts";
+
+async function lifecycleFor(
+  context: Context,
+  steps: Steps,
+  files: BootFiles,
+  executable: string,
+): Promise<Lifecycle> {
+  const config = await loadConfig(context.fs, context.configPath, context.configNamed);
+  if (config.schedule !== undefined) {
+    try {
+      await steps.read(["systemd-analyze", "calendar", config.schedule]);
+    } catch {
+      throw new ConfigError(
+        `[schedule] on-calendar ${JSON.stringify(config.schedule)} is not a calendar expression systemd accepts`,
+        'see systemd.time(7), e.g. "daily" or "*-*-* 03:00"',
+      );
+    }
+  }
+  const found = config.hooks.packageManager
+    ? await detectManagers((path) => files.exists(path))
+    : { managers: [], missingDirectories: [] };
+  return {
+    files: lifecycleFiles(executable, { managers: found.managers, schedule: config.schedule }),
+    missingDirectories: found.missingDirectories,
+  };
+}
 
 export async function setup(
   context: Context,
@@ -14,5 +44,7 @@ export async function setup(
   const grub = await detectGrub(files);
   // Refuses, like create, a system whose / is not on LVM.
   rootVolume(await lvmOf(context).logicalVolumes(), await readMounts(context));
-  return setupBoot(files, new Steps(context.runner, context.dryRun), grub, executable);
+  const steps = new Steps(context.runner, context.dryRun);
+  const lifecycle = await lifecycleFor(context, steps, files, executable);
+  return setupBoot(files, steps, grub, executable, lifecycle);
 }

@@ -79,7 +79,8 @@ Description=${description}
 [Timer]
 OnCalendar=${onCalendar}
 Persistent=true
-RandomizedDelaySec=5min
+# Sets are taken when the calendar says, not within systemd's default minute of slack.
+AccuracySec=1s
 
 [Install]
 WantedBy=timers.target
@@ -140,4 +141,42 @@ WantedBy=multi-user.target
     );
   }
   return files;
+}
+
+/** The program whose presence means a package manager is used here, and where its hook goes. */
+const MANAGER_PROGRAMS: Record<PackageManager, { program: string; hookDir: string }> = {
+  apt: { program: "/usr/bin/apt-get", hookDir: "/etc/apt/apt.conf.d" },
+  pacman: { program: "/usr/bin/pacman", hookDir: "/etc/pacman.d/hooks" },
+  // dnf5 reads actions only with its actions plugin installed, which makes this directory.
+  dnf: { program: "/usr/bin/dnf5", hookDir: "/etc/dnf/libdnf5-plugins/actions.d" },
+};
+
+export const ALL_MANAGERS = Object.keys(MANAGER_PROGRAMS) as PackageManager[];
+
+/** Package managers found here, and the hook directories setup must create. */
+export async function detectManagers(
+  exists: (path: string) => Promise<boolean>,
+): Promise<{ managers: PackageManager[]; missingDirectories: string[] }> {
+  const managers: PackageManager[] = [];
+  const missingDirectories: string[] = [];
+  for (const manager of ALL_MANAGERS) {
+    const { program, hookDir } = MANAGER_PROGRAMS[manager];
+    if (!(await exists(program))) continue;
+    if (!(await exists(hookDir))) {
+      if (manager === "dnf") continue;
+      missingDirectories.push(hookDir);
+    }
+    managers.push(manager);
+  }
+  return { managers, missingDirectories };
+}
+
+/** Every path setup may have written for the lifecycle, whatever the config said then. */
+export function lifecyclePaths(): string[] {
+  return lifecycleFiles("", { managers: ALL_MANAGERS, schedule: "daily" }).map((f) => f.path);
+}
+
+/** Timers and the watchdog start at once; the services the timers run are only started by them. */
+export function startsNow(path: string): boolean {
+  return path.endsWith(".timer") || path.endsWith("/rootsnap-watch.service");
 }
