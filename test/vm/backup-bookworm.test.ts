@@ -15,6 +15,7 @@ test(
       fillDir: "/root",
       fillOrigin: "vg0/root",
       restoreSize: "3G",
+      compress: "zstd" as const,
     };
     const say = (step: string): void => {
       process.stderr.write(`[backup-bookworm] ${step}\n`);

@@ -15,6 +15,7 @@ test(
       fillDir: "/var",
       fillOrigin: "sysvg/var",
       restoreSize: "3G",
+      compress: "none" as const,
     };
     const say = (step: string): void => {
       process.stderr.write(`[backup-split] ${step}\n`);
