@@ -63,16 +63,21 @@ echo '/dev/mapper/vg0-root / ext4 errors=remount-ro 0 1' >> /tmp/fstab
   },
 };
 
+/** Partition 1 for /boot (ext4, as Debian's installer makes it), partition 2 a PV of `vg`. */
+function separateBoot(vg: string): string {
+  return `printf 'label: dos\\nstart=2048, size=300MiB, type=83, bootable\\ntype=8e\\n' | sfdisk --wipe always /dev/vdb
+udevadm settle
+mkfs.ext4 -q -L boot /dev/vdb1
+pvcreate -y /dev/vdb2
+vgcreate ${vg} /dev/vdb2
+`;
+}
+
 const trixieSplit: Layout = {
   name: "trixie-split",
   suite: "trixie",
   storage: `
-printf 'label: dos\\nstart=2048, size=300MiB, type=83, bootable\\ntype=8e\\n' | sfdisk --wipe always /dev/vdb
-udevadm settle
-mkfs.ext4 -q -L boot /dev/vdb1
-pvcreate -y /dev/vdb2
-vgcreate sysvg /dev/vdb2
-lvcreate -y -W y -L 3G -n root sysvg
+${separateBoot("sysvg")}lvcreate -y -W y -L 3G -n root sysvg
 lvcreate -y -W y -L 1G -n var sysvg
 mkfs.ext4 -q -L root /dev/sysvg/root
 mkfs.xfs -q -L var /dev/sysvg/var
@@ -99,12 +104,7 @@ const trixieThin: Layout = {
   name: "trixie-thin",
   suite: "trixie",
   storage: `
-printf 'label: dos\\nstart=2048, size=300MiB, type=83, bootable\\ntype=8e\\n' | sfdisk --wipe always /dev/vdb
-udevadm settle
-mkfs.ext4 -q -L boot /dev/vdb1
-pvcreate -y /dev/vdb2
-vgcreate thinvg /dev/vdb2
-lvcreate -y --type thin-pool -L 4G -n pool thinvg
+${separateBoot("thinvg")}lvcreate -y --type thin-pool -L 4G -n pool thinvg
 lvcreate -y -W y -V 3G -T thinvg/pool -n root
 mkfs.ext4 -q -L root /dev/thinvg/root
 mount /dev/thinvg/root /mnt/t
