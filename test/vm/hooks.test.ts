@@ -26,60 +26,93 @@ async function sets(m: Machine): Promise<ListJson["sets"]> {
   return (JSON.parse(await m.sh("rootsnap list --json")) as ListJson).sets;
 }
 
+const CONFIG = '[defaults]\nsize = "512M"\n\n[retention.scheduled]\nkeep-last = 2\n';
 const APT = "DEBIAN_FRONTEND=noninteractive apt-get install -y -q";
 
-test("apt hook, revert of an update, interrupted apt, full VG, timers", { skip: vmSkip(), timeout: 40 * 60_000 }, async () => {
-  await withMachine("bookworm-simple", async (m) => {
-    const vg = m.layout.expect.vg;
-    await installRootsnap(m);
-    await m.sh("mkdir -p /etc/rootsnap && cat > /etc/rootsnap/rootsnap.toml", {
-      input: '[defaults]\nsize = "512M"\n\n[schedule]\non-calendar = "*:*:0/20"\n\n[retention.scheduled]\nkeep-last = 2\n',
+test(
+  "apt hook, revert of an update, interrupted apt, full VG, timers",
+  { skip: vmSkip(), timeout: 40 * 60_000 },
+  async () => {
+    await withMachine("bookworm-simple", async (m) => {
+      const vg = m.layout.expect.vg;
+      await installRootsnap(m);
+      await m.sh("mkdir -p /etc/rootsnap && cat > /etc/rootsnap/rootsnap.toml", {
+        input: CONFIG,
+      });
+      await m.sh("rootsnap setup --yes", { timeoutMs: 300_000 });
+      assert.match(await m.sh("cat /etc/apt/apt.conf.d/80rootsnap"), /DPkg::Pre-Invoke/);
+
+      // An update through apt takes exactly one labelled pre-update set.
+      const demo = await makeDeb(m, "rootsnap-demo");
+      const install = await m.sh(`${APT} ${demo} 2>&1`, { timeoutMs: 300_000 });
+      assert.match(install, /took set pre-update-/);
+      const pre = (await sets(m)).filter((s) => s.kind === "pre-update");
+      assert.equal(pre.length, 1, JSON.stringify(pre));
+      assert.match(pre[0]?.label ?? "", /apt-get install -y -q .*rootsnap-demo_1\.0_all\.deb/);
+      assert.equal((await m.sh("cat /usr/share/rootsnap-demo/payload")).trim(), "rootsnap-demo");
+
+      // Reverting it removes the package, and apt works afterwards.
+      await m.sh(`rootsnap revert ${pre[0]?.name ?? ""} --yes`);
+      await m.reboot();
+      assert.notEqual((await m.shResult("dpkg -s rootsnap-demo")).code, 0, "the package is gone");
+      assert.equal(
+        (await m.sh("dpkg --audit; apt-get check -q 2>&1; echo rc=$?")).trim().split("\n").at(-1),
+        "rc=0",
+      );
+      await m.sh(`${APT} ${demo}`, { timeoutMs: 300_000 });
+      assert.equal(
+        (await m.sh("dpkg-query -W -f '${Status}' rootsnap-demo")).trim(),
+        "install ok installed",
+      );
+
+      // An apt run killed in the middle of a maintainer script is undone by its set.
+      const slow = await makeDeb(m, "rootsnap-slow", "sleep 600");
+      await m.sh(`systemd-run --unit=slow-apt sh -c '${APT} ${slow}'`);
+      await m.sh("for i in $(seq 1 120); do pgrep -f 'sleep 600' && break; sleep 1; done", {
+        timeoutMs: 150_000,
+      });
+      await m.sh("systemctl kill -s KILL slow-apt; sleep 1; pkill -9 -f 'sleep 600' || true");
+      assert.match(
+        await m.sh("dpkg --audit 2>&1 || true"),
+        /rootsnap-slow/,
+        "dpkg shows the half-installed package",
+      );
+      const slowSet = (await sets(m)).find(
+        (s) => s.kind === "pre-update" && (s.label ?? "").includes("rootsnap-slow"),
+      );
+      assert.ok(slowSet, "the interrupted run took its set");
+      await m.sh(`rootsnap revert ${slowSet.name} --yes`);
+      await m.reboot();
+      assert.equal(
+        (await m.sh("dpkg --audit 2>&1; echo done")).trim(),
+        "done",
+        "dpkg is consistent again",
+      );
+      assert.notEqual((await m.shResult("dpkg -s rootsnap-slow")).code, 0);
+
+      // Timers: setup again with a schedule adds its timer; sets every 20 s, pruned to two.
+      await m.sh("cat > /etc/rootsnap/rootsnap.toml && rootsnap setup --yes", {
+        input: `${CONFIG}\n[schedule]\non-calendar = "*:*:0/20"\n`,
+        timeoutMs: 300_000,
+      });
+      await m.sh("sleep 50; systemctl start rootsnap-prune.service", { timeoutMs: 180_000 });
+      const scheduled = (await sets(m)).filter((s) => s.kind === "scheduled");
+      assert.ok(scheduled.length >= 1 && scheduled.length <= 2, JSON.stringify(scheduled));
+      await m.sh("systemctl stop rootsnap-scheduled.timer");
+
+      // A full VG: the update goes on, and apt's output says why no set was taken.
+      await m.sh(`lvcreate -y -l 100%FREE -n filler ${vg}`);
+      const other = await makeDeb(m, "rootsnap-other");
+      const full = await m.shResult(`${APT} ${other} 2>&1`, { timeoutMs: 300_000 });
+      assert.equal(full.code, 0, full.stdout);
+      assert.match(
+        full.stdout,
+        /rootsnap: warning: no pre-update set was taken \(.*\); the update goes on/,
+      );
+      assert.equal(
+        (await m.sh("dpkg-query -W -f '${Status}' rootsnap-other")).trim(),
+        "install ok installed",
+      );
     });
-    await m.sh("rootsnap setup --yes", { timeoutMs: 300_000 });
-    assert.match(await m.sh("cat /etc/apt/apt.conf.d/80rootsnap"), /DPkg::Pre-Invoke/);
-
-    // An update through apt takes exactly one labelled pre-update set.
-    const demo = await makeDeb(m, "rootsnap-demo");
-    const install = await m.sh(`${APT} ${demo} 2>&1`, { timeoutMs: 300_000 });
-    assert.match(install, /took set pre-update-/);
-    const pre = (await sets(m)).filter((s) => s.kind === "pre-update");
-    assert.equal(pre.length, 1, JSON.stringify(pre));
-    assert.match(pre[0]?.label ?? "", /apt-get install -y -q .*rootsnap-demo_1\.0_all\.deb/);
-    assert.equal((await m.sh("cat /usr/share/rootsnap-demo/payload")).trim(), "rootsnap-demo");
-
-    // Reverting it removes the package, and apt works afterwards.
-    await m.sh(`rootsnap revert ${pre[0]?.name ?? ""} --yes`);
-    await m.reboot();
-    assert.notEqual((await m.shResult("dpkg -s rootsnap-demo")).code, 0, "the package is gone");
-    assert.equal((await m.sh("dpkg --audit; apt-get check -q 2>&1; echo rc=$?")).trim().split("\n").at(-1), "rc=0");
-    await m.sh(`${APT} ${demo}`, { timeoutMs: 300_000 });
-    assert.equal((await m.sh("dpkg-query -W -f '${Status}' rootsnap-demo")).trim(), "install ok installed");
-
-    // An apt run killed in the middle of a maintainer script is undone by its set.
-    const slow = await makeDeb(m, "rootsnap-slow", "sleep 600");
-    await m.sh(`systemd-run --unit=slow-apt sh -c '${APT} ${slow}'`);
-    await m.sh("for i in $(seq 1 120); do pgrep -f 'sleep 600' && break; sleep 1; done", { timeoutMs: 150_000 });
-    await m.sh("systemctl kill -s KILL slow-apt; sleep 1; pkill -9 -f 'sleep 600' || true");
-    assert.match(await m.sh("dpkg --audit 2>&1 || true"), /rootsnap-slow/, "dpkg shows the half-installed package");
-    const slowSet = (await sets(m)).find((s) => s.kind === "pre-update" && (s.label ?? "").includes("rootsnap-slow"));
-    assert.ok(slowSet, "the interrupted run took its set");
-    await m.sh(`rootsnap revert ${slowSet.name} --yes`);
-    await m.reboot();
-    assert.equal((await m.sh("dpkg --audit 2>&1; echo done")).trim(), "done", "dpkg is consistent again");
-    assert.notEqual((await m.shResult("dpkg -s rootsnap-slow")).code, 0);
-
-    // Timers: scheduled sets every 20 s, pruned to the newest two by the prune service.
-    await m.sh("sleep 50; systemctl start rootsnap-prune.service", { timeoutMs: 180_000 });
-    const scheduled = (await sets(m)).filter((s) => s.kind === "scheduled");
-    assert.ok(scheduled.length >= 1 && scheduled.length <= 2, JSON.stringify(scheduled));
-    await m.sh("systemctl stop rootsnap-scheduled.timer");
-
-    // A full VG: the update goes on, and apt's output says why no set was taken.
-    await m.sh(`lvcreate -y -l 100%FREE -n filler ${vg}`);
-    const other = await makeDeb(m, "rootsnap-other");
-    const full = await m.shResult(`${APT} ${other} 2>&1`, { timeoutMs: 300_000 });
-    assert.equal(full.code, 0, full.stdout);
-    assert.match(full.stdout, /rootsnap: warning: no pre-update set was taken \(.*\); the update goes on/);
-    assert.equal((await m.sh("dpkg-query -W -f '${Status}' rootsnap-other")).trim(), "install ok installed");
-  });
-});
+  },
+);
