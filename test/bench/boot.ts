@@ -1,0 +1,90 @@
+// The boot-time cost bar: on one bookworm-simple VM, rootsnap-boot.service against the
+// seed article's bare `lvcreate` unit, both before local-fs.target in the same snapshot
+// boots (each runs first once), timed by systemd's own timestamps; and how long a
+// power-off takes with snapshots active.
+import { installRootsnap, withMachine } from "../vm/rig/index.ts";
+import type { Machine } from "../vm/rig/machine.ts";
+
+const BAR = 1.5;
+
+const BARE_UNIT = `[Unit]
+Description=bare lvcreate at boot, as the seed article does it
+ConditionKernelCommandLine=rootsnap.boot
+DefaultDependencies=no
+Wants=local-fs-pre.target
+After=local-fs-pre.target systemd-remount-fs.service
+Before=local-fs.target shutdown.target
+Conflicts=shutdown.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/sbin/lvcreate -L 600M -s -n bare-snap vg0/root
+
+[Install]
+WantedBy=local-fs.target
+`;
+
+export interface BootBench {
+  /** Seconds each unit ran, one entry per snapshot boot. */
+  readonly rootsnap: number[];
+  readonly bare: number[];
+  /** Seconds from `systemctl poweroff` to the end of QEMU, with two snapshots active. */
+  readonly powerOffSeconds: number;
+}
+
+async function unitSeconds(m: Machine, unit: string): Promise<number> {
+  const out = await m.sh(
+    `systemctl show -p ExecMainStartTimestampMonotonic,ExecMainExitTimestampMonotonic,Result ${unit}`,
+  );
+  const value = (key: string): number => Number(new RegExp(`${key}=(\\d+)`).exec(out)?.[1]);
+  if (!out.includes("Result=success")) throw new Error(`${unit} did not succeed: ${out}`);
+  return (value("ExecMainExitTimestampMonotonic") - value("ExecMainStartTimestampMonotonic")) / 1e6;
+}
+
+export async function benchBoot(say: (text: string) => void): Promise<BootBench> {
+  return withMachine("bookworm-simple", async (m) => {
+    await installRootsnap(m);
+    await m.writeFile("/etc/systemd/system/bare-snap.service", BARE_UNIT);
+    await m.sh("rootsnap setup && systemctl enable bare-snap.service", { timeoutMs: 600_000 });
+    const rootsnap: number[] = [];
+    const bare: number[] = [];
+    for (const bareFirst of [false, true]) {
+      // Each unit runs once first and once second, so neither gains from the order.
+      const order = bareFirst
+        ? "[Unit]\nBefore=rootsnap-boot.service\n"
+        : "[Unit]\nAfter=rootsnap-boot.service\n";
+      await m.sh("mkdir -p /etc/systemd/system/bare-snap.service.d");
+      await m.writeFile("/etc/systemd/system/bare-snap.service.d/order.conf", order);
+      await m.sh(
+        'lvremove -y vg0/bare-snap >/dev/null 2>&1; for s in $(rootsnap list --json | sed -n \'s/.*"name": "\\(boot-[^"]*\\)".*/\\1/p\'); do rootsnap remove --yes $s; done; systemctl daemon-reload && rootsnap next-boot',
+      );
+      say(`snapshot boot ${bareFirst ? "(bare unit first)" : "(rootsnap first)"}`);
+      await m.reboot();
+      await m.sh("systemctl is-system-running --wait >/dev/null 2>&1 || true");
+      say(
+        await m.sh(
+          "journalctl -b -o short-monotonic --no-hostname -u rootsnap-boot.service -u bare-snap.service | tail -12",
+        ),
+      );
+      rootsnap.push(await unitSeconds(m, "rootsnap-boot.service"));
+      bare.push(await unitSeconds(m, "bare-snap.service"));
+    }
+    await m.sh("rootsnap create --kind manual extra >/dev/null");
+    const started = Date.now();
+    await m.spawn("systemctl poweroff");
+    await m.waitForPowerOff();
+    return { rootsnap, bare, powerOffSeconds: (Date.now() - started) / 1000 };
+  });
+}
+
+export function reportBootBench(bench: BootBench, write: (text: string) => void): boolean {
+  const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
+  const ratio = sum(bench.rootsnap) / sum(bench.bare);
+  const ok = ratio <= BAR;
+  const list = (values: number[]): string => values.map((v) => `${v.toFixed(2)} s`).join(", ");
+  write(
+    `boot-time unit        rootsnap ${list(bench.rootsnap)}; bare lvcreate ${list(bench.bare)}; ${ratio.toFixed(2)}x (bar ${BAR}x) ${ok ? "ok" : "OVER"}\n`,
+  );
+  write(`power-off, 3 snapshots active: ${bench.powerOffSeconds.toFixed(1)} s\n`);
+  return ok;
+}
