@@ -233,3 +233,64 @@ test("setup installs, is idempotent, and uninstall leaves every byte as before",
     "uninstall leaves exactly the files there were",
   );
 });
+
+const GRUB_TOOLS = Object.fromEntries(
+  ["grub-mkconfig", "grub-reboot", "grub-editenv", "grub-script-check"].map((tool) => [
+    `/usr/sbin/${tool}`,
+    "",
+  ]),
+);
+
+async function runCli(
+  argv: string[],
+  initial: Record<string, string>,
+  reply: (argv: readonly string[]) => { stdout?: string; code?: number } = () => ({}),
+) {
+  const { main } = await import("../../src/cli/app.ts");
+  const { testIo } = await import("./helpers.ts");
+  const { files } = memoryFiles({ ...GRUB_TOOLS, ...initial });
+  const fake = fakeRunner(reply);
+  const io = testIo(fake.runner, { bootFiles: files });
+  const code = await main(argv, io);
+  return { code, io, calls: fake.calls };
+}
+
+test("next-boot needs the entry setup makes, then runs grub-reboot; --cancel unsets only ours", async () => {
+  const missing = await runCli(["next-boot"], { "/boot/grub/grub.cfg": GRUB_CFG });
+  assert.equal(missing.code, 78);
+  assert.match(missing.io.stderrText, /has no rootsnap entry \(hint: run rootsnap setup first/);
+  assert.deepEqual(missing.calls, []);
+
+  const withEntry = `${GRUB_CFG}menuentry 'x' $menuentry_id_option 'rootsnap-boot' {\n}\n`;
+  const set = await runCli(["--json", "next-boot"], { "/boot/grub/grub.cfg": withEntry });
+  assert.equal(set.code, 0);
+  assert.deepEqual(set.calls, [["/usr/sbin/grub-reboot", "rootsnap-boot"]]);
+  assert.equal((JSON.parse(set.io.stdoutText) as { next_boot: string }).next_boot, "rootsnap-boot");
+
+  const env = { "/boot/grub/grub.cfg": withEntry, "/boot/grub/grubenv": "" };
+  const ours = await runCli(["next-boot", "--cancel"], env, (argv) =>
+    argv.includes("list") ? { stdout: "next_entry=rootsnap-boot\n" } : {},
+  );
+  assert.equal(ours.code, 0);
+  assert.ok(
+    ours.calls.some(
+      (argv) => argv.join(" ") === "/usr/sbin/grub-editenv /boot/grub/grubenv unset next_entry",
+    ),
+  );
+  const theirs = await runCli(["next-boot", "--cancel"], env, () => ({
+    stdout: "next_entry=1>2\n",
+  }));
+  assert.equal(theirs.code, 0);
+  assert.ok(!theirs.calls.some((argv) => argv.includes("unset")), "another one-shot is left alone");
+  assert.match(theirs.io.stderrText, /starts GRUB entry 1>2, not rootsnap's/);
+});
+
+test("setup refuses Boot Loader Spec systems with exit 69 and changes nothing", async () => {
+  const bls = await runCli(["setup"], {
+    "/boot/grub2/grub.cfg": "blscfg\n",
+    "/etc/default/grub": 'GRUB_ENABLE_BLSCFG="true"\n',
+  });
+  assert.equal(bls.code, 69);
+  assert.match(bls.io.stderrText, /Boot Loader Spec entries .* not support/);
+  assert.deepEqual(bls.calls, []);
+});
