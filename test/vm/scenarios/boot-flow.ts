@@ -117,6 +117,10 @@ export function assertNormalBoot(state: BootState): void {
 const ENTRY_OF_GRUB_CFG =
   "grep -m1 '^menuentry ' /boot/grub/grub.cfg; awk \"/'rootsnap-boot'/{p=1} p{print} p&&/^}/{exit}\" /boot/grub/grub.cfg";
 
+function escaped(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
 export interface KernelUpgrade {
   /** .deb files on the host, installed together. */
   readonly debs: readonly string[];
@@ -132,7 +136,7 @@ export interface BootScenarioResult {
 }
 
 /**
- * setup (dry run, twice, uninstall in between), next-boot and a snapshot boot, a kernel
+ * setup (dry run, then twice), next-boot and a snapshot boot, a kernel
  * upgrade and a snapshot boot on it, a revert to the set from before the upgrade, and
  * uninstall: every claim of the boot integration, on one machine, in three reboots.
  */
@@ -154,7 +158,7 @@ export async function bootScenario(
   assert.match(dry, /grub-mkconfig -o/);
   assert.equal(await bootConfigDigest(m), original);
 
-  say("setup, setup again (idempotent), uninstall: byte for byte as before");
+  say("setup, and setup again (idempotent)");
   const started = Date.now();
   await m.sh("rootsnap setup", { timeoutMs: 600_000 });
   say(`setup took ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -163,12 +167,10 @@ export async function bootScenario(
   assert.match(again.stderr, /nothing to do/);
   const cfg = await m.sh(ENTRY_OF_GRUB_CFG);
   say(`default and rootsnap entries: ${cfg.split("\n").slice(0, 2).join(" / ")}`);
-  assert.match(cfg, new RegExp(`vmlinuz-${oldRelease} .*rootsnap\\.boot=1`));
-  await m.sh("rootsnap uninstall", { timeoutMs: 600_000 });
-  assert.equal(await bootConfigDigest(m), original, "uninstall restores the boot configuration");
+  assert.match(cfg, new RegExp(`vmlinuz-${escaped(oldRelease)} .*rootsnap\\.boot=1`));
 
-  say("setup, next-boot, reboot: a snapshot boot");
-  await m.sh("rootsnap setup && rootsnap next-boot", { timeoutMs: 600_000 });
+  say("next-boot, reboot: a snapshot boot");
+  await m.sh("rootsnap next-boot");
   assert.match(await m.sh("grub-editenv list"), /^next_entry=rootsnap-boot$/m);
   boots.push(await m.reboot());
   let state = await bootState(m);
@@ -200,10 +202,7 @@ export async function bootScenario(
     { timeoutMs: 1_200_000 },
   );
   const upgraded = await m.sh(ENTRY_OF_GRUB_CFG);
-  assert.match(
-    upgraded,
-    new RegExp(`vmlinuz-${kernel.release.replace(/\+/g, "\\+")} .*rootsnap\\.boot=1`),
-  );
+  assert.match(upgraded, new RegExp(`vmlinuz-${escaped(kernel.release)} .*rootsnap\\.boot=1`));
 
   say("next-boot, reboot: a snapshot boot on the new kernel");
   await m.sh("rootsnap next-boot");
@@ -213,9 +212,13 @@ export async function bootScenario(
   unitSeconds.push(bootUnitSeconds(state));
   assert.equal(state.release, kernel.release);
 
-  say(`revert to ${first} (taken before the upgrade), reboot: a normal boot`);
+  say(`revert to ${first} (taken before the upgrade, ${second} after it), reboot: a normal boot`);
   const revert = await m.sh(
-    `rootsnap remove --yes ${second} && rootsnap revert --yes ${first} 2>&1`,
+    // The package-manager hooks setup installs may have taken pre-update sets too.
+    `for set in $(rootsnap list --json | sed -n 's/^ *"name": "\\(.*\\)",$/\\1/p'); do
+       [ "$set" = ${first} ] || rootsnap remove --yes "$set" || exit 1
+     done
+     rootsnap revert --yes ${first} 2>&1`,
     { timeoutMs: 600_000 },
   );
   say(revert.trim().replace(/\n/g, " / "));
@@ -230,7 +233,7 @@ export async function bootScenario(
     `lvs -a --noheadings -o lv_name,lv_attr ${vg}; ls /boot; ls /var/lib/rootsnap/boot 2>/dev/null || true`,
   );
   assert.doesNotMatch(lvs, /Swi|snap|\.tar/, `merge finished and copies pruned at boot: ${lvs}`);
-  assert.doesNotMatch(lvs, new RegExp(`vmlinuz-${kernel.release.replace(/\+/g, "\\+")}`));
+  assert.doesNotMatch(lvs, new RegExp(`vmlinuz-${escaped(kernel.release)}`));
   assert.equal(state.sets.length, 0);
 
   say("uninstall after the revert: byte for byte as before setup");
