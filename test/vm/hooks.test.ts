@@ -68,10 +68,12 @@ test(
       // An apt run killed in the middle of a maintainer script is undone by its set.
       const slow = await makeDeb(m, "rootsnap-slow", "sleep 600");
       await m.sh(`systemd-run --unit=slow-apt sh -c '${APT} ${slow}'`);
-      await m.sh("for i in $(seq 1 120); do pgrep -f 'sleep 600' && break; sleep 1; done", {
-        timeoutMs: 150_000,
-      });
-      await m.sh("systemctl kill -s KILL slow-apt; sleep 1; pkill -9 -f 'sleep 600' || true");
+      // -x matches the maintainer script's own `sleep 600`, never the shell that looks for it.
+      await m.sh(
+        "for i in $(seq 1 120); do pgrep -x -f 'sleep 600' && exit 0; sleep 1; done; exit 1",
+        { timeoutMs: 150_000 },
+      );
+      await m.sh("systemctl kill -s KILL slow-apt; sleep 1; pkill -9 -x -f 'sleep 600' || true");
       assert.match(
         await m.sh("dpkg --audit 2>&1 || true"),
         /rootsnap-slow/,
