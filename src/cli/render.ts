@@ -46,6 +46,7 @@ export function setJson(set: SnapshotSet): Record<string, unknown> {
     kind: set.kind,
     created: isoTime(set.created),
     label: set.label ?? null,
+    missing: set.missing,
     volumes: set.volumes.map(volumeJson),
   };
 }
@@ -79,17 +80,21 @@ function humanTime(date: Date): string {
 }
 
 export function setsTable(sets: readonly SnapshotSet[]): string {
-  const rows = sets.flatMap((set) =>
-    set.volumes.map((volume, index) => [
-      index === 0 ? set.name : "",
-      index === 0 ? set.kind : "",
-      index === 0 ? humanTime(set.created) : "",
+  const rows = sets.flatMap((set) => {
+    const volumes = set.volumes.map((volume) => [
       volume.origin ?? "-",
       volume.snapshot,
       percent(volume.usedPercent, volume.usedOf),
       volume.state,
-    ]),
-  );
+    ]);
+    if (set.missing > 0) volumes.push(["-", `(${set.missing} missing)`, "-", "incomplete"]);
+    return volumes.map((cells, index) => [
+      index === 0 ? set.name : "",
+      index === 0 ? set.kind : "",
+      index === 0 ? humanTime(set.created) : "",
+      ...cells,
+    ]);
+  });
   return table(["SET", "KIND", "CREATED", "ORIGIN", "SNAPSHOT", "USED", "STATE"], rows);
 }
 

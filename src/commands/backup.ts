@@ -43,7 +43,7 @@ import type { SnapshotSet } from "../sets/model.ts";
 import { defaultSetName } from "../sets/names.ts";
 import type { SizePolicy } from "../sets/size.ts";
 import { create } from "./create.ts";
-import { lvmOf, readMounts, readSet, type Context } from "./context.ts";
+import { lvmOf, readMounts, readSet, requireComplete, type Context } from "./context.ts";
 import { remove } from "./remove.ts";
 
 export interface BackupOptions {
@@ -327,6 +327,7 @@ export async function backup(context: Context, options: BackupOptions): Promise<
   const yes: Context = { ...context, confirm: () => Promise.resolve(true) };
   try {
     const set = await readSet(lvm, name);
+    requireComplete(set, "an archive of the rest would not be the whole system");
     const { manifest, elapsedMs } = await backupSet({
       context,
       options,

@@ -42,6 +42,16 @@ export function requireSet(sets: readonly SnapshotSet[], name: string): Snapshot
   return set;
 }
 
+/** Refuses a set that lacks some of its snapshots: `what` of part of it would mislead. */
+export function requireComplete(set: SnapshotSet, what: string): void {
+  if (set.missing === 0) return;
+  const had = set.volumes.length + set.missing;
+  throw new DataError(
+    `set ${set.name} is incomplete: ${set.missing} of its ${had} snapshots are missing (its creation was cut off, or one was removed by hand), so ${what}`,
+    `nothing was changed; rootsnap remove ${set.name} drops what is left`,
+  );
+}
+
 /** Reads all LVs once and finds the named set among them. */
 export async function readSet(lvm: Lvm, name: string): Promise<SnapshotSet> {
   return requireSet(collectSets(await lvm.logicalVolumes()), name);

@@ -45,6 +45,7 @@ export function decide(
       created: s.created,
       merging: s.volumes.some((v) => v.state === "merging"),
       mounted: inUse(s, mounts),
+      missing: s.missing,
     })),
     policies,
     now,

@@ -8,7 +8,14 @@ import { collectSets, type SetVolume, type SnapshotSet } from "../sets/model.ts"
 import { mountAt } from "../config/mounts.ts";
 import { bootCopyToRestore, restoreBootForRevert } from "../boot/bootcopy.ts";
 import { kernelEntryForRevert, startSetKernelNext } from "../boot/revertboot.ts";
-import { lvmOf, readMounts, requireSet, type Commands, type Context } from "./context.ts";
+import {
+  lvmOf,
+  readMounts,
+  requireComplete,
+  requireSet,
+  type Commands,
+  type Context,
+} from "./context.ts";
 
 /** merged: done now; pending: starts when the origin is next activated (next boot if in use). */
 export type MergeOutcome = "merged" | "pending" | "planned";
@@ -125,6 +132,7 @@ export async function revert(context: Context, name: string): Promise<RevertResu
   const lvs = await lvm.logicalVolumes();
   const set = requireSet(collectSets(lvs), name);
   checkMergeable(set, lvs);
+  requireComplete(set, "reverting the rest would leave its volumes out of step");
   const origins = set.volumes.map((volume) => volume.origin ?? "?").join(", ");
   const question = `Revert ${origins} to set ${name}? Every change made since ${set.created.toISOString()} is lost.`;
   const bootCopy = await bootCopyToRestore(context, set);

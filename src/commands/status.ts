@@ -76,6 +76,11 @@ async function finishMerges(
 function warningsFor(sets: readonly SnapshotSet[], merges: readonly PendingMerge[]): string[] {
   const warnings: string[] = [];
   for (const set of sets) {
+    if (set.missing > 0) {
+      warnings.push(
+        `set ${set.name} is incomplete (${set.missing} of ${set.volumes.length + set.missing} snapshots missing) and cannot be reverted; rootsnap prune or rootsnap remove ${set.name} drops it`,
+      );
+    }
     for (const volume of set.volumes) {
       if (volume.state === "invalid") {
         warnings.push(

@@ -24,6 +24,11 @@ export interface SnapshotSet {
   readonly created: Date;
   readonly label?: string;
   readonly volumes: readonly SetVolume[];
+  /**
+   * Snapshots the set was made with that LVM no longer has, while none of it merges (a
+   * finished merge removes its snapshot): a create cut off by a crash, or an lvremove.
+   */
+  readonly missing: number;
 }
 
 /** Byte-order comparison: localeCompare would load ICU, which costs more than the listing. */
@@ -59,7 +64,14 @@ export function collectSets(lvs: readonly LogicalVolume[]): SnapshotSet[] {
   const byName = new Map(lvs.map((lv) => [lv.fullName, lv]));
   const sets = new Map<
     string,
-    { name: string; kind: SetKind; created: Date; label?: string; volumes: SetVolume[] }
+    {
+      name: string;
+      kind: SetKind;
+      created: Date;
+      label?: string;
+      members?: number;
+      volumes: SetVolume[];
+    }
   >();
   for (const lv of lvs) {
     const identity = readSetTags(lv.tags, lv.created);
@@ -70,12 +82,17 @@ export function collectSets(lvs: readonly LogicalVolume[]): SnapshotSet[] {
       sets.set(identity.name, set);
     }
     if (identity.created < set.created) set.created = identity.created;
+    if (identity.members !== undefined && identity.members > (set.members ?? 0))
+      set.members = identity.members;
     set.volumes.push(toSetVolume(lv, byName));
   }
   return [...sets.values()]
-    .map((set) => ({
+    .map(({ members, ...set }) => ({
       ...set,
       volumes: set.volumes.sort((a, b) => compareText(a.snapshot, b.snapshot)),
+      missing: set.volumes.some((v) => v.state === "merging")
+        ? 0
+        : Math.max(0, (members ?? 0) - set.volumes.length),
     }))
     .sort((a, b) => b.created.getTime() - a.created.getTime() || compareText(a.name, b.name));
 }

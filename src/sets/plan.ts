@@ -189,7 +189,9 @@ export function planCreate(inputs: PlanInputs): CreatePlan {
     seen.add(`${vg}/${lv}`);
   }
   if (inputs.requests.length === 0) throw new UsageError("no volume to snapshot");
-  const snapshots = inputs.requests.map((request) => planOne(inputs, request));
+  // Every member carries the set's size, so a set cut short by a crash is recognised.
+  const set: SetIdentity = { ...inputs.set, members: inputs.requests.length };
+  const snapshots = inputs.requests.map((request) => planOne({ ...inputs, set }, request));
   checkSpace(snapshots, inputs.vgs);
-  return { set: inputs.set, snapshots };
+  return { set, snapshots };
 }

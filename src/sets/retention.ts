@@ -28,6 +28,8 @@ export interface PruneCandidate {
   /** A merge is pending or running: removing it would drop the revert. */
   readonly merging: boolean;
   readonly mounted: boolean;
+  /** Snapshots it lacks: such a set cannot be reverted and takes no place in a policy. */
+  readonly missing?: number;
 }
 
 export interface PruneDecision {
@@ -108,12 +110,21 @@ export function planPrune(
   now: Date,
 ): PruneDecision[] {
   const byKind = new Map<SetKind, PruneCandidate[]>();
+  const reasons = new Map<string, PruneDecision>();
   for (const s of sets) {
+    if ((s.missing ?? 0) > 0) {
+      reasons.set(
+        s.name,
+        s.mounted
+          ? { name: s.name, keep: true, reason: "mounted" }
+          : { name: s.name, keep: false, reason: `incomplete: ${s.missing} snapshot(s) missing` },
+      );
+      continue;
+    }
     const list = byKind.get(s.kind) ?? [];
     list.push(s);
     byKind.set(s.kind, list);
   }
-  const reasons = new Map<string, PruneDecision>();
   for (const [kind, list] of byKind) {
     const newestFirst = [...list].sort((a, b) => b.created.getTime() - a.created.getTime());
     const policy = policies[kind];

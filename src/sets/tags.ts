@@ -9,6 +9,7 @@ const SET_PREFIX = "rootsnap.set=";
 const KIND_PREFIX = "rootsnap.kind=";
 const CREATED_PREFIX = "rootsnap.created=";
 const LABEL_PREFIX = "rootsnap.label=";
+const MEMBERS_PREFIX = "rootsnap.members=";
 const LABEL_MAX = 200;
 
 export interface SetIdentity {
@@ -17,6 +18,8 @@ export interface SetIdentity {
   readonly created: Date;
   /** What the set was taken for, e.g. the package manager's command line. */
   readonly label?: string;
+  /** How many snapshots the set was made with; fewer on LVM means a cut-off create. */
+  readonly members?: number;
 }
 
 export function isSetKind(text: string): text is SetKind {
@@ -39,6 +42,7 @@ export function setTags(identity: SetIdentity): string[] {
     `${KIND_PREFIX}${identity.kind}`,
     `${CREATED_PREFIX}${Math.floor(identity.created.getTime() / 1000)}`,
     ...(identity.label ? [`${LABEL_PREFIX}${labelTag(identity.label)}`] : []),
+    ...(identity.members === undefined ? [] : [`${MEMBERS_PREFIX}${identity.members}`]),
   ];
 }
 
@@ -60,10 +64,16 @@ export function readSetTags(
       ? new Date(Number(createdText) * 1000)
       : (fallbackCreated ?? new Date(0));
   const label = valueOf(tags, LABEL_PREFIX)?.replace(/\+/g, " ");
+  const membersText = valueOf(tags, MEMBERS_PREFIX);
+  const members =
+    membersText !== undefined && /^[1-9]\d{0,3}$/.test(membersText)
+      ? Number(membersText)
+      : undefined;
   return {
     name,
     kind: isSetKind(kindText) ? kindText : "manual",
     created,
     ...(label ? { label } : {}),
+    ...(members === undefined ? {} : { members }),
   };
 }

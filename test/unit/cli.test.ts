@@ -182,6 +182,8 @@ test("create snapshots the LV mounted at / with 20%ORIGIN when nothing is config
       "rootsnap.kind=manual",
       "--addtag",
       "rootsnap.created=1767607200",
+      "--addtag",
+      "rootsnap.members=1",
       "vg0/root",
     ],
   ]);
@@ -490,4 +492,68 @@ test("an unexpected failure is exit 70", async () => {
   });
   assert.equal(crash.code, ExitCode.internal);
   assert.match(crash.io.stderrText, /internal error: boom/);
+});
+
+/** Set before-upgrade as a create cut off after two of its three snapshots. */
+function incompleteSystem(): FakeSystem {
+  return system({
+    lvs: editReport(sample(`${SETS}/lvs.json`), (rows) =>
+      rows.map((row) =>
+        (row.lv_tags ?? "").includes("rootsnap.set=before-upgrade")
+          ? { ...row, lv_tags: `${row.lv_tags ?? ""},rootsnap.members=3` }
+          : row,
+      ),
+    ),
+  });
+}
+
+test("a set lacking a snapshot is shown as incomplete and cannot be reverted or archived", async () => {
+  const listed = await rootsnap(["list", "--json"], incompleteSystem());
+  const sets = (JSON.parse(listed.io.stdoutText) as { sets: { name: string; missing: number }[] })
+    .sets;
+  assert.deepEqual(
+    sets.map((set) => [set.name, set.missing]),
+    [
+      ["weekly", 0],
+      ["nightly", 0],
+      ["before-upgrade", 1],
+    ],
+  );
+  const table = await rootsnap(["list"], incompleteSystem());
+  assert.match(table.io.stdoutText, /\(1 missing\)\s+-\s+incomplete\n/);
+  assertRefused(
+    await rootsnap(["revert", "before-upgrade", "--yes"], incompleteSystem()),
+    ExitCode.dataError,
+    /set before-upgrade is incomplete: 1 of its 3 snapshots are missing .*rootsnap remove before-upgrade/,
+  );
+  const backup = await rootsnap(
+    ["backup", "before-upgrade", "--to", "/tmp/box.tar.zst"],
+    incompleteSystem(),
+  );
+  assert.equal(backup.code, ExitCode.dataError, backup.io.stderrText);
+  assert.match(backup.io.stderrText, /incomplete: .*not be the whole system/);
+  assert.equal(
+    backup.changed.filter((argv) => argv[1] !== "--version").length,
+    0,
+    "nothing mounted",
+  );
+  const status = await rootsnap(["status", "--json"], incompleteSystem());
+  assert.ok(
+    (JSON.parse(status.io.stdoutText) as { warnings: string[] }).warnings.some((w) =>
+      /set before-upgrade is incomplete \(1 of 3 snapshots missing\)/.test(w),
+    ),
+    status.io.stdoutText,
+  );
+});
+
+test("prune removes an incomplete set whatever its kind's policy keeps", async () => {
+  const run = await rootsnap(["prune", "--yes"], incompleteSystem());
+  assert.equal(run.code, 0, run.io.stderrText);
+  assert.deepEqual(run.changed, [
+    ["lvremove", "--yes", "vg0/home-before-upgrade"],
+    ["lvremove", "--yes", "vg0/root-before-upgrade"],
+  ]);
+  assert.match(run.io.stdoutText, /before-upgrade.*incomplete: 1 snapshot\(s\) missing/);
+  const complete = await rootsnap(["prune", "--yes"]);
+  assert.deepEqual(complete.changed, [], "a whole pre-update set is kept by keep-last 10");
 });

@@ -101,6 +101,12 @@ test("tags carry name, kind and time, and read back", () => {
   for (const tag of tags) assert.match(tag, /^[A-Za-z0-9_+.\-/=!:&#]+$/);
   assert.deepEqual(readSetTags(tags, null), identity);
   assert.equal(readSetTags(["other"], null), undefined);
+  const counted = { ...identity, members: 2 };
+  assert.deepEqual(setTags(counted).at(-1), "rootsnap.members=2");
+  assert.deepEqual(readSetTags(setTags(counted), null), counted);
+  for (const bad of ["0", "-1", "x", "99999"]) {
+    assert.equal(readSetTags([...tags, `rootsnap.members=${bad}`], null)?.members, undefined, bad);
+  }
 });
 
 test("size policies parse, and nonsense does not", () => {
@@ -144,6 +150,7 @@ function inputs(overrides: Partial<PlanInputs> = {}): PlanInputs {
 const NEW_SET_TAGS = [
   ...["--addtag", "rootsnap", "--addtag", "rootsnap.set=new"],
   ...["--addtag", "rootsnap.kind=manual", "--addtag", "rootsnap.created=1767607200"],
+  ...["--addtag", "rootsnap.members=2"],
 ];
 
 test("a plan names the lvcreate of every volume, thick with extents and thin without", () => {

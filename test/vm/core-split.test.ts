@@ -1,10 +1,20 @@
 // rootsnap on Debian 13 (lvm2 2.03.31) with / and /var on two LVs of one VG: a set of
 // two volumes from the configuration file, a failure halfway through a set leaving no
-// snapshot behind, and a revert of both volumes across a reboot.
+// snapshot behind, a create killed halfway leaving a set marked incomplete, and a revert
+// of both volumes across a reboot.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { installRootsnap, vmSkip, withMachine, type Machine } from "./rig/index.ts";
-import { allLvs, checkMergeFinished, findSet, rootsnap, rootsnapJson } from "./core-steps.ts";
+import {
+  allLvs,
+  checkMergeFinished,
+  findSet,
+  listSets,
+  refused,
+  rootsnap,
+  rootsnapJson,
+  type SetJson,
+} from "./core-steps.ts";
 
 const say = (s: string): void => {
   process.stderr.write(`[core-split] ${s}\n`);
@@ -31,6 +41,35 @@ for a in "$@"; do
 done
 exec /usr/sbin/lvcreate "$@"
 `;
+
+// Kills rootsnap itself at the second volume's lvcreate: a crash no rollback can answer.
+const KILLING_LVCREATE = `#!/bin/sh
+for a in "$@"; do
+  [ "$a" = sysvg/var ] && kill -9 $PPID && exit 5
+done
+exec /usr/sbin/lvcreate "$@"
+`;
+
+async function cutShort(m: Machine): Promise<void> {
+  say("a create killed between its two lvcreates leaves a set that says it is incomplete");
+  await m.writeFile("/usr/local/sbin/lvcreate", KILLING_LVCREATE, 0o755);
+  const r = await m.shResult("PATH=/usr/local/sbin:$PATH rootsnap create cut </dev/null");
+  await m.sh("rm /usr/local/sbin/lvcreate");
+  assert.equal(r.code, 137, `rootsnap was killed: ${r.stderr}`);
+  const cut = (await findSet(m, "cut")) as SetJson & { missing: number };
+  assert.deepEqual(
+    cut.volumes.map((volume) => volume.snapshot),
+    ["sysvg/root-cut"],
+  );
+  assert.equal(cut.missing, 1);
+  assert.match((await rootsnap(m, "list")).stdout, /\(1 missing\)\s+-\s+incomplete/);
+  await refused(m, "revert cut --yes", 65, /set cut is incomplete: 1 of its 2 snapshots/);
+  await refused(m, "backup cut --to /root/cut.tar", 65, /set cut is incomplete/);
+  const pruned = await rootsnap(m, "prune --yes");
+  assert.equal(pruned.code, 0, pruned.stderr);
+  assert.match(pruned.stdout, /cut.*incomplete: 1 snapshot\(s\) missing/);
+  assert.deepEqual(await listSets(m), [], "prune removed what was left of it");
+}
 
 async function failureHalfway(m: Machine): Promise<void> {
   say("a failure at the second volume removes the first snapshot again");
@@ -93,6 +132,7 @@ test("core verbs on trixie-split", { skip: vmSkip(), timeout: 40 * 60_000 }, asy
     await m.sh("mkdir -p /etc/rootsnap");
     await m.writeFile("/etc/rootsnap/rootsnap.toml", CONFIG);
     await failureHalfway(m);
+    await cutShort(m);
     await twoVolumes(m);
     await revertBoth(m);
   });
