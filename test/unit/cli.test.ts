@@ -520,7 +520,7 @@ test("a set lacking a snapshot is shown as incomplete and cannot be reverted or 
     ],
   );
   const table = await rootsnap(["list"], incompleteSystem());
-  assert.match(table.io.stdoutText, /\(1 missing\)\s+-\s+incomplete\n/);
+  assert.match(table.io.stdoutText, /\n\s+-\s+-\s+-\s+missing\n/);
   assertRefused(
     await rootsnap(["revert", "before-upgrade", "--yes"], incompleteSystem()),
     ExitCode.dataError,
