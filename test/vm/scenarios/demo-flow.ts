@@ -15,6 +15,15 @@ async function typed(m: Machine, show: Show, command: string): Promise<string> {
   return r.stdout;
 }
 
+/** Reboots, then waits for the boot's own jobs (rootsnap-finish.service among them) to end. */
+async function rebootSettled(m: Machine, show: Show): Promise<void> {
+  const seconds = await m.reboot();
+  await m.sh("systemctl is-system-running --wait >/dev/null 2>&1 || true", {
+    timeoutMs: 10 * 60_000,
+  });
+  show(`  (booted again in ${seconds.toFixed(0)} s)`);
+}
+
 export async function demoFlow(m: Machine, say: Show, show: Show): Promise<void> {
   say(
     "install rootsnap the way the README says (one file, Node from Debian), and check the system",
@@ -26,7 +35,7 @@ export async function demoFlow(m: Machine, say: Show, show: Show): Promise<void>
   await typed(m, show, "rootsnap setup --yes");
   await typed(m, show, "rootsnap next-boot");
   say("reboot: this one boot takes a boot-time set before the file systems are in use");
-  show(`  (booted again in ${(await m.reboot()).toFixed(0)} s)`);
+  await rebootSettled(m, show);
   await typed(m, show, "rootsnap list");
   const sets = JSON.parse(await m.sh("rootsnap list --json")) as {
     sets: { name: string; kind: string }[];
@@ -50,7 +59,7 @@ export async function demoFlow(m: Machine, say: Show, show: Show): Promise<void>
 
   say("revert: merge the set back; the root volume is in use, so it completes at the next boot");
   await typed(m, show, "rootsnap revert before-change --yes");
-  show(`  (booted again in ${(await m.reboot()).toFixed(0)} s)`);
+  await rebootSettled(m, show);
   await typed(m, show, "rootsnap status");
   const gone = await m.shResult("test -e /root/new-file || test -e /etc/hostname.bak");
   assert.notEqual(gone.code, 0, "the change should be undone");
