@@ -168,6 +168,7 @@ export function statusJson(result: StatusResult): string {
       free_bytes: vg.freeBytes,
     })),
     merges: result.merges,
+    leftovers_removed: result.leftovers,
     invalid: result.sets.flatMap((set) =>
       set.volumes.filter((volume) => volume.state === "invalid").map((volume) => volume.snapshot),
     ),

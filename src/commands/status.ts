@@ -1,8 +1,10 @@
 // rootsnap status: sets, fill levels, pending merges, invalid snapshots, VG free space;
 // and it finishes merges that an earlier boot ran but nothing polled to the end.
-import type { LogicalVolume, VolumeGroup } from "../lvm/model.ts";
+import { isThin, type LogicalVolume, type VolumeGroup } from "../lvm/model.ts";
 import type { Lvm } from "../lvm/lvm.ts";
+import { removeArgv } from "../sets/apply.ts";
 import { collectSets, type SnapshotSet } from "../sets/model.ts";
+import { readSetTags } from "../sets/tags.ts";
 import { lvmOf, type Commands, type Context } from "./context.ts";
 
 /** Fill level from which a snapshot or pool is reported as nearly full. */
@@ -24,6 +26,8 @@ export interface StatusResult {
   readonly sets: readonly SnapshotSet[];
   readonly volumeGroups: readonly VolumeGroup[];
   readonly merges: readonly PendingMerge[];
+  /** Copy-on-write volumes an interrupted merge left behind, removed by this run. */
+  readonly leftovers: readonly string[];
   readonly warnings: readonly string[];
   readonly commands: Commands;
   readonly dryRun: boolean;
@@ -104,16 +108,42 @@ function warningsFor(sets: readonly SnapshotSet[], merges: readonly PendingMerge
   return warnings;
 }
 
+/**
+ * lvm finishes a merge by detaching the snapshot, which turns its copy-on-write volume into
+ * a plain LV, and then removing that LV; a boot cut between the two leaves the plain LV
+ * with the set's tags. rootsnap tags only the snapshots it makes, so such an LV is that.
+ */
+export function mergeLeftovers(lvs: readonly LogicalVolume[]): LogicalVolume[] {
+  return lvs.filter(
+    (lv) =>
+      readSetTags(lv.tags, null) !== undefined &&
+      lv.origin === null &&
+      !lv.attr.isSnapshot &&
+      !isThin(lv) &&
+      !lv.hidden &&
+      !lv.open,
+  );
+}
+
 export async function status(context: Context): Promise<StatusResult> {
   const lvm = lvmOf(context);
   const [lvs, volumeGroups] = await Promise.all([lvm.logicalVolumes(), lvm.volumeGroups()]);
   const finished = await finishMerges(lvm, await findMerges(lvm, lvs));
-  const sets = collectSets(finished.lvs ?? lvs);
+  const leftovers = mergeLeftovers(finished.lvs ?? lvs).map((lv) => lv.fullName);
+  for (const leftover of leftovers) {
+    await lvm.change(removeArgv(leftover));
+    context.output.note(
+      `${lvm.dryRun ? "would remove" : "removed"} ${leftover}, the copy-on-write volume a finished merge left behind`,
+    );
+  }
+  const now = leftovers.length > 0 && !lvm.dryRun ? await lvm.logicalVolumes() : undefined;
+  const sets = collectSets(now ?? finished.lvs ?? lvs);
   const warnings = warningsFor(sets, finished.merges);
   return {
     sets,
     volumeGroups,
     merges: finished.merges,
+    leftovers,
     warnings,
     commands: lvm.changes,
     dryRun: lvm.dryRun,

@@ -557,3 +557,35 @@ test("prune removes an incomplete set whatever its kind's policy keeps", async (
   const complete = await rootsnap(["prune", "--yes"]);
   assert.deepEqual(complete.changed, [], "a whole pre-update set is kept by keep-last 10");
 });
+
+test("status removes the copy-on-write volume an interrupted merge left as a plain LV", async () => {
+  const leftover = (): string =>
+    editReport(sample(`${SETS}/lvs.json`), (rows) =>
+      rows.map((row) =>
+        row.lv_name === "root-before-upgrade"
+          ? { ...row, lv_attr: "-wi-a-----", origin: "", origin_size: "", segtype: "linear" }
+          : row,
+      ),
+    );
+  const state = system({ lvs: leftover() });
+  state.afterChange = () => {
+    state.lvs = editReport(leftover(), (rows) =>
+      rows.filter((row) => row.lv_name !== "root-before-upgrade"),
+    );
+  };
+  const run = await rootsnap(["status", "--json"], state);
+  assert.equal(run.code, 0, run.io.stderrText);
+  assert.deepEqual(run.changed, [["lvremove", "--yes", "vg0/root-before-upgrade"]]);
+  const document = JSON.parse(run.io.stdoutText) as {
+    leftovers_removed: string[];
+    sets: { name: string; volumes: { snapshot: string }[] }[];
+  };
+  assert.deepEqual(document.leftovers_removed, ["vg0/root-before-upgrade"]);
+  assert.deepEqual(
+    document.sets.find((set) => set.name === "before-upgrade")?.volumes.map((v) => v.snapshot),
+    ["vg0/home-before-upgrade"],
+  );
+  assert.match(run.io.stderrText, /removed vg0\/root-before-upgrade, the copy-on-write volume/);
+  const untouched = await rootsnap(["status", "--json"]);
+  assert.deepEqual(untouched.changed, [], "snapshots and origins are never taken for leftovers");
+});
