@@ -1,6 +1,5 @@
 // Writing the boot configuration: every file replaced atomically (temp file, fsync,
 // rename, fsync of the directory), so a power cut leaves the old file or the new one.
-import { createHash } from "node:crypto";
 import { chmod, lstat, mkdir, open, readFile, readdir, rename, rm, rmdir } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
@@ -21,10 +20,6 @@ export interface BootFiles {
   makeDirectory(path: string): Promise<void>;
   /** Moves a file within one file system, replacing the target in one step. */
   move(from: string, to: string): Promise<void>;
-}
-
-export function sha256(data: string | Buffer): string {
-  return createHash("sha256").update(data).digest("hex");
 }
 
 async function fsyncDirectory(path: string): Promise<void> {

@@ -4,7 +4,8 @@
 import { basename } from "node:path";
 import { OperationError } from "../errors.ts";
 import { unifiedDiff } from "./diff.ts";
-import { sha256, type BootFiles } from "./files.ts";
+import { createHash } from "node:crypto";
+import type { BootFiles } from "./files.ts";
 import {
   GRUB_SCRIPT_PATH,
   grubScript,
@@ -16,6 +17,10 @@ import {
 import type { Steps } from "./steps.ts";
 import { lifecyclePaths, startsNow, type LifecycleFile } from "../lifecycle/units.ts";
 import { ARTICLE_UNITS, UNIT_DIR, unitFiles } from "./units.ts";
+
+function sha256(data: string | Buffer): string {
+  return createHash("sha256").update(data).digest("hex");
+}
 
 /** What setup installs for the lifecycle (hooks, timers, watchdog), and the directories it needs. */
 export interface Lifecycle {

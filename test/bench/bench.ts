@@ -142,15 +142,22 @@ process.stdout.write(
   );
 }
 // The backup bench needs a VM; it runs only where VM tests can.
+// `npm run bench -- --no-vm` runs only the benches above; `--vm backup` or `--vm boot` one VM bench.
 const { vmSkipReason } = await import("../vm/rig/index.ts");
-const noVm = vmSkipReason();
+const args = process.argv.slice(2);
+const onlyVm = args.includes("--vm") ? args[args.indexOf("--vm") + 1] : undefined;
+const noVm = args.includes("--no-vm") ? "--no-vm given" : vmSkipReason();
 if (noVm === undefined) {
-  const { benchBackup, reportBackupBench } = await import("./backup.ts");
-  const ok = reportBackupBench(await benchBackup(), (text) => process.stdout.write(text));
-  failed ||= !ok;
-  const { benchBoot, reportBootBench } = await import("./boot.ts");
-  const boot = await benchBoot((text) => process.stderr.write(`[bench boot] ${text}\n`));
-  failed ||= !reportBootBench(boot, (text) => process.stdout.write(text));
+  if (onlyVm === undefined || onlyVm === "backup") {
+    const { benchBackup, reportBackupBench } = await import("./backup.ts");
+    const ok = reportBackupBench(await benchBackup(), (text) => process.stdout.write(text));
+    failed ||= !ok;
+  }
+  if (onlyVm === undefined || onlyVm === "boot") {
+    const { benchBoot, reportBootBench } = await import("./boot.ts");
+    const boot = await benchBoot((text) => process.stderr.write(`[bench boot] ${text}\n`));
+    failed ||= !reportBootBench(boot, (text) => process.stdout.write(text));
+  }
 } else {
   process.stdout.write(`backup bench skipped: ${noVm}\n`);
   process.stdout.write(`boot bench skipped: ${noVm}\n`);
