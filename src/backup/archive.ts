@@ -1,19 +1,17 @@
 // Where an archive goes: a file readable by root only from its first byte (a temporary
-// name made with O_EXCL, renamed when complete), or a pipe on stdout.
-import { createHash, type Hash } from "node:crypto";
-import { once } from "node:events";
+// name made with O_EXCL, renamed when complete), or rootsnap's stdout. Either way the
+// pipeline's last stage writes to the descriptor itself.
 import { open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import type { Readable } from "node:stream";
 import { NoSpaceError, OperationError } from "../errors.ts";
 
 const PRIVATE = 0o600;
 
 export interface ArchiveSink {
-  /** Copies the stream, counting and hashing it; resolves when it has ended. */
-  drain(source: Readable): Promise<void>;
-  readonly bytes: number;
-  readonly sha256: string;
+  /** The descriptor the pipeline's last stage writes the archive to. */
+  readonly fd: number;
+  /** A file's size once written; undefined for a stream, whose bytes are counted on the way. */
+  size(): Promise<number | undefined>;
   /** Makes a file archive durable and gives it its name. */
   finish(): Promise<void>;
   /** Removes a file archive that did not complete. */
@@ -38,59 +36,36 @@ export async function removeStalePartials(
   }
 }
 
-function writeFailure(path: string, error: unknown): Error {
+/** ENOSPC and EDQUOT as the error that says where to make room; others as they are. */
+export function writeFailure(path: string, error: unknown): Error {
   const code = (error as NodeJS.ErrnoException).code;
-  if (code === "ENOSPC" || code === "EDQUOT") {
-    return new NoSpaceError(
-      `no space left on the file system of ${dirname(path)}`,
-      "free space there or write the archive to a larger disk",
-    );
-  }
+  if (code === "ENOSPC" || code === "EDQUOT") return noSpaceAt(path);
   const why = error instanceof Error ? error.message : String(error);
   return new OperationError(`writing ${path} failed: ${why}`, undefined, { cause: error });
 }
 
-abstract class HashingSink {
-  protected hash: Hash = createHash("sha256");
-  bytes = 0;
-  private digest: string | undefined;
-
-  get sha256(): string {
-    this.digest ??= this.hash.digest("hex");
-    return this.digest;
-  }
-
-  async drain(source: Readable): Promise<void> {
-    for await (const chunk of source as AsyncIterable<Buffer>) {
-      this.hash.update(chunk);
-      this.bytes += chunk.length;
-      await this.write(chunk);
-    }
-  }
-
-  protected abstract write(chunk: Buffer): Promise<void>;
+export function noSpaceAt(path: string): NoSpaceError {
+  return new NoSpaceError(
+    `no space left on the file system of ${dirname(path)}`,
+    "free space there or write the archive to a larger disk",
+  );
 }
 
-class FileSink extends HashingSink implements ArchiveSink {
+class FileSink implements ArchiveSink {
   private closed = false;
 
   constructor(
     private readonly handle: FileHandle,
     private readonly path: string,
     private readonly partial: string,
-  ) {
-    super();
+  ) {}
+
+  get fd(): number {
+    return this.handle.fd;
   }
 
-  protected async write(chunk: Buffer): Promise<void> {
-    try {
-      let offset = 0;
-      while (offset < chunk.length) {
-        offset += (await this.handle.write(chunk, offset, chunk.length - offset)).bytesWritten;
-      }
-    } catch (error) {
-      throw writeFailure(this.path, error);
-    }
+  async size(): Promise<number> {
+    return (await this.handle.stat()).size;
   }
 
   async finish(): Promise<void> {
@@ -125,41 +100,14 @@ export async function openFileSink(path: string, pid: number): Promise<ArchiveSi
   return new FileSink(handle, path, partial);
 }
 
-class StreamSink extends HashingSink implements ArchiveSink {
-  private readonly failed: Promise<never>;
-
-  constructor(private readonly out: NodeJS.WritableStream) {
-    super();
-    // Listening from the start: an EPIPE with no listener would end the process.
-    this.failed = new Promise((_, reject) => {
-      out.once("error", (error: Error) => {
-        reject(
-          new OperationError(
-            `the reader of the archive went away: ${error.message}`,
-            "check the command the archive was piped to",
-          ),
-        );
-      });
-    });
-    this.failed.catch(() => undefined);
-  }
-
-  protected async write(chunk: Buffer): Promise<void> {
-    if (this.out.write(chunk)) return;
-    await Promise.race([once(this.out as NodeJS.EventEmitter, "drain"), this.failed]);
-  }
-
-  finish(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  discard(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-export function streamSink(out: NodeJS.WritableStream): ArchiveSink {
-  return new StreamSink(out);
+/** The archive on a descriptor rootsnap itself does not write to (its stdout). */
+export function streamSink(fd: number): ArchiveSink {
+  return {
+    fd,
+    size: () => Promise.resolve(undefined),
+    finish: () => Promise.resolve(),
+    discard: () => Promise.resolve(),
+  };
 }
 
 /** Writes a small private file the same way: O_EXCL temporary name, 0600, then rename. */

@@ -3,6 +3,7 @@
 import type { ArchiveSink } from "./archive.ts";
 import { bytesRead, describeEnd, startPipeline, type StageEnd } from "./pipeline.ts";
 import { FILL_STOP_PERCENT, FILL_WARN_PERCENT, type ProgressListener } from "./progress.ts";
+import { openTap } from "./tap.ts";
 import { isListedMember } from "./tar.ts";
 
 export interface Fill {
@@ -14,6 +15,7 @@ export interface Fill {
 }
 
 export interface ArchiveJob {
+  /** tar, and a compressor; a `tee` into the checksum is added after them. */
   readonly stages: readonly (readonly string[])[];
   readonly sink: ArchiveSink;
   /** Bytes tar is expected to read: the snapshots' used space. */
@@ -30,14 +32,18 @@ export type Stop =
   | { readonly kind: "cancelled"; readonly reason: string }
   | { readonly kind: "full"; readonly fill: Fill }
   | { readonly kind: "invalid"; readonly fill: Fill }
-  | { readonly kind: "sink"; readonly error: unknown };
+  | { readonly kind: "checksum"; readonly error: unknown };
 
 export interface ArchiveOutcome {
   readonly stop: Stop | undefined;
+  /** tar's, the compressor's and the tee's ends, in that order. */
   readonly ends: readonly StageEnd[];
   readonly files: number;
   readonly bytesRead: number;
   readonly elapsedMs: number;
+  /** The archive's checksum and size; empty and 0 when it did not complete. */
+  readonly sha256: string;
+  readonly bytes: number;
 }
 
 /** What a fill reading asks for: nothing, a warning (once per volume), or a stop. */
@@ -64,7 +70,9 @@ function reasonOf(signal: AbortSignal): string {
 
 export async function runArchive(job: ArchiveJob): Promise<ArchiveOutcome> {
   let files = 0;
-  const pipeline = startPipeline(job.stages, {
+  const tap = await openTap((await job.sink.size()) === undefined);
+  const pipeline = startPipeline([...job.stages, tap.teeArgv], {
+    stdout: job.sink.fd,
     onStderrLine: (index, line) => {
       if (index !== 0 || !isListedMember(line)) return false;
       files += 1;
@@ -78,6 +86,7 @@ export async function runArchive(job: ArchiveJob): Promise<ArchiveOutcome> {
   const halt = (why: Stop): void => {
     stop ??= why;
     pipeline.kill();
+    tap.kill();
   };
   const onAbort = (): void => {
     if (job.signal) halt({ kind: "cancelled", reason: reasonOf(job.signal) });
@@ -113,15 +122,32 @@ export async function runArchive(job: ArchiveJob): Promise<ArchiveOutcome> {
     }
   };
   const timer = setInterval(() => void tick(), job.intervalMs ?? 1000);
+  // A checksum program that fails leaves the tee waiting on its FIFO: stop everything.
+  let ended = false;
+  const summed = tap.result().catch((error: unknown) => {
+    if (!ended) halt({ kind: "checksum", error });
+    return undefined;
+  });
   try {
-    await job.sink.drain(pipeline.output).catch((error: unknown) => {
-      halt({ kind: "sink", error });
-    });
     const ends = await pipeline.ended;
-    return { stop, ends, files, bytesRead: lastRead, elapsedMs: job.clock() - started };
+    ended = true;
+    // A tee that failed before it opened the FIFOs leaves their readers waiting.
+    if (failedStage(ends) !== undefined || stop !== undefined) tap.kill();
+    const sum = await summed;
+    const bytes = sum?.bytes ?? (await job.sink.size()) ?? 0;
+    return {
+      stop,
+      ends,
+      files,
+      bytesRead: lastRead,
+      elapsedMs: job.clock() - started,
+      sha256: sum?.sha256 ?? "",
+      bytes,
+    };
   } finally {
     clearInterval(timer);
     job.signal?.removeEventListener("abort", onAbort);
+    await tap.close();
   }
 }
 

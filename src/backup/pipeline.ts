@@ -18,6 +18,8 @@ export interface StageEnd {
 export interface PipelineOptions {
   /** "pipe" to feed the first stage from rootsnap. */
   readonly stdin?: "ignore" | "pipe";
+  /** The descriptor the last stage writes to; without it, rootsnap reads `output`. */
+  readonly stdout?: number;
   /** Each stderr line of stage `index`; return true when it was data, not a complaint. */
   readonly onStderrLine?: (index: number, line: string) => boolean;
 }
@@ -26,8 +28,8 @@ export interface Pipeline {
   readonly children: readonly ChildProcess[];
   /** The first stage's stdin, when asked for. */
   readonly input: NodeJS.WritableStream | null;
-  /** The last stage's stdout. */
-  readonly output: Readable;
+  /** The last stage's stdout, when it is not a descriptor given in the options. */
+  readonly output: Readable | null;
   /** Resolves once every stage has exited. */
   readonly ended: Promise<StageEnd[]>;
   /** Ends every stage still running. */
@@ -79,7 +81,9 @@ export function startPipeline(
   let previous: Readable | undefined;
   stages.forEach((argv, index) => {
     const stdin = previous ?? options.stdin ?? "ignore";
-    const child = start(argv, { stdin, stdout: "pipe", output: "pipe" });
+    const last = index === stages.length - 1;
+    const stdout = last && options.stdout !== undefined ? options.stdout : "pipe";
+    const child = start(argv, { stdin, stdout, output: "pipe" });
     // The next stage holds the pipe now; rootsnap's copy would keep a dead reader's writer blocked.
     previous?.destroy();
     const stderr = watchStderr(child, (line) => options.onStderrLine?.(index, line) ?? false);
@@ -87,12 +91,11 @@ export function startPipeline(
     children.push(child);
     previous = child.stdout ?? undefined;
   });
-  const output = previous;
-  if (output === undefined) throw new Error("startPipeline: no stages");
+  if (children.length === 0) throw new Error("startPipeline: no stages");
   return {
     children,
     input: children[0]?.stdin ?? null,
-    output,
+    output: previous ?? null,
     ended: Promise.all(ends),
     kill(signal = "SIGTERM") {
       for (const child of children) {

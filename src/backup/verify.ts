@@ -43,8 +43,8 @@ export async function verifyArchive(
   const manifest = (await readManifest(path)) ?? null;
   const stages = (await isZstdFile(path)) ? [zstdDecompressArgv(), tarListArgv()] : [tarListArgv()];
   const pipeline = startPipeline(stages, { stdin: "pipe" });
-  const input = pipeline.input;
-  if (input === null) throw new Error("verify: no stdin for the first stage");
+  const { input, output } = pipeline;
+  if (input === null || output === null) throw new Error("verify: the pipeline has no ends");
   const started = options.clock();
   let last = started;
   const [fed, files, ends] = await Promise.all([
@@ -55,7 +55,7 @@ export async function verifyArchive(
       const elapsedMs = now - started;
       options.onProgress?.({ verb: "verify", done, total, elapsedMs, fillPercent: null });
     }),
-    countLines(pipeline.output),
+    countLines(output),
     pipeline.ended,
   ]);
   const failed = failedStage(ends) ?? ends.find((end) => end.code !== 0);

@@ -34,7 +34,8 @@ export interface Io {
   /** Aborted by the first SIGINT/SIGTERM: long verbs stop and clean up. */
   readonly signal?: AbortSignal;
   /** stdout as a stream, for an archive written with `backup --to -`. */
-  readonly stdoutStream?: NodeJS.WritableStream;
+  /** The descriptor of stdout, for programs that write the data there themselves. */
+  readonly stdoutFd?: number;
   readonly stdoutIsTTY?: boolean;
   readonly stderrIsTTY?: boolean;
 }
@@ -306,7 +307,7 @@ async function runArchiveVerb(io: Io, call: VerbInvocation, context: Context): P
         volumes: call.volumes,
         size: call.size,
         signal: io.signal,
-        stdout: io.stdoutStream,
+        stdout: io.stdoutFd,
         stdoutIsTTY: io.stdoutIsTTY,
         onProgress: display.listener,
         pid: io.pid,

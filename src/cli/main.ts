@@ -1,5 +1,6 @@
 // The rootsnap executable: the one place that touches process.*, wiring the real world
 // into main(). `--version` answers before anything else is loaded.
+import { isatty } from "node:tty";
 import { DEFAULT_LOCK_PATH } from "./lock.ts";
 
 /** Aborted by the first signal: a backup or restore stops its programs and cleans up. */
@@ -44,8 +45,9 @@ async function runCli(argv: string[]): Promise<number> {
     bootFiles: nodeBootFiles,
     executable: process.argv[1],
     signal: interrupted.signal,
-    stdoutStream: process.stdout,
-    stdoutIsTTY: process.stdout.isTTY,
+    // Not process.stdout: that would make a pipe on fd 1 non-blocking for the programs too.
+    stdoutFd: 1,
+    stdoutIsTTY: isatty(1),
     stderrIsTTY: process.stderr.isTTY,
   });
 }

@@ -3,13 +3,22 @@
 import { stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import {
+  noSpaceAt,
   openFileSink,
   removeStalePartials,
   streamSink,
   writePrivateFile,
   type ArchiveSink,
 } from "../backup/archive.ts";
-import { failedStage, judgeFill, runArchive, stageMessage, type Fill } from "../backup/engine.ts";
+import {
+  failedStage,
+  judgeFill,
+  runArchive,
+  stageMessage,
+  type ArchiveOutcome,
+  type Fill,
+} from "../backup/engine.ts";
+import type { StageEnd } from "../backup/pipeline.ts";
 import { fillReader } from "../backup/fill.ts";
 import { manifestPath, manifestText, type Manifest } from "../backup/manifest.ts";
 import {
@@ -55,8 +64,8 @@ export interface BackupOptions {
   readonly volumes: readonly string[];
   readonly size: SizePolicy | undefined;
   readonly signal?: AbortSignal;
-  /** Where `--to -` writes, and whether that is a terminal. */
-  readonly stdout?: NodeJS.WritableStream;
+  /** The descriptor `--to -` writes to (1), and whether that is a terminal. */
+  readonly stdout?: number;
   readonly stdoutIsTTY?: boolean;
   readonly onProgress?: ProgressListener;
   readonly pid: number;
@@ -197,7 +206,10 @@ async function archive(run: Run, entries: readonly MountEntry[], dir: string, si
   if (stop?.kind === "cancelled") {
     throw new OperationError(`backup of set ${set.name} interrupted (${stop.reason})`);
   }
-  if (stop?.kind === "sink") throw stop.error;
+  if (stop?.kind === "checksum") {
+    const why = stop.error instanceof Error ? stop.error.message : String(stop.error);
+    throw new OperationError(`the archive's checksum could not be computed: ${why}`);
+  }
   if (stop?.kind === "full") {
     throw new NoSpaceError(
       `${stop.fill.volume} reached ${stop.fill.percent?.toFixed(0)}% full during the backup of set ${set.name}; stopped before the snapshot became invalid`,
@@ -210,9 +222,7 @@ async function archive(run: Run, entries: readonly MountEntry[], dir: string, si
       roomHint(stop.fill, set.name, run.temporary),
     );
   }
-  if (failed !== undefined) {
-    throw new OperationError(`archiving set ${set.name} failed: ${stageMessage(failed)}`);
-  }
+  if (failed !== undefined) throw writeStageFailure(run, failed);
   const tarEnd = outcome.ends[0];
   if (tarEnd?.code === 1) {
     context.output.warn(`tar reported files that changed while read: ${tarEnd.stderr}`);
@@ -220,7 +230,27 @@ async function archive(run: Run, entries: readonly MountEntry[], dir: string, si
   return outcome;
 }
 
-function manifestOf(run: Run, entries: readonly MountEntry[], files: number, sink: ArchiveSink) {
+/** The error of a failed stage; the tee's write errors are the destination's. */
+function writeStageFailure(run: Run, failed: StageEnd): Error {
+  if (failed.argv[0] === "tee") {
+    if (
+      run.dest.kind === "file" &&
+      /No space left on device|Disk quota exceeded/.test(failed.stderr)
+    )
+      return noSpaceAt(run.dest.path);
+    if (
+      run.dest.kind === "stream" &&
+      (failed.signal === "SIGPIPE" || /Broken pipe/.test(failed.stderr))
+    )
+      return new OperationError(
+        "the reader of the archive went away",
+        "check the command the archive was piped to",
+      );
+  }
+  return new OperationError(`archiving set ${run.set.name} failed: ${stageMessage(failed)}`);
+}
+
+function manifestOf(run: Run, entries: readonly MountEntry[], outcome: ArchiveOutcome) {
   const used = new Map<string, number>();
   return {
     entries,
@@ -243,9 +273,9 @@ function manifestOf(run: Run, entries: readonly MountEntry[], files: number, sin
         })),
         compression: run.options.compress,
         excludes: [...DEFAULT_EXCLUDES, ...run.options.excludes],
-        files,
-        bytes: sink.bytes,
-        sha256: sink.sha256,
+        files: outcome.files,
+        bytes: outcome.bytes,
+        sha256: outcome.sha256,
       };
     },
   };
@@ -271,7 +301,7 @@ async function backupSet(run: Run): Promise<{ manifest: Manifest; elapsedMs: num
       sink = streamSink(options.stdout);
     } else throw new UsageError("--to - needs a standard output");
     const outcome = await archive(run, entries, dir, sink);
-    const manifest = await manifestOf(run, entries, outcome.files, sink).build();
+    const manifest = await manifestOf(run, entries, outcome).build();
     // The archive takes its name only once complete; its manifest follows it.
     if (dest.kind === "file") {
       await sink.finish();

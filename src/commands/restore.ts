@@ -60,7 +60,7 @@ export async function restore(
     ? [zstdDecompressArgv(path), tarExtractArgv(dir, selinux)]
     : [tarExtractArgv(dir, selinux, path)];
   const pipeline = startPipeline(stages);
-  pipeline.output.resume();
+  pipeline.output?.resume();
   const started = context.clock().getTime();
   let done = 0;
   const reader = pipeline.children[0]?.pid;

@@ -144,8 +144,8 @@ export interface StartOptions {
   cwd?: string;
   /** Where the child's stdout and stderr go: "inherit", "ignore" or "pipe". */
   output?: "inherit" | "ignore" | "pipe";
-  /** stdout alone, overriding output (e.g. "pipe" to the next stage, stderr ignored). */
-  stdout?: "inherit" | "ignore" | "pipe";
+  /** stdout alone, overriding output ("pipe" to the next stage, or a file descriptor). */
+  stdout?: "inherit" | "ignore" | "pipe" | number;
   /** Closed by default; "pipe" to feed it, or the previous stage's stdout to read it directly. */
   stdin?: "ignore" | "pipe" | Readable;
 }

@@ -66,14 +66,13 @@ async function plainRun(m: Machine): Promise<number> {
 }
 
 async function rootsnapRun(m: Machine): Promise<{ seconds: number; rssKiB: number }> {
+  // Peak RSS (VmHWM only grows), read once a second: a busier watcher would slow the backup.
   await m.spawn(
-    "rm -f /tmp/hwm; while :; do p=$(pgrep -f '^node /usr/local/bin/rootsnap backup'); " +
-      '[ -n "$p" ] && grep VmHWM /proc/$p/status >> /tmp/hwm; [ -e /tmp/hwm-stop ] && break; sleep 0.2; done',
+    "rm -f /tmp/hwm; p=; while [ -z \"$p\" ]; do p=$(pgrep -o -f '^node /usr/local/bin/rootsnap backup'); sleep 0.1; done; " +
+      "while [ -e /proc/$p ]; do grep VmHWM /proc/$p/status >> /tmp/hwm 2>/dev/null; sleep 1; done",
   );
   const seconds = await timed(m, "rootsnap backup bench -q --to /backup/rs.tar.zst");
-  const hwm = await m.sh(
-    "touch /tmp/hwm-stop; sleep 0.5; rm -f /tmp/hwm-stop /backup/rs.tar.zst*; cat /tmp/hwm",
-  );
+  const hwm = await m.sh("sleep 1.5; rm -f /backup/rs.tar.zst*; cat /tmp/hwm");
   const rssKiB = Math.max(0, ...[...hwm.matchAll(/VmHWM:\s+(\d+)/g)].map((x) => Number(x[1])));
   return { seconds, rssKiB };
 }

@@ -1,10 +1,19 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { openFileSink } from "../../src/backup/archive.ts";
+import { openFileSink, streamSink } from "../../src/backup/archive.ts";
 import { parseSnapshotStatus } from "../../src/backup/fill.ts";
 import { judgeFill, runArchive, type Fill } from "../../src/backup/engine.ts";
 import { parseManifest } from "../../src/backup/manifest.ts";
@@ -154,22 +163,28 @@ test(
     });
     assert.equal(outcome.stop, undefined);
     assert.deepEqual(
-      outcome.ends.map((end) => end.code),
-      [0, 0],
+      outcome.ends.map((end) => [end.argv[0], end.code]),
+      [
+        ["tar", 0],
+        ["zstd", 0],
+        ["tee", 0],
+      ],
     );
     assert.equal(outcome.files, 4);
     await sink.finish();
     assert.equal(statSync(path).mode & 0o777, 0o600);
     const manifest = {
       version: 1,
-      sha256: sink.sha256,
+      sha256: outcome.sha256,
       files: outcome.files,
-      bytes: sink.bytes,
+      bytes: outcome.bytes,
     };
     writeFileSync(`${path}.manifest.json`, JSON.stringify(manifest));
     const verified = await verifyArchive(path, { clock: () => Date.now() });
     assert.equal(verified.files, 4);
-    assert.equal(verified.sha256, sink.sha256);
+    assert.equal(verified.sha256, outcome.sha256);
+    assert.equal(outcome.bytes, statSync(path).size);
+    assert.equal(outcome.sha256, createHash("sha256").update(readFileSync(path)).digest("hex"));
     const bytes = readFileSync(path);
     bytes.writeUInt8(bytes.readUInt8(bytes.length - 20) ^ 0xff, bytes.length - 20);
     writeFileSync(path, bytes);
@@ -198,6 +213,35 @@ test(
     });
     await sink.discard();
     assert.deepEqual(outcome.stop, { kind: "cancelled", reason: "SIGINT" });
+  },
+);
+
+test(
+  "to a descriptor rootsnap does not measure (stdout), the tee counts the bytes too",
+  { skip: !hasTar ? "GNU tar needed" : false },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rootsnap-stream-"));
+    const tree = join(dir, "tree");
+    mkdirSync(tree);
+    writeFileSync(join(tree, "a"), "a\n");
+    const out = join(dir, "out.tar");
+    const fd = openSync(out, "w");
+    try {
+      const outcome = await runArchive({
+        stages: [tarCreateArgv({ root: tree, members: ["."], excludes: [], selinux: false })],
+        sink: streamSink(fd),
+        total: 2,
+        readFill: () => Promise.resolve([]),
+        warn: () => undefined,
+        clock: () => Date.now(),
+      });
+      assert.equal(outcome.stop, undefined);
+      assert.equal(outcome.bytes, statSync(out).size);
+      assert.ok(outcome.bytes >= 10240, `a tar archive is at least 10 KiB, got ${outcome.bytes}`);
+      assert.equal(outcome.sha256, createHash("sha256").update(readFileSync(out)).digest("hex"));
+    } finally {
+      closeSync(fd);
+    }
   },
 );
 
