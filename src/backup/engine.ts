@@ -4,7 +4,6 @@ import type { ArchiveSink } from "./archive.ts";
 import { bytesRead, describeEnd, startPipeline, type StageEnd } from "./pipeline.ts";
 import { FILL_STOP_PERCENT, FILL_WARN_PERCENT, type ProgressListener } from "./progress.ts";
 import { openTap } from "./tap.ts";
-import { isListedMember } from "./tar.ts";
 
 export interface Fill {
   /** "vg/lv" of what fills: the snapshot, or a thin snapshot's pool. */
@@ -15,8 +14,10 @@ export interface Fill {
 }
 
 export interface ArchiveJob {
-  /** tar, and a compressor; a `tee` into the checksum is added after them. */
-  readonly stages: readonly (readonly string[])[];
+  /** tar's argv, given the file its listing goes to (--index-file). */
+  readonly tar: (indexFile: string) => readonly string[];
+  /** The compressor's argv, if any; a `tee` into the checksum follows it. */
+  readonly compressor?: readonly string[];
   readonly sink: ArchiveSink;
   /** Bytes tar is expected to read: the snapshots' used space. */
   readonly total: number;
@@ -63,22 +64,27 @@ export function judgeFill(fills: readonly Fill[], warned: Set<string>): Stop | s
   return warnings;
 }
 
+/**
+ * Milliseconds until the next fill reading (each one starts a program): half the time the
+ * fullest snapshot would take to reach the stop level at its last rate, between 1 s and
+ * 5 s (2 s once it is half full).
+ */
+export function nextFillDelayMs(percent: number, percentPerMs: number): number {
+  const longest = percent < 50 ? 5000 : 2000;
+  if (!(percentPerMs > 0)) return longest;
+  const untilStop = (FILL_STOP_PERCENT - percent) / percentPerMs;
+  return Math.min(longest, Math.max(1000, untilStop / 2));
+}
+
 function reasonOf(signal: AbortSignal): string {
   const reason: unknown = signal.reason;
   return typeof reason === "string" ? reason : "interrupted";
 }
 
 export async function runArchive(job: ArchiveJob): Promise<ArchiveOutcome> {
-  let files = 0;
   const tap = await openTap((await job.sink.size()) === undefined);
-  const pipeline = startPipeline([...job.stages, tap.teeArgv], {
-    stdout: job.sink.fd,
-    onStderrLine: (index, line) => {
-      if (index !== 0 || !isListedMember(line)) return false;
-      files += 1;
-      return true;
-    },
-  });
+  const stages = [job.tar(tap.listFifo), ...(job.compressor ? [job.compressor] : []), tap.teeArgv];
+  const pipeline = startPipeline(stages, { stdout: job.sink.fd });
   const started = job.clock();
   const tarPid = pipeline.children[0]?.pid;
   let stop: Stop | undefined;
@@ -96,20 +102,30 @@ export async function runArchive(job: ArchiveJob): Promise<ArchiveOutcome> {
 
   const warned = new Set<string>();
   let fillPercent: number | null = null;
+  let fillReadAt = job.clock();
+  let nextFillAt = fillReadAt;
   let polling = false;
+  const readFill = async (): Promise<void> => {
+    const fills = await job.readFill().catch(() => [] as Fill[]);
+    const now = job.clock();
+    const percent = Math.max(0, ...fills.map((fill) => fill.percent ?? 0));
+    const rate = fillPercent === null ? 0 : (percent - fillPercent) / Math.max(1, now - fillReadAt);
+    fillPercent = percent;
+    fillReadAt = now;
+    nextFillAt = now + nextFillDelayMs(percent, rate);
+    const verdict = judgeFill(fills, warned);
+    if (Array.isArray(verdict))
+      verdict.forEach((message) => {
+        job.warn(message);
+      });
+    else halt(verdict);
+  };
   const tick = async (): Promise<void> => {
     if (polling) return;
     polling = true;
     try {
       lastRead = Math.max(lastRead, await bytesRead(tarPid));
-      const fills = await job.readFill().catch(() => [] as Fill[]);
-      fillPercent = Math.max(0, ...fills.map((fill) => fill.percent ?? 0));
-      const verdict = judgeFill(fills, warned);
-      if (Array.isArray(verdict))
-        verdict.forEach((message) => {
-          job.warn(message);
-        });
-      else halt(verdict);
+      if (job.clock() >= nextFillAt) await readFill();
       job.onProgress?.({
         verb: "backup",
         done: lastRead,
@@ -138,7 +154,7 @@ export async function runArchive(job: ArchiveJob): Promise<ArchiveOutcome> {
     return {
       stop,
       ends,
-      files,
+      files: sum?.files ?? 0,
       bytesRead: lastRead,
       elapsedMs: job.clock() - started,
       sha256: sum?.sha256 ?? "",

@@ -1,7 +1,8 @@
-// The checksum (and, for a stream, the size) of an archive while it is written, with no
-// archive byte passing through rootsnap: the pipeline's last stage is `tee`, which writes
-// the archive to its destination and a copy into a FIFO that `sha256sum` reads (and one
-// that `wc -c` reads when the destination cannot be measured afterwards).
+// The checksum (and, for a stream, the size) of an archive and the number of its members,
+// with no archive byte and no member name passing through rootsnap: the pipeline's last
+// stage is `tee`, which writes the archive to its destination and a copy into a FIFO that
+// `sha256sum` reads (and one that `wc -c` reads when the destination cannot be measured
+// afterwards); tar writes its listing (--index-file) into a FIFO that `wc -l` reads.
 import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,8 +13,10 @@ import { run, start, type Runner } from "../lvm/runner.ts";
 export interface Tap {
   /** The pipeline's last stage: copies its stdin to its stdout and into the FIFOs. */
   readonly teeArgv: readonly string[];
-  /** The checksum (and byte count when counted) once the tee has ended. */
-  result(): Promise<{ sha256: string; bytes: number | undefined }>;
+  /** Where tar writes its listing, one line per member (--index-file). */
+  readonly listFifo: string;
+  /** The checksum, the number of members (and bytes when counted) once the stages have ended. */
+  result(): Promise<{ sha256: string; files: number; bytes: number | undefined }>;
   /** Ends the readers (a tee that never started would leave them waiting for a writer). */
   kill(): void;
   /** Removes the FIFOs' directory. */
@@ -57,24 +60,28 @@ export async function openTap(count: boolean, runner: Runner = run): Promise<Tap
   const dir = await mkdtemp(join(tmpdir(), "rootsnap-tap-"));
   const hashFifo = join(dir, "sha256");
   const countFifo = join(dir, "count");
+  const listFifo = join(dir, "list");
   const fifos = count ? [hashFifo, countFifo] : [hashFifo];
   try {
-    await runner(["mkfifo", "-m", "600", "--", ...fifos]);
+    await runner(["mkfifo", "-m", "600", "--", listFifo, ...fifos]);
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
-  const readers = [read(["sha256sum", "--", hashFifo])];
+  const readers = [read(["wc", "-l", "--", listFifo]), read(["sha256sum", "--", hashFifo])];
   if (count) readers.push(read(["wc", "-c", "--", countFifo]));
+  const firstNumber = (text: string | undefined): number => Number(text?.trim().split(/\s+/)[0]);
   return {
     teeArgv: ["tee", "--", ...fifos],
+    listFifo,
     async result() {
-      const [hashed, counted] = await Promise.all(readers.map((reader) => reader.output));
+      const [listed, hashed, counted] = await Promise.all(readers.map((reader) => reader.output));
       const sha256 = /^[0-9a-f]{64}\b/.exec(hashed ?? "")?.[0];
       if (sha256 === undefined) throw new OperationError(`sha256sum printed no checksum`);
       return {
         sha256,
-        bytes: counted === undefined ? undefined : Number(counted.trim().split(/\s+/)[0]),
+        files: firstNumber(listed),
+        bytes: counted === undefined ? undefined : firstNumber(counted),
       };
     },
     kill() {

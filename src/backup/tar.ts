@@ -40,15 +40,18 @@ export interface CreateArgs {
   readonly members: readonly string[];
   readonly excludes: readonly string[];
   readonly selinux: boolean;
+  /** Where the listing goes, one line per member; without it, stderr. */
+  readonly indexFile?: string;
 }
 
-/** tar writing the archive to stdout and its file list (-v) to stderr. */
+/** tar writing the archive to stdout and its member list (-v) to the index file. */
 export function tarCreateArgv(args: CreateArgs): string[] {
   return [
     "tar",
     "--create",
     "--file=-",
     "--verbose",
+    ...(args.indexFile === undefined ? [] : [`--index-file=${args.indexFile}`]),
     `--directory=${args.root}`,
     ...fidelity(args.selinux),
     "--one-file-system",
@@ -108,10 +111,6 @@ export async function tarHasSelinux(runner: Runner): Promise<boolean> {
 }
 
 /** tar's -v lines are member names ("./etc/hostname"); its complaints start with "tar: ". */
-export function isListedMember(line: string): boolean {
-  return line.startsWith("./") || line === ".";
-}
-
 /** Patterns that exclude swap files listed in /proc/swaps from the archive. */
 export function swapFileExcludes(procSwaps: string): string[] {
   return procSwaps

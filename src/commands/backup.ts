@@ -176,16 +176,16 @@ async function archive(run: Run, entries: readonly MountEntry[], dir: string, si
   const { context, options, lvm, set } = run;
   let total = 0;
   for (const entry of entries) total += (await context.fs.usage(entry.target)).usedBytes;
-  const tar = tarCreateArgv({
+  const tarArgs = {
     root: dir,
     members: treeMembers(entries),
     excludes: await excludesFor(context, options, run.dest),
     selinux: await tarHasSelinux(context.runner),
-  });
-  const stages = options.compress === "zstd" ? [tar, zstdCompressArgv()] : [tar];
+  };
   const readFill = await fillReader(lvm, set.name);
   const outcome = await runArchive({
-    stages,
+    tar: (indexFile) => tarCreateArgv({ ...tarArgs, indexFile }),
+    ...(options.compress === "zstd" ? { compressor: zstdCompressArgv() } : {}),
     sink,
     total,
     signal: options.signal,

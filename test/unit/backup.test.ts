@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { openFileSink, streamSink } from "../../src/backup/archive.ts";
 import { parseSnapshotStatus } from "../../src/backup/fill.ts";
-import { judgeFill, runArchive, type Fill } from "../../src/backup/engine.ts";
+import { judgeFill, nextFillDelayMs, runArchive, type Fill } from "../../src/backup/engine.ts";
 import { parseManifest } from "../../src/backup/manifest.ts";
 import { mountOptions, planMounts, refuseMounted, treeMembers } from "../../src/backup/mount.ts";
 import { parseRchar } from "../../src/backup/pipeline.ts";
@@ -151,10 +151,9 @@ test(
     const partial = join(dir, ".out.tar.zst.partial-4242");
     assert.equal(statSync(partial).mode & 0o777, 0o600);
     const outcome = await runArchive({
-      stages: [
-        tarCreateArgv({ root: tree, members: ["."], excludes: [], selinux: false }),
-        ["zstd", "-T0", "-q", "-c"],
-      ],
+      tar: (indexFile) =>
+        tarCreateArgv({ root: tree, members: ["."], excludes: [], selinux: false, indexFile }),
+      compressor: ["zstd", "-T0", "-q", "-c"],
       sink,
       total: 1 << 20,
       readFill: () => Promise.resolve([]),
@@ -203,7 +202,8 @@ test(
     const controller = new AbortController();
     controller.abort("SIGINT");
     const outcome = await runArchive({
-      stages: [tarCreateArgv({ root: "/usr", members: ["."], excludes: [], selinux: false })],
+      tar: (indexFile) =>
+        tarCreateArgv({ root: "/usr", members: ["."], excludes: [], selinux: false, indexFile }),
       sink,
       total: 1,
       signal: controller.signal,
@@ -228,7 +228,8 @@ test(
     const fd = openSync(out, "w");
     try {
       const outcome = await runArchive({
-        stages: [tarCreateArgv({ root: tree, members: ["."], excludes: [], selinux: false })],
+        tar: (indexFile) =>
+          tarCreateArgv({ root: tree, members: ["."], excludes: [], selinux: false, indexFile }),
         sink: streamSink(fd),
         total: 2,
         readFill: () => Promise.resolve([]),
@@ -244,6 +245,16 @@ test(
     }
   },
 );
+
+test("the fill level is read sooner the faster the snapshot fills", () => {
+  assert.equal(nextFillDelayMs(0, 0), 5000, "an idle, empty snapshot: every 5 s");
+  assert.equal(nextFillDelayMs(60, 0), 2000, "half full: every 2 s at most");
+  // 10 % in 10 s: 85 points left take 85 s; half of that is over the 5 s cap.
+  assert.equal(nextFillDelayMs(10, 10 / 10_000), 5000);
+  // 1 % per 100 ms at 40 %: the stop level is 5.5 s away; read again in 2.75 s.
+  assert.equal(nextFillDelayMs(40, 1 / 100), 2750);
+  assert.equal(nextFillDelayMs(90, 1 / 100), 1000, "never more often than once a second");
+});
 
 test("the kernel's snapshot status gives the fill level, or says the snapshot is invalid", () => {
   assert.deepEqual(parseSnapshotStatus("0 6291456 snapshot 3072/131072 16\n"), {
