@@ -9,7 +9,7 @@ export interface StageEnd {
   readonly argv: readonly string[];
   readonly code: number | null;
   readonly signal: string | null;
-  /** The last lines the stage wrote to stderr that were not handled by onStderrLine. */
+  /** The last lines the stage wrote to stderr. */
   readonly stderr: string;
   /** The stage could not be started (ENOENT: not installed). */
   readonly notFound: boolean;
@@ -20,8 +20,6 @@ export interface PipelineOptions {
   readonly stdin?: "ignore" | "pipe";
   /** The descriptor the last stage writes to; without it, rootsnap reads `output`. */
   readonly stdout?: number;
-  /** Each stderr line of stage `index`; return true when it was data, not a complaint. */
-  readonly onStderrLine?: (index: number, line: string) => boolean;
 }
 
 export interface Pipeline {
@@ -38,10 +36,7 @@ export interface Pipeline {
 
 const KEPT_STDERR_LINES = 20;
 
-function watchStderr(
-  child: ChildProcess,
-  onLine: ((line: string) => boolean) | undefined,
-): () => string {
+function watchStderr(child: ChildProcess): () => string {
   const kept: string[] = [];
   let partial = "";
   child.stderr?.setEncoding("utf8");
@@ -49,7 +44,6 @@ function watchStderr(
     const lines = (partial + text).split("\n");
     partial = lines.pop() ?? "";
     for (const line of lines) {
-      if (onLine?.(line) === true) continue;
       kept.push(line);
       if (kept.length > KEPT_STDERR_LINES) kept.shift();
     }
@@ -86,7 +80,7 @@ export function startPipeline(
     const child = start(argv, { stdin, stdout, output: "pipe" });
     // The next stage holds the pipe now; rootsnap's copy would keep a dead reader's writer blocked.
     previous?.destroy();
-    const stderr = watchStderr(child, (line) => options.onStderrLine?.(index, line) ?? false);
+    const stderr = watchStderr(child);
     ends.push(endOf(argv, child, stderr));
     children.push(child);
     previous = child.stdout ?? undefined;
