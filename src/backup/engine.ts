@@ -1,7 +1,13 @@
 // Runs tar (and zstd) over a mounted tree into a sink, while watching progress, the
 // snapshots' fill level and cancellation; stops everything cleanly on any of them.
 import type { ArchiveSink } from "./archive.ts";
-import { bytesRead, describeEnd, startPipeline, type StageEnd } from "./pipeline.ts";
+import {
+  bytesRead,
+  describeEnd,
+  dieWithRootsnap,
+  startPipeline,
+  type StageEnd,
+} from "./pipeline.ts";
 import { FILL_STOP_PERCENT, FILL_WARN_PERCENT, type ProgressListener } from "./progress.ts";
 import { openTap } from "./tap.ts";
 
@@ -84,7 +90,7 @@ function reasonOf(signal: AbortSignal): string {
 export async function runArchive(job: ArchiveJob): Promise<ArchiveOutcome> {
   const tap = await openTap((await job.sink.size()) === undefined);
   const stages = [job.tar(tap.listFifo), ...(job.compressor ? [job.compressor] : []), tap.teeArgv];
-  const pipeline = startPipeline(stages, { stdout: job.sink.fd });
+  const pipeline = startPipeline(stages, { stdout: job.sink.fd, prefix: await dieWithRootsnap() });
   const started = job.clock();
   const tarPid = pipeline.children[0]?.pid;
   let stop: Stop | undefined;

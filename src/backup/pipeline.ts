@@ -3,7 +3,7 @@
 import type { ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
-import { formatArgv, start } from "../lvm/runner.ts";
+import { formatArgv, run, start, type Runner } from "../lvm/runner.ts";
 
 export interface StageEnd {
   readonly argv: readonly string[];
@@ -15,7 +15,25 @@ export interface StageEnd {
   readonly notFound: boolean;
 }
 
+let guard: Promise<readonly string[]> | undefined;
+
+/**
+ * The stages do not outlive rootsnap, not even a kill -9 of it: they run under
+ * `setpriv --pdeathsig KILL` (util-linux 2.33+), so tar stops reading the mounted tree and
+ * nothing goes on writing an archive no one will finish. Empty where setpriv lacks it.
+ */
+export function dieWithRootsnap(runner: Runner = run): Promise<readonly string[]> {
+  const prefix = ["setpriv", "--pdeathsig", "KILL", "--"];
+  guard ??= runner([...prefix, "true"]).then(
+    () => prefix,
+    () => [],
+  );
+  return guard;
+}
+
 export interface PipelineOptions {
+  /** Put before every stage's argv (dieWithRootsnap()); messages name the stage itself. */
+  readonly prefix?: readonly string[];
   /** "pipe" to feed the first stage from rootsnap. */
   readonly stdin?: "ignore" | "pipe";
   /** The descriptor the last stage writes to; without it, rootsnap reads `output`. */
@@ -77,7 +95,7 @@ export function startPipeline(
     const stdin = previous ?? options.stdin ?? "ignore";
     const last = index === stages.length - 1;
     const stdout = last && options.stdout !== undefined ? options.stdout : "pipe";
-    const child = start(argv, { stdin, stdout, output: "pipe" });
+    const child = start([...(options.prefix ?? []), ...argv], { stdin, stdout, output: "pipe" });
     // The next stage holds the pipe now; rootsnap's copy would keep a dead reader's writer blocked.
     previous?.destroy();
     const stderr = watchStderr(child);

@@ -3,7 +3,7 @@
 import { readdir, realpath, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { failedStage, stageMessage } from "../backup/engine.ts";
-import { bytesRead, startPipeline } from "../backup/pipeline.ts";
+import { bytesRead, dieWithRootsnap, startPipeline } from "../backup/pipeline.ts";
 import type { ProgressListener } from "../backup/progress.ts";
 import { isZstdFile, tarExtractArgv, tarHasSelinux, zstdDecompressArgv } from "../backup/tar.ts";
 import { requireFile } from "../backup/verify.ts";
@@ -59,7 +59,7 @@ export async function restore(
   const stages = (await isZstdFile(path))
     ? [zstdDecompressArgv(path), tarExtractArgv(dir, selinux)]
     : [tarExtractArgv(dir, selinux, path)];
-  const pipeline = startPipeline(stages);
+  const pipeline = startPipeline(stages, { prefix: await dieWithRootsnap() });
   pipeline.output?.resume();
   const started = context.clock().getTime();
   let done = 0;
