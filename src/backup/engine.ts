@@ -73,10 +73,10 @@ export function judgeFill(fills: readonly Fill[], warned: Set<string>): Stop | s
 /**
  * Milliseconds until the next fill reading (each one starts a program): half the time the
  * fullest snapshot would take to reach the stop level at its last rate, between 1 s and
- * 5 s (2 s once it is half full).
+ * 5 s (2 s once it is half full, every second from the warning level on).
  */
 export function nextFillDelayMs(percent: number, percentPerMs: number): number {
-  const longest = percent < 50 ? 5000 : 2000;
+  const longest = percent < 50 ? 5000 : percent < FILL_WARN_PERCENT ? 2000 : 1000;
   if (!(percentPerMs > 0)) return longest;
   const untilStop = (FILL_STOP_PERCENT - percent) / percentPerMs;
   return Math.min(longest, Math.max(1000, untilStop / 2));

@@ -249,6 +249,7 @@ test(
 test("the fill level is read sooner the faster the snapshot fills", () => {
   assert.equal(nextFillDelayMs(0, 0), 5000, "an idle, empty snapshot: every 5 s");
   assert.equal(nextFillDelayMs(60, 0), 2000, "half full: every 2 s at most");
+  assert.equal(nextFillDelayMs(85, 0), 1000, "past the warning level: every second");
   // 10 % in 10 s: 85 points left take 85 s; half of that is over the 5 s cap.
   assert.equal(nextFillDelayMs(10, 10 / 10_000), 5000);
   // 1 % per 100 ms at 40 %: the stop level is 5.5 s away; read again in 2.75 s.
