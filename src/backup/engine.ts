@@ -145,16 +145,19 @@ export async function runArchive(job: ArchiveJob): Promise<ArchiveOutcome> {
   };
   const timer = setInterval(() => void tick(), job.intervalMs ?? 1000);
   // A checksum program that fails leaves the tee waiting on its FIFO: stop everything.
-  let ended = false;
+  // Its failure counts unless rootsnap ended it itself, after a stage had failed.
+  let tapEnded = false;
   const summed = tap.result().catch((error: unknown) => {
-    if (!ended) halt({ kind: "checksum", error });
+    if (!tapEnded) halt({ kind: "checksum", error });
     return undefined;
   });
   try {
     const ends = await pipeline.ended;
-    ended = true;
     // A tee that failed before it opened the FIFOs leaves their readers waiting.
-    if (failedStage(ends) !== undefined || stop !== undefined) tap.kill();
+    if (failedStage(ends) !== undefined || stop !== undefined) {
+      tapEnded = true;
+      tap.kill();
+    }
     const sum = await summed;
     const bytes = sum?.bytes ?? (await job.sink.size()) ?? 0;
     return {

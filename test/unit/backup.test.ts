@@ -246,6 +246,44 @@ test(
   },
 );
 
+test(
+  "a checksum program that fails makes the outcome say so, even after tar has finished",
+  { skip: !hasTar ? "GNU tar needed" : false },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rootsnap-sum-"));
+    const bin = join(dir, "bin");
+    mkdirSync(bin);
+    // Reads its FIFO to the end, as sha256sum would, then fails.
+    writeFileSync(
+      join(bin, "sha256sum"),
+      '#!/bin/sh\ncat "$2" > /dev/null; echo "sha256sum: broken" >&2; exit 1\n',
+      { mode: 0o755 },
+    );
+    const tree = join(dir, "tree");
+    mkdirSync(tree);
+    writeFileSync(join(tree, "a"), "a\n");
+    const sink = await openFileSink(join(dir, "a.tar"), 4244);
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path ?? ""}`;
+    try {
+      const outcome = await runArchive({
+        tar: (indexFile) =>
+          tarCreateArgv({ root: tree, members: ["."], excludes: [], selinux: false, indexFile }),
+        sink,
+        total: 2,
+        readFill: () => Promise.resolve([]),
+        warn: () => undefined,
+        clock: () => Date.now(),
+      });
+      assert.equal(outcome.stop?.kind, "checksum");
+      assert.match(String((outcome.stop as { error: unknown }).error), /sha256sum: broken/);
+    } finally {
+      process.env.PATH = path;
+      await sink.discard();
+    }
+  },
+);
+
 test("the fill level is read sooner the faster the snapshot fills", () => {
   assert.equal(nextFillDelayMs(0, 0), 5000, "an idle, empty snapshot: every 5 s");
   assert.equal(nextFillDelayMs(60, 0), 2000, "half full: every 2 s at most");
