@@ -253,10 +253,10 @@ test(
     const dir = mkdtempSync(join(tmpdir(), "rootsnap-sum-"));
     const bin = join(dir, "bin");
     mkdirSync(bin);
-    // Reads its FIFO to the end, as sha256sum would, then fails.
+    // Reads its FIFO to the end, as sha256sum would, then fails after tar and tee are done.
     writeFileSync(
       join(bin, "sha256sum"),
-      '#!/bin/sh\ncat "$2" > /dev/null; echo "sha256sum: broken" >&2; exit 1\n',
+      '#!/bin/sh\ncat "$2" > /dev/null; sleep 0.5; echo "sha256sum: broken" >&2; exit 1\n',
       { mode: 0o755 },
     );
     const tree = join(dir, "tree");
