@@ -3,12 +3,11 @@
 // stage is `tee`, which writes the archive to its destination and a copy into a FIFO that
 // `sha256sum` reads (and one that `wc -c` reads when the destination cannot be measured
 // afterwards); tar writes its listing (--index-file) into a FIFO that `wc -l` reads.
-import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OperationError } from "../errors.ts";
-import { run, start, type Runner } from "../lvm/runner.ts";
+import { run, type Runner } from "../lvm/runner.ts";
 
 export interface Tap {
   /** The pipeline's last stage: copies its stdin to its stdout and into the FIFOs. */
@@ -21,35 +20,6 @@ export interface Tap {
   kill(): void;
   /** Removes the FIFOs' directory. */
   close(): Promise<void>;
-}
-
-interface Reader {
-  readonly child: ChildProcess;
-  readonly output: Promise<string>;
-}
-
-function read(argv: readonly string[]): Reader {
-  const child = start(argv, { stdout: "pipe", output: "pipe" });
-  const output = new Promise<string>((resolve, reject) => {
-    let out = "";
-    let err = "";
-    child.stdout?.setEncoding("utf8").on("data", (text: string) => (out += text));
-    child.stderr?.setEncoding("utf8").on("data", (text: string) => (err += text));
-    child.on("error", (error) => {
-      reject(new OperationError(`${argv[0] ?? "?"} could not be started: ${error.message}`));
-    });
-    child.on("close", (code, signal) => {
-      if (code === 0) resolve(out);
-      else
-        reject(
-          new OperationError(
-            `${argv.join(" ")} ${code === null ? `was killed by ${signal ?? "a signal"}` : `exited ${code}`}${err.trim() ? `: ${err.trim()}` : ""}`,
-          ),
-        );
-    });
-  });
-  output.catch(() => undefined);
-  return { child, output };
 }
 
 /**
@@ -68,6 +38,15 @@ export async function openTap(count: boolean, runner: Runner = run): Promise<Tap
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
+  // The readers last as long as the pipeline writing into their FIFOs: no time limit.
+  const ending = new AbortController();
+  const read = (argv: readonly string[]): Promise<string> => {
+    const output = runner(argv, { timeoutMs: Infinity, signal: ending.signal }).then(
+      (result) => result.stdout,
+    );
+    output.catch(() => undefined);
+    return output;
+  };
   const readers = [read(["wc", "-l", "--", listFifo]), read(["sha256sum", "--", hashFifo])];
   if (count) readers.push(read(["wc", "-c", "--", countFifo]));
   const firstNumber = (text: string | undefined): number => Number(text?.trim().split(/\s+/)[0]);
@@ -75,7 +54,7 @@ export async function openTap(count: boolean, runner: Runner = run): Promise<Tap
     teeArgv: ["tee", "--", ...fifos],
     listFifo,
     async result() {
-      const [listed, hashed, counted] = await Promise.all(readers.map((reader) => reader.output));
+      const [listed, hashed, counted] = await Promise.all(readers);
       const sha256 = /^[0-9a-f]{64}\b/.exec(hashed ?? "")?.[0];
       if (sha256 === undefined) throw new OperationError(`sha256sum printed no checksum`);
       return {
@@ -85,9 +64,7 @@ export async function openTap(count: boolean, runner: Runner = run): Promise<Tap
       };
     },
     kill() {
-      for (const { child } of readers) {
-        if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      }
+      ending.abort();
     },
     async close() {
       await rm(dir, { recursive: true, force: true });

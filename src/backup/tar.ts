@@ -110,7 +110,6 @@ export async function tarHasSelinux(runner: Runner): Promise<boolean> {
   }
 }
 
-/** tar's -v lines are member names ("./etc/hostname"); its complaints start with "tar: ". */
 /** Patterns that exclude swap files listed in /proc/swaps from the archive. */
 export function swapFileExcludes(procSwaps: string): string[] {
   return procSwaps

@@ -1,10 +1,10 @@
 // rootsnap setup and uninstall: the units, the /etc/grub.d script and grub.cfg, each
 // file validated before it replaces anything, and a record of what was there before,
 // so uninstall can put the boot configuration back byte for byte.
+import { createHash } from "node:crypto";
 import { basename } from "node:path";
 import { OperationError } from "../errors.ts";
 import { unifiedDiff } from "./diff.ts";
-import { createHash } from "node:crypto";
 import type { BootFiles } from "./files.ts";
 import {
   GRUB_SCRIPT_PATH,

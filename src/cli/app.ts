@@ -33,7 +33,6 @@ export interface Io {
   readonly executable?: string;
   /** Aborted by the first SIGINT/SIGTERM: long verbs stop and clean up. */
   readonly signal?: AbortSignal;
-  /** stdout as a stream, for an archive written with `backup --to -`. */
   /** The descriptor of stdout, for programs that write the data there themselves. */
   readonly stdoutFd?: number;
   readonly stdoutIsTTY?: boolean;

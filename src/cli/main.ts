@@ -1,20 +1,26 @@
 // The rootsnap executable: the one place that touches process.*, wiring the real world
 // into main(). `--version` answers before anything else is loaded.
-import { isatty } from "node:tty";
 import { DEFAULT_LOCK_PATH } from "./lock.ts";
 
 /** Aborted by the first signal: a backup or restore stops its programs and cleans up. */
 const interrupted = new AbortController();
 
 async function runCli(argv: string[]): Promise<number> {
-  const [{ main }, { run }, { nodeFileSystem }, { isRootsnapRunning }, { nodeBootFiles }] =
-    await Promise.all([
-      import("./app.ts"),
-      import("../lvm/runner.ts"),
-      import("../fs.ts"),
-      import("./lock.ts"),
-      import("../boot/files.ts"),
-    ]);
+  const [
+    { main },
+    { run },
+    { nodeFileSystem },
+    { isRootsnapRunning },
+    { nodeBootFiles },
+    { isatty },
+  ] = await Promise.all([
+    import("./app.ts"),
+    import("../lvm/runner.ts"),
+    import("../fs.ts"),
+    import("./lock.ts"),
+    import("../boot/files.ts"),
+    import("node:tty"),
+  ]);
   return main(argv, {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),

@@ -136,8 +136,8 @@ export async function status(context: Context): Promise<StatusResult> {
       `${lvm.dryRun ? "would remove" : "removed"} ${leftover}, the copy-on-write volume a finished merge left behind`,
     );
   }
-  const now = leftovers.length > 0 && !lvm.dryRun ? await lvm.logicalVolumes() : undefined;
-  const sets = collectSets(now ?? finished.lvs ?? lvs);
+  const removed = new Set(lvm.dryRun ? [] : leftovers);
+  const sets = collectSets((finished.lvs ?? lvs).filter((lv) => !removed.has(lv.fullName)));
   const warnings = warningsFor(sets, finished.merges);
   return {
     sets,

@@ -13,6 +13,8 @@ export interface RunOptions {
   cwd?: string;
   /** Bytes fed to stdin; without it stdin is closed (/dev/null). */
   input?: string | Buffer;
+  /** Ends the process (SIGTERM) when aborted; the promise then rejects. */
+  signal?: AbortSignal;
 }
 
 export interface RunResult {
@@ -97,11 +99,19 @@ export const run: Runner = (argv, options = {}) => {
     const err: Buffer[] = [];
     let timedOut = false;
     let killTimer: NodeJS.Timeout | undefined;
-    const timer = setTimeout(() => {
-      timedOut = true;
+    // Infinity: no time limit (a reader that lasts as long as the pipeline it reads).
+    const timer = Number.isFinite(timeoutMs)
+      ? setTimeout(() => {
+          timedOut = true;
+          child.kill("SIGTERM");
+          killTimer = setTimeout(() => child.kill("SIGKILL"), 5000);
+        }, timeoutMs)
+      : undefined;
+    const abort = (): void => {
       child.kill("SIGTERM");
-      killTimer = setTimeout(() => child.kill("SIGKILL"), 5000);
-    }, timeoutMs);
+    };
+    options.signal?.addEventListener("abort", abort);
+    if (options.signal?.aborted === true) abort();
     child.stdout?.on("data", (b: Buffer) => out.push(b));
     child.stderr?.on("data", (b: Buffer) => err.push(b));
     if (options.input !== undefined) child.stdin?.end(options.input);
@@ -120,11 +130,13 @@ export const run: Runner = (argv, options = {}) => {
     };
     child.on("error", (e) => {
       clearTimeout(timer);
+      options.signal?.removeEventListener("abort", abort);
       fail(null, null, e);
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
       if (killTimer) clearTimeout(killTimer);
+      options.signal?.removeEventListener("abort", abort);
       if (code === null || timedOut || !okCodes.includes(code)) {
         fail(code, signal);
         return;

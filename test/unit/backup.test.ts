@@ -15,7 +15,13 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { openFileSink, streamSink } from "../../src/backup/archive.ts";
 import { parseSnapshotStatus } from "../../src/backup/fill.ts";
-import { judgeFill, nextFillDelayMs, runArchive, type Fill } from "../../src/backup/engine.ts";
+import {
+  judgeFill,
+  nextFillDelayMs,
+  runArchive,
+  type ArchiveJob,
+  type Fill,
+} from "../../src/backup/engine.ts";
 import { parseManifest } from "../../src/backup/manifest.ts";
 import { mountOptions, planMounts, refuseMounted, treeMembers } from "../../src/backup/mount.ts";
 import { parseRchar } from "../../src/backup/pipeline.ts";
@@ -137,6 +143,18 @@ test("a manifest must carry a sha256, files and bytes", () => {
 const hasTar = spawnSync("tar", ["--version"]).status === 0;
 const hasZstd = spawnSync("zstd", ["--version"]).status === 0;
 
+/** runArchive over every member of `root`, with no snapshot to watch and no warnings. */
+function archiveTree(root: string, job: Pick<ArchiveJob, "sink" | "total"> & Partial<ArchiveJob>) {
+  return runArchive({
+    tar: (indexFile) =>
+      tarCreateArgv({ root, members: ["."], excludes: [], selinux: false, indexFile }),
+    readFill: () => Promise.resolve([]),
+    warn: () => undefined,
+    clock: () => Date.now(),
+    ...job,
+  });
+}
+
 test(
   "tar | zstd into a 0600 file, counted and hashed; --verify reads it back",
   { skip: !hasTar || !hasZstd ? "GNU tar and zstd needed" : false },
@@ -150,15 +168,10 @@ test(
     const sink = await openFileSink(path, 4242);
     const partial = join(dir, ".out.tar.zst.partial-4242");
     assert.equal(statSync(partial).mode & 0o777, 0o600);
-    const outcome = await runArchive({
-      tar: (indexFile) =>
-        tarCreateArgv({ root: tree, members: ["."], excludes: [], selinux: false, indexFile }),
+    const outcome = await archiveTree(tree, {
       compressor: ["zstd", "-T0", "-q", "-c"],
       sink,
       total: 1 << 20,
-      readFill: () => Promise.resolve([]),
-      warn: () => undefined,
-      clock: () => Date.now(),
     });
     assert.equal(outcome.stop, undefined);
     assert.deepEqual(
@@ -201,15 +214,10 @@ test(
     const sink = await openFileSink(join(dir, "a.tar"), 4243);
     const controller = new AbortController();
     controller.abort("SIGINT");
-    const outcome = await runArchive({
-      tar: (indexFile) =>
-        tarCreateArgv({ root: "/usr", members: ["."], excludes: [], selinux: false, indexFile }),
+    const outcome = await archiveTree("/usr", {
       sink,
       total: 1,
       signal: controller.signal,
-      readFill: () => Promise.resolve([]),
-      warn: () => undefined,
-      clock: () => Date.now(),
     });
     await sink.discard();
     assert.deepEqual(outcome.stop, { kind: "cancelled", reason: "SIGINT" });
@@ -227,14 +235,9 @@ test(
     const out = join(dir, "out.tar");
     const fd = openSync(out, "w");
     try {
-      const outcome = await runArchive({
-        tar: (indexFile) =>
-          tarCreateArgv({ root: tree, members: ["."], excludes: [], selinux: false, indexFile }),
+      const outcome = await archiveTree(tree, {
         sink: streamSink(fd),
         total: 2,
-        readFill: () => Promise.resolve([]),
-        warn: () => undefined,
-        clock: () => Date.now(),
       });
       assert.equal(outcome.stop, undefined);
       assert.equal(outcome.bytes, statSync(out).size);
@@ -266,14 +269,9 @@ test(
     const path = process.env.PATH;
     process.env.PATH = `${bin}:${path ?? ""}`;
     try {
-      const outcome = await runArchive({
-        tar: (indexFile) =>
-          tarCreateArgv({ root: tree, members: ["."], excludes: [], selinux: false, indexFile }),
+      const outcome = await archiveTree(tree, {
         sink,
         total: 2,
-        readFill: () => Promise.resolve([]),
-        warn: () => undefined,
-        clock: () => Date.now(),
       });
       assert.equal(outcome.stop?.kind, "checksum");
       assert.match(String((outcome.stop as { error: unknown }).error), /sha256sum: broken/);

@@ -5,7 +5,7 @@ import { LvmError, jsonLogErrors } from "../../src/lvm/errors.ts";
 import { lvsArgv, vgsArgv } from "../../src/lvm/fields.ts";
 import { toLogicalVolume } from "../../src/lvm/model.ts";
 import { flag, parseReport, percentOrNull, timeOrNull } from "../../src/lvm/report.ts";
-import { CommandError } from "../../src/lvm/runner.ts";
+import { CommandError, run } from "../../src/lvm/runner.ts";
 import { ExitCode } from "../../src/errors.ts";
 import { sample } from "./helpers.ts";
 
@@ -138,4 +138,16 @@ test("a missing program is exit 69 with an install hint", () => {
   );
   assert.equal(failure.exitCode, ExitCode.unavailable);
   assert.match(failure.hint ?? "", /apt-get install lvm2/);
+});
+
+test("the runner ends a program when its signal is aborted, and can run without a time limit", async () => {
+  const ending = new AbortController();
+  const started = Date.now();
+  const sleeping = run(["sleep", "30"], { timeoutMs: Infinity, signal: ending.signal });
+  setTimeout(() => {
+    ending.abort();
+  }, 100);
+  await assert.rejects(sleeping, (e: CommandError) => e.signal === "SIGTERM" && !e.timedOut);
+  assert.ok(Date.now() - started < 10_000, "sleep 30 ended by the abort, not by itself");
+  assert.equal((await run(["echo", "done"], { timeoutMs: Infinity })).stdout, "done\n");
 });
