@@ -9,7 +9,7 @@ import type { FileSystem } from "../fs.ts";
 import { formatArgv, type Runner } from "../lvm/runner.ts";
 import { validateSetName } from "../sets/names.ts";
 import { HELP, parseCommandLine, type Invocation } from "./args.ts";
-import { acquireLock } from "./lock.ts";
+import { acquireLock, DEFAULT_LOCK_WAIT_SECONDS, type Lock } from "./lock.ts";
 import * as render from "./render.ts";
 import { rootsnapVersion } from "../version.ts";
 
@@ -27,6 +27,8 @@ export interface Io {
   readonly lockPath: string;
   readonly pid: number;
   isRunning(pid: number): boolean;
+  /** Waits; tests pass one that returns at once. */
+  readonly sleep?: (ms: number) => Promise<void>;
   /** Where boot integration reads and writes files; without it /boot copies are skipped. */
   readonly bootFiles?: BootFiles;
   /** The rootsnap program the boot-time units run. */
@@ -212,7 +214,7 @@ async function runLifecycleVerb(io: Io, call: VerbInvocation, context: Context):
       );
     }
     const result = await hook(context, manager, async (fn) => {
-      const lock = acquireLock(io.lockPath, io.pid, (pid) => io.isRunning(pid));
+      const lock = await takeLock(io, call, context.output);
       try {
         return await fn();
       } finally {
@@ -338,13 +340,27 @@ function requireRoot(io: Io, verb: string): void {
   }
 }
 
+/** rootsnap's lock, waiting --wait seconds (default 60) for a run that holds it. */
+function takeLock(io: Io, call: VerbInvocation, output: Output): Promise<Lock> {
+  const seconds = call.flags.waitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS;
+  const sleep =
+    io.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  return acquireLock(io.lockPath, io.pid, (pid) => io.isRunning(pid), {
+    ms: seconds * 1000,
+    sleep,
+    onWait: (holder) => {
+      output.note(`rootsnap: ${holder} is running; waiting up to ${seconds} s for it to finish`);
+    },
+  });
+}
+
 async function dispatch(io: Io, call: VerbInvocation): Promise<void> {
   requireRoot(io, call.verb);
   const context = contextFor(io, call);
   // A dry run changes nothing, so it need not wait for another run; nor does a verify.
   const lock =
     CHANGING_VERBS.has(call.verb) && !call.flags.dryRun && call.archive.verify === undefined
-      ? acquireLock(io.lockPath, io.pid, (pid) => io.isRunning(pid))
+      ? await takeLock(io, call, context.output)
       : undefined;
   try {
     await runVerb(io, call, context);

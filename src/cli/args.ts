@@ -48,6 +48,7 @@ const OPTIONS = {
   exclude: { type: "string", multiple: true },
   compress: { type: "string" },
   verify: { type: "string" },
+  wait: { type: "string" },
 } as const;
 
 /** Options that belong to one verb only; the rest are global. */
@@ -109,6 +110,8 @@ export interface GlobalFlags {
   readonly yes: boolean;
   readonly quiet: boolean;
   readonly verbose: boolean;
+  /** Seconds to wait for another rootsnap's lock; undefined: the default. */
+  readonly waitSeconds: number | undefined;
 }
 
 export type Invocation =
@@ -137,7 +140,8 @@ export interface ArchiveFlags {
   readonly verify: string | undefined;
 }
 
-export const HELP = `Usage: rootsnap [--json] [--config FILE] [--dry-run] [--yes] [-q] [-v] VERB ...
+export const HELP = `Usage: rootsnap [--json] [--config FILE] [--dry-run] [--yes] [-q] [-v]
+                [--wait SECONDS] VERB ...
 
   create [NAME] [--volume VG/LV]... [--size POLICY] [--kind KIND]
                     snapshot the configured volumes (default: the LV at /) as one set
@@ -165,6 +169,7 @@ export const HELP = `Usage: rootsnap [--json] [--config FILE] [--dry-run] [--yes
                     run by the package manager: one pre-update set per run
 
 POLICY: ${SIZE_SYNTAX}.  KIND: ${SET_KINDS.join(", ")}.
+--wait: how long a verb that changes LVM waits for another rootsnap (default 60; 0: none).
 Exit codes: 0 ok, 1 failed, 64 usage, 65 bad data, 69 program missing, 70 internal,
 73 no space, 75 another rootsnap runs, 77 not root, 78 bad configuration.
 `;
@@ -251,6 +256,17 @@ function kindOf(text: string | undefined): SetKind {
   return text;
 }
 
+function waitOf(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,6}$/.test(text)) {
+    throw new UsageError(
+      `--wait ${JSON.stringify(text)} is not a number of seconds`,
+      "give whole seconds, e.g. --wait 300, or --wait 0 not to wait",
+    );
+  }
+  return Number(text);
+}
+
 export function parseCommandLine(argv: readonly string[]): Invocation {
   let parsed;
   try {
@@ -272,6 +288,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     yes: values.yes === true,
     quiet: values.quiet === true,
     verbose: values.verbose === true,
+    waitSeconds: waitOf(values.wait),
   };
   const archive: ArchiveFlags = {
     to: values.to,

@@ -1,7 +1,7 @@
 // The whole command line, run in-process on sample lvm2 reports: what it prints, what
 // it runs, and how it exits.
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { test } from "node:test";
 import { main, type Io } from "../../src/cli/app.ts";
 import { ExitCode } from "../../src/errors.ts";
@@ -158,8 +158,55 @@ test("a second rootsnap is refused with exit 75 while the lock is held", async (
     lockPath,
     isRunning: (pid) => pid === 999,
   });
-  assertRefused(run, ExitCode.locked, /another rootsnap \(pid 999\) is running/);
+  assert.equal(run.code, ExitCode.locked, run.io.stderrText);
+  const [waiting, error, ...rest] = run.io.stderrText.trimEnd().split("\n");
+  assert.match(waiting ?? "", /pid 999\) is running; waiting up to 60 s for it to finish/);
+  assert.match(
+    error ?? "",
+    /^rootsnap: error: another rootsnap \(pid 999\) is running: .* after 60 s/,
+  );
+  assert.deepEqual(rest, []);
   assert.deepEqual(run.calls, []);
+});
+
+test("a rootsnap that finds the lock held waits for its owner to finish", async () => {
+  const lockPath = testIo(fakeLvm(system()).runner).lockPath;
+  writeFileSync(lockPath, "999\n");
+  let naps = 0;
+  const run = await rootsnap(["--wait", "5", "create", "x", "--yes"], system(), {
+    lockPath,
+    isRunning: (pid) => pid === 999,
+    sleep: () => {
+      naps += 1;
+      // The other run ends after a second.
+      if (naps === 4) rmSync(lockPath);
+      return Promise.resolve();
+    },
+  });
+  assert.equal(run.code, 0, run.io.stderrText);
+  assert.equal(naps, 4);
+  assert.equal(existsSync(lockPath), false, "the lock is released");
+});
+
+test("--wait 0 fails at once; a --wait that is no number is a usage error", async () => {
+  const lockPath = testIo(fakeLvm(system()).runner).lockPath;
+  writeFileSync(lockPath, "999\n");
+  let naps = 0;
+  const run = await rootsnap(["--wait", "0", "create", "x", "--yes"], system(), {
+    lockPath,
+    isRunning: (pid) => pid === 999,
+    sleep: () => {
+      naps += 1;
+      return Promise.resolve();
+    },
+  });
+  assertRefused(run, ExitCode.locked, /is still held \(hint/);
+  assert.equal(naps, 0);
+  assertRefused(
+    await rootsnap(["--wait", "soon", "create", "x"], system()),
+    ExitCode.usage,
+    /--wait "soon" is not a number of seconds/,
+  );
 });
 
 test("create snapshots the LV mounted at / with 20%ORIGIN when nothing is configured", async () => {

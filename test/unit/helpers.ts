@@ -124,6 +124,7 @@ export function testIo(runner: Runner, overrides: Partial<Io> = {}): TestIo {
     lockPath: join(mkdtempSync(join(tmpdir(), "rootsnap-test-")), "rootsnap.lock"),
     pid: 4242,
     isRunning: () => false,
+    sleep: () => Promise.resolve(),
     ...overrides,
   };
   return io;

@@ -8,19 +8,19 @@ import { ExitCode } from "../../src/errors.ts";
 
 const lockPath = () => join(mkdtempSync(join(tmpdir(), "rootsnap-lock-")), "rootsnap.lock");
 
-test("the lock holds the owner's pid and goes away on release", () => {
+test("the lock holds the owner's pid and goes away on release", async () => {
   const path = lockPath();
-  const lock = acquireLock(path, 100, () => true);
+  const lock = await acquireLock(path, 100, () => true);
   assert.equal(readFileSync(path, "utf8"), "100\n");
   lock.release();
   assert.equal(existsSync(path), false);
 });
 
-test("a second run is refused with exit 75 while the owner lives", () => {
+test("a second run is refused with exit 75 while the owner lives", async () => {
   const path = lockPath();
-  const lock = acquireLock(path, 100, () => true);
-  assert.throws(
-    () => acquireLock(path, 200, (pid) => pid === 100),
+  const lock = await acquireLock(path, 100, () => true);
+  await assert.rejects(
+    acquireLock(path, 200, (pid) => pid === 100),
     (error: Error & { exitCode?: number }) => {
       assert.equal(error.exitCode, ExitCode.locked);
       assert.match(error.message, /pid 100/);
@@ -30,23 +30,26 @@ test("a second run is refused with exit 75 while the owner lives", () => {
   lock.release();
 });
 
-test("a lock left by a dead run is taken over", () => {
+test("a lock left by a dead run is taken over", async () => {
   const path = lockPath();
   writeFileSync(path, "100\n");
-  const lock = acquireLock(path, 200, () => false);
+  const lock = await acquireLock(path, 200, () => false);
   assert.equal(readFileSync(path, "utf8"), "200\n");
   lock.release();
 });
 
-test("a lock whose owner has not written its pid yet counts as held", () => {
+test("a lock whose owner has not written its pid yet counts as held", async () => {
   const path = lockPath();
   writeFileSync(path, "");
-  assert.throws(() => acquireLock(path, 200, () => false), { exitCode: ExitCode.locked });
+  await assert.rejects(
+    acquireLock(path, 200, () => false),
+    { exitCode: ExitCode.locked },
+  );
 });
 
-test("release leaves a lock that another run has taken over", () => {
+test("release leaves a lock that another run has taken over", async () => {
   const path = lockPath();
-  const lock = acquireLock(path, 100, () => true);
+  const lock = await acquireLock(path, 100, () => true);
   writeFileSync(path, "300\n");
   lock.release();
   assert.equal(readFileSync(path, "utf8"), "300\n");

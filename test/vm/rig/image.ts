@@ -16,7 +16,7 @@ import {
 import { join } from "node:path";
 import { run } from "../../../src/lvm/runner.ts";
 import { builderScript, DISK_GIB, getLayout, GUEST_PACKAGES, type Layout } from "./layouts.ts";
-import { qemuBinary, runQemuToEnd } from "./qemu.ts";
+import { kernelOopsed, qemuBinary, runQemuToEnd } from "./qemu.ts";
 
 const RECIPE_VERSION = 1;
 
@@ -167,12 +167,37 @@ async function build(layout: Layout, tmp: string): Promise<void> {
   const initrd = boot.find((f) => f.startsWith("initrd.img-"));
   if (!kernel || !initrd) throw new Error(`${layout.name}: no kernel or initrd in ${root}/boot`);
   log(`${layout.name}: root tree ready after ${secs()}; making the builder disk`);
+  for (let attempt = 1; ; attempt += 1) {
+    const out = await builderBoot(root, kernel, initrd, tmp);
+    if (out.includes("ROOTSNAP-BUILD-OK")) break;
+    if (kernelOopsed(out) && attempt < 3) {
+      log(`${layout.name}: the builder's kernel oopsed (an emulator fault); building again`);
+      continue;
+    }
+    const lines = out.split("\n");
+    const end = lines.findIndex((l) => l.includes("ROOTSNAP-BUILD-FAILED"));
+    const tail = lines
+      .slice(Math.max(0, (end < 0 ? lines.length : end + 1) - 60), end < 0 ? undefined : end + 1)
+      .join("\n");
+    throw new Error(`${layout.name}: the builder boot failed; last lines of its console:\n${tail}`);
+  }
+  log(`${layout.name}: built in ${secs()}`);
+}
+
+/** One builder boot on fresh disks (the builder changes its own root); returns its console. */
+async function builderBoot(
+  root: string,
+  kernel: string,
+  initrd: string,
+  tmp: string,
+): Promise<string> {
   await run(["mke2fs", "-q", "-F", "-t", "ext4", "-d", root, join(tmp, "build.img"), "3G"], {
     timeoutMs: 10 * 60_000,
   });
+  rmSync(join(tmp, "disk.qcow2"), { force: true });
   await run(["qemu-img", "create", "-q", "-f", "qcow2", join(tmp, "disk.qcow2"), `${DISK_GIB}G`]);
   const serial = join(tmp, "build.log");
-  log(`${layout.name}: builder boot (log: ${serial})`);
+  log(`builder boot (log: ${serial})`);
   await runQemuToEnd(
     [
       "-kernel",
@@ -190,14 +215,5 @@ async function build(layout: Layout, tmp: string): Promise<void> {
     ],
     15 * 60_000,
   );
-  const out = readFileSync(serial, "utf8");
-  if (!out.includes("ROOTSNAP-BUILD-OK")) {
-    const lines = out.split("\n");
-    const end = lines.findIndex((l) => l.includes("ROOTSNAP-BUILD-FAILED"));
-    const tail = lines
-      .slice(Math.max(0, (end < 0 ? lines.length : end + 1) - 60), end < 0 ? undefined : end + 1)
-      .join("\n");
-    throw new Error(`${layout.name}: the builder boot failed; last lines of its console:\n${tail}`);
-  }
-  log(`${layout.name}: built in ${secs()}`);
+  return readFileSync(serial, "utf8");
 }

@@ -9,7 +9,7 @@ import { JsonSocket } from "./jsonsocket.ts";
 import { getLayout, type Layout } from "./layouts.ts";
 import { GuestAgent, GuestCommandError, type GuestResult } from "./qga.ts";
 import { Qmp } from "./qmp.ts";
-import { startQemu, type QemuProcess } from "./qemu.ts";
+import { kernelOopsed, startQemu, type QemuProcess } from "./qemu.ts";
 
 export interface MachineOptions {
   /** Milliseconds a boot may take until the guest agent answers. */
@@ -29,6 +29,27 @@ export interface ShOptions {
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/** p, or "timeout" after ms; the timer never outlives the race (it would hold the process). */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | "timeout"> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => {
+      resolve("timeout");
+    }, ms);
+  });
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A guest kernel that oopsed before the agent answered (see kernelOopsed). */
+class KernelCrash extends Error {}
+
+/** How many times a boot is tried again after a guest kernel oops. */
+const OOPS_RETRIES = 2;
 
 const log = (msg: string): void => {
   process.stderr.write(`[vm] ${msg}\n`);
@@ -84,6 +105,17 @@ export class Machine {
 
   /** Starts QEMU on the overlay and waits for the guest agent; measures the boot. */
   async boot(): Promise<number> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await this.bootOnce();
+      } catch (e) {
+        if (!(e instanceof KernelCrash) || attempt >= OOPS_RETRIES) throw e;
+        log(`${this.layout.name}: ${e.message.split("\n")[0] ?? ""}; booting again`);
+      }
+    }
+  }
+
+  private async bootOnce(): Promise<number> {
     if (this.qemu) throw new Error("machine is already running");
     const n = this.logs.length + 1;
     const serial = join(this.dir, `boot-${n}.log`);
@@ -134,6 +166,12 @@ export class Machine {
       if (!this.qemu) {
         throw new Error(`QEMU ended during boot\n${this.consoleTail()}`);
       }
+      const serial = this.logs.at(-1);
+      const text = serial && existsSync(serial) ? readFileSync(serial, "utf8") : "";
+      if (kernelOopsed(text)) {
+        await this.kill();
+        throw new KernelCrash(`the guest kernel oopsed during boot\n${this.consoleTail()}`);
+      }
       if (existsSync(sock)) {
         try {
           const agent = new GuestAgent(await JsonSocket.open(sock, 5000));
@@ -154,7 +192,7 @@ export class Machine {
     await this.kill();
     throw new Error(
       `the guest agent of ${this.layout.name} did not answer within ${timeoutMs / 1000} s ` +
-        `(${lastError || "no socket"})\n${this.consoleTail()}`,
+        `(${lastError || "no socket"})\n${this.kernelTail()}\n${this.consoleTail()}`,
     );
   }
 
@@ -198,9 +236,7 @@ export class Machine {
   async waitForPowerOff(timeoutMs = 120_000): Promise<void> {
     const q = this.qemu;
     if (!q) return;
-    const t = sleep(timeoutMs).then(() => "timeout" as const);
-    const r = await Promise.race([q.exited, t]);
-    if (r === "timeout") {
+    if ((await within(q.exited, timeoutMs)) === "timeout") {
       await this.kill();
       throw new Error(
         `${this.layout.name} did not power off within ${timeoutMs / 1000} s\n${this.consoleTail()}`,
@@ -242,8 +278,7 @@ export class Machine {
     } catch {
       q.child.kill("SIGKILL");
     }
-    const done = await Promise.race([q.exited.then(() => true), sleep(10_000).then(() => false)]);
-    if (!done) q.child.kill("SIGKILL");
+    if ((await within(q.exited, 10_000)) === "timeout") q.child.kill("SIGKILL");
     await q.exited;
     this.forgetProcess();
   }
@@ -259,8 +294,23 @@ export class Machine {
   /** The last lines of one boot's serial log (default: the newest boot). */
   consoleTail(lines = 60, log = this.logs.at(-1)): string {
     if (!log || !existsSync(log)) return "(no console output)";
-    const text = readFileSync(log, "utf8").split("\n").slice(-lines).join("\n");
+    // systemd's spinner ("Job x running (1min 2s / 1min 30s)") redraws a line a second;
+    // only its last state is kept, so the tail shows what happened before it too.
+    const all = readFileSync(log, "utf8").split("\n");
+    const spinner = (line: string): boolean => / running \(\d+(min )?\d*s? \/ /.test(line);
+    const kept = all.filter((line, i) => !spinner(line) || !spinner(all[i + 1] ?? ""));
+    const text = kept.slice(-lines).join("\n");
     return `--- last ${lines} lines of ${log} ---\n${text}`;
+  }
+
+  /** The newest boot's last kernel messages (a hung task, an I/O error), apart from systemd's. */
+  kernelTail(lines = 25): string {
+    const log = this.logs.at(-1);
+    if (!log || !existsSync(log)) return "";
+    const kernel = readFileSync(log, "utf8")
+      .split("\n")
+      .filter((line) => /^\s*\[\s*\d+\.\d+\] /.test(line));
+    return `--- last ${lines} kernel messages of ${log} ---\n${kernel.slice(-lines).join("\n")}`;
   }
 
   /** Every boot's console, the newest at length: what a failed test prints. */

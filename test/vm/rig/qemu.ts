@@ -62,6 +62,19 @@ export const BASE_ARGS = [
   "-no-reboot",
 ];
 
+const KERNEL_OOPS = /\] (Oops: |BUG: |general protection fault|invalid opcode: )/;
+const KERNEL_PANIC = /\] Kernel panic - not syncing: /;
+
+/**
+ * Whether a serial console shows the guest kernel dying of an oops. Under TCG with two
+ * vCPUs the guest kernel now and then traps on code it is patching (an int3 in
+ * sched_clock_cpu during early init): the emulator's fault, never the system under test's,
+ * so the rig boots again. Panics of other kinds (no root file system) are not this.
+ */
+export function kernelOopsed(console: string): boolean {
+  return KERNEL_PANIC.test(console) && KERNEL_OOPS.test(console);
+}
+
 export interface QemuProcess {
   child: ChildProcess;
   /** Resolves with QEMU's exit code (or null when killed) once it has ended. */
