@@ -11,6 +11,7 @@ import { validateSetName } from "../sets/names.ts";
 import { HELP, parseCommandLine, type Invocation } from "./args.ts";
 import { acquireLock, DEFAULT_LOCK_WAIT_SECONDS, type Lock } from "./lock.ts";
 import * as render from "./render.ts";
+import { sleep } from "../sleep.ts";
 import { rootsnapVersion } from "../version.ts";
 
 export interface Io {
@@ -107,6 +108,7 @@ function contextFor(io: Io, call: VerbInvocation): Context {
     configNamed: call.flags.config !== undefined,
     confirm: confirmer(io, call),
     bootFiles: io.bootFiles,
+    sleep: io.sleep ?? sleep,
   };
 }
 
@@ -343,11 +345,9 @@ function requireRoot(io: Io, verb: string): void {
 /** rootsnap's lock, waiting --wait seconds (default 60) for a run that holds it. */
 function takeLock(io: Io, call: VerbInvocation, output: Output): Promise<Lock> {
   const seconds = call.flags.waitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS;
-  const sleep =
-    io.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   return acquireLock(io.lockPath, io.pid, (pid) => io.isRunning(pid), {
     ms: seconds * 1000,
-    sleep,
+    sleep: io.sleep ?? sleep,
     onWait: (holder) => {
       output.note(`rootsnap: ${holder} is running; waiting up to ${seconds} s for it to finish`);
     },
@@ -357,6 +357,12 @@ function takeLock(io: Io, call: VerbInvocation, output: Output): Promise<Lock> {
 async function dispatch(io: Io, call: VerbInvocation): Promise<void> {
   requireRoot(io, call.verb);
   const context = contextFor(io, call);
+  if (call.verb === "boot-finish" && !call.flags.dryRun) {
+    // Not under the lock: lvm may take minutes to finish the merges this boot started.
+    const { lvmPollersAfter } = await import("../lvm/pollers.ts");
+    const { BOOT_LVM_WAIT_MS } = await import("../commands/boot-finish.ts");
+    await lvmPollersAfter(io.fs, BOOT_LVM_WAIT_MS, context.sleep);
+  }
   // A dry run changes nothing, so it need not wait for another run; nor does a verify.
   const lock =
     CHANGING_VERBS.has(call.verb) && !call.flags.dryRun && call.archive.verify === undefined

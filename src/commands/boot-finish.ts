@@ -19,6 +19,12 @@ export interface BootFinishResult {
   readonly dryRun: boolean;
 }
 
+/**
+ * How long boot-finish waits, before it takes rootsnap's lock, for lvm's own pollers to
+ * finish the merges a revert started at this boot; status leaves to them what they still poll.
+ */
+export const BOOT_LVM_WAIT_MS = 180_000;
+
 /** When this boot started, from btime in /proc/stat. */
 async function bootTime(context: Context): Promise<Date> {
   const stat = (await context.fs.readText("/proc/stat")) ?? "";

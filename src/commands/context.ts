@@ -26,6 +26,8 @@ export interface Context {
   readonly confirm: (question: string) => Promise<boolean>;
   /** File access for boot integration; without it /boot copies are skipped. */
   readonly bootFiles?: BootFiles;
+  /** Waits; tests hand in one that returns at once. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 export function lvmOf(context: Context): Lvm {

@@ -5,6 +5,7 @@ import type { Lvm } from "../lvm/lvm.ts";
 import { removeArgv } from "../sets/apply.ts";
 import { collectSets, type SnapshotSet } from "../sets/model.ts";
 import { readSetTags } from "../sets/tags.ts";
+import { lvmPollers } from "../lvm/pollers.ts";
 import { lvmOf, type Commands, type Context } from "./context.ts";
 
 /** Fill level from which a snapshot or pool is reported as nearly full. */
@@ -128,8 +129,13 @@ export function mergeLeftovers(lvs: readonly LogicalVolume[]): LogicalVolume[] {
 export async function status(context: Context): Promise<StatusResult> {
   const lvm = lvmOf(context);
   const [lvs, volumeGroups] = await Promise.all([lvm.logicalVolumes(), lvm.volumeGroups()]);
-  const finished = await finishMerges(lvm, await findMerges(lvm, lvs));
-  const leftovers = mergeLeftovers(finished.lvs ?? lvs).map((lv) => lv.fullName);
+  const merges = await findMerges(lvm, lvs);
+  const work = merges.some((merge) => merge.state === "running") || mergeLeftovers(lvs).length > 0;
+  // lvm's own poller finishes what it polls; a second hand on it is what goes wrong.
+  const pollers = work ? await lvmPollers(context.fs) : [];
+  const busy = pollers.length > 0;
+  const finished = busy ? { merges } : await finishMerges(lvm, merges);
+  const leftovers = busy ? [] : mergeLeftovers(finished.lvs ?? lvs).map((lv) => lv.fullName);
   for (const leftover of leftovers) {
     await lvm.change(removeArgv(leftover));
     context.output.note(
@@ -139,6 +145,12 @@ export async function status(context: Context): Promise<StatusResult> {
   const removed = new Set(lvm.dryRun ? [] : leftovers);
   const sets = collectSets((finished.lvs ?? lvs).filter((lv) => !removed.has(lv.fullName)));
   const warnings = warningsFor(sets, finished.merges);
+  if (busy) {
+    const who = pollers.map((poller) => `pid ${poller.pid}`).join(", ");
+    warnings.push(
+      `lvm (${who}) is still finishing a merge; rootsnap leaves it to lvm (run rootsnap status again when it has ended)`,
+    );
+  }
   return {
     sets,
     volumeGroups,

@@ -90,6 +90,13 @@ export function memoryFs(
         ? Promise.reject(new Error(`no usage for ${mountPoint}`))
         : Promise.resolve({ usedBytes: used });
     },
+    list: (path) => {
+      const prefix = `${path.replace(/\/$/, "")}/`;
+      const names = Object.keys(files)
+        .filter((file) => file.startsWith(prefix))
+        .map((file) => file.slice(prefix.length).split("/")[0] ?? "");
+      return Promise.resolve([...new Set(names)]);
+    },
   };
 }
 

@@ -34,6 +34,7 @@ test("no file: manual sets are never pruned, the watchdog extends at 80 %", asyn
   const fs: FileSystem = {
     readText: () => Promise.resolve(undefined),
     usage: () => Promise.reject(new Error("unused")),
+    list: () => Promise.resolve([]),
   };
   const c = await loadConfig(fs, P, false);
   assert.equal(c.retention.manual, undefined);
