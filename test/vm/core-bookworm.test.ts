@@ -42,12 +42,20 @@ async function badInput(m: Machine): Promise<void> {
 }
 
 async function lockHeld(m: Machine): Promise<void> {
-  say("a second rootsnap is refused while one holds the lock");
+  say("a second rootsnap waits for the lock, and with --wait 0 is refused at once");
+  const hold =
+    "(bash -c 'exec -a rootsnap-holder sleep 600' </dev/null >/dev/null 2>&1 & echo $! > /run/rootsnap.lock)";
+  await m.sh(hold);
+  await refused(m, "--wait 0 create x --yes", 75, /another rootsnap \(pid \d+\) is running/);
+  // The holder ends after 5 s; a run that started meanwhile waits and then goes on.
   await m.sh(
-    "(bash -c 'exec -a rootsnap-holder sleep 600' </dev/null >/dev/null 2>&1 & echo $! > /run/rootsnap.lock)",
+    "(sleep 5; kill $(cat /run/rootsnap.lock); rm -f /run/rootsnap.lock) >/dev/null 2>&1 &",
   );
-  await refused(m, "create x --yes", 75, /another rootsnap \(pid \d+\) is running/);
-  await m.sh("kill $(cat /run/rootsnap.lock); rm -f /run/rootsnap.lock");
+  const waited = await rootsnap(m, "create waited");
+  assert.equal(waited.code, 0, waited.stderr);
+  assert.match(waited.stderr, /another rootsnap \(pid \d+\) is running; waiting up to 60 s/);
+  assert.equal(waited.stdout, "waited\n");
+  assert.equal((await rootsnap(m, "remove waited --yes")).code, 0);
 }
 
 async function noRoom(m: Machine): Promise<void> {
