@@ -216,7 +216,7 @@ async function runLifecycleVerb(io: Io, call: VerbInvocation, context: Context):
       );
     }
     const result = await hook(context, manager, async (fn) => {
-      const lock = await takeLock(io, call, context.output);
+      const lock = await takeLock(io, call, context);
       try {
         return await fn();
       } finally {
@@ -343,13 +343,15 @@ function requireRoot(io: Io, verb: string): void {
 }
 
 /** rootsnap's lock, waiting --wait seconds (default 60) for a run that holds it. */
-function takeLock(io: Io, call: VerbInvocation, output: Output): Promise<Lock> {
+function takeLock(io: Io, call: VerbInvocation, context: Context): Promise<Lock> {
   const seconds = call.flags.waitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS;
   return acquireLock(io.lockPath, io.pid, (pid) => io.isRunning(pid), {
     ms: seconds * 1000,
-    sleep: io.sleep ?? sleep,
+    sleep: context.sleep ?? sleep,
     onWait: (holder) => {
-      output.note(`rootsnap: ${holder} is running; waiting up to ${seconds} s for it to finish`);
+      context.output.note(
+        `rootsnap: ${holder} is running; waiting up to ${seconds} s for it to finish`,
+      );
     },
   });
 }
@@ -366,7 +368,7 @@ async function dispatch(io: Io, call: VerbInvocation): Promise<void> {
   // A dry run changes nothing, so it need not wait for another run; nor does a verify.
   const lock =
     CHANGING_VERBS.has(call.verb) && !call.flags.dryRun && call.archive.verify === undefined
-      ? await takeLock(io, call, context.output)
+      ? await takeLock(io, call, context)
       : undefined;
   try {
     await runVerb(io, call, context);

@@ -151,13 +151,28 @@ test("not root is exit 77 with the hint to run as root", async () => {
   assert.deepEqual(run.calls, []);
 });
 
-test("a second rootsnap is refused with exit 75 while the lock is held", async () => {
+/** Runs rootsnap while pid 999 holds the lock; onNap sees each pause of the waiting run. */
+async function whileLockHeld(
+  argv: string[],
+  onNap: (nap: number, lockPath: string) => void = () => undefined,
+): Promise<Run & { naps: number; lockPath: string }> {
   const lockPath = testIo(fakeLvm(system()).runner).lockPath;
   writeFileSync(lockPath, "999\n");
-  const run = await rootsnap(["create", "x", "--yes"], system(), {
+  let naps = 0;
+  const run = await rootsnap(argv, system(), {
     lockPath,
     isRunning: (pid) => pid === 999,
+    sleep: () => {
+      naps += 1;
+      onNap(naps, lockPath);
+      return Promise.resolve();
+    },
   });
+  return { ...run, naps, lockPath };
+}
+
+test("a second rootsnap is refused with exit 75 while the lock is held", async () => {
+  const run = await whileLockHeld(["create", "x", "--yes"]);
   assert.equal(run.code, ExitCode.locked, run.io.stderrText);
   const [waiting, error, ...rest] = run.io.stderrText.trimEnd().split("\n");
   assert.match(waiting ?? "", /pid 999\) is running; waiting up to 60 s for it to finish/);
@@ -170,38 +185,19 @@ test("a second rootsnap is refused with exit 75 while the lock is held", async (
 });
 
 test("a rootsnap that finds the lock held waits for its owner to finish", async () => {
-  const lockPath = testIo(fakeLvm(system()).runner).lockPath;
-  writeFileSync(lockPath, "999\n");
-  let naps = 0;
-  const run = await rootsnap(["--wait", "5", "create", "x", "--yes"], system(), {
-    lockPath,
-    isRunning: (pid) => pid === 999,
-    sleep: () => {
-      naps += 1;
-      // The other run ends after a second.
-      if (naps === 4) rmSync(lockPath);
-      return Promise.resolve();
-    },
+  // The other run ends after a second (four pauses of 250 ms).
+  const run = await whileLockHeld(["--wait", "5", "create", "x", "--yes"], (nap, path) => {
+    if (nap === 4) rmSync(path);
   });
   assert.equal(run.code, 0, run.io.stderrText);
-  assert.equal(naps, 4);
-  assert.equal(existsSync(lockPath), false, "the lock is released");
+  assert.equal(run.naps, 4);
+  assert.equal(existsSync(run.lockPath), false, "the lock is released");
 });
 
 test("--wait 0 fails at once; a --wait that is no number is a usage error", async () => {
-  const lockPath = testIo(fakeLvm(system()).runner).lockPath;
-  writeFileSync(lockPath, "999\n");
-  let naps = 0;
-  const run = await rootsnap(["--wait", "0", "create", "x", "--yes"], system(), {
-    lockPath,
-    isRunning: (pid) => pid === 999,
-    sleep: () => {
-      naps += 1;
-      return Promise.resolve();
-    },
-  });
+  const run = await whileLockHeld(["--wait", "0", "create", "x", "--yes"]);
   assertRefused(run, ExitCode.locked, /is still held \(hint/);
-  assert.equal(naps, 0);
+  assert.equal(run.naps, 0);
   assertRefused(
     await rootsnap(["--wait", "soon", "create", "x"], system()),
     ExitCode.usage,
