@@ -1,6 +1,17 @@
 // Writing the boot configuration: every file replaced atomically (temp file, fsync,
 // rename, fsync of the directory), so a power cut leaves the old file or the new one.
-import { chmod, lstat, mkdir, open, readFile, readdir, rename, rm, rmdir } from "node:fs/promises";
+import {
+  chmod,
+  lstat,
+  mkdir,
+  open,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  rmdir,
+  stat,
+} from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 /** The file operations boot integration needs, behind an interface so tests can fake them. */
@@ -13,6 +24,8 @@ export interface BootFiles {
   isDirectory(path: string): Promise<boolean>;
   /** Permission bits, or undefined when the file does not exist. */
   mode(path: string): Promise<number | undefined>;
+  /** Last modification time in milliseconds, or undefined when the file does not exist. */
+  modifiedMs(path: string): Promise<number | undefined>;
   writeAtomic(path: string, data: string | Buffer, mode: number): Promise<void>;
   remove(path: string): Promise<void>;
   /** Removes the directory when it is empty; true when it did. */
@@ -70,6 +83,13 @@ export const nodeBootFiles: BootFiles = {
   async mode(path) {
     try {
       return (await lstat(path)).mode & 0o7777;
+    } catch {
+      return undefined;
+    }
+  },
+  async modifiedMs(path) {
+    try {
+      return (await stat(path)).mtimeMs;
     } catch {
       return undefined;
     }

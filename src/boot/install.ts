@@ -6,6 +6,7 @@ import { basename } from "node:path";
 import { OperationError } from "../errors.ts";
 import { unifiedDiff } from "./diff.ts";
 import type { BootFiles } from "./files.ts";
+import { INITRAMFS_HOOK } from "./initramfs.ts";
 import {
   GRUB_SCRIPT_PATH,
   grubScript,
@@ -255,6 +256,8 @@ export async function uninstallBoot(
     ...unitFiles("").map((unit) => `${UNIT_DIR}/${unit.name}`),
     GRUB_SCRIPT_PATH,
     ...lifecyclePaths(),
+    // Written by revert; the initramfs images built with it keep `--poll n`, which is harmless.
+    INITRAMFS_HOOK,
   ];
   const changes: FileChange[] = [];
   for (const path of present) {

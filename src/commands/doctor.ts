@@ -3,6 +3,7 @@ import { nodeBootFiles, type BootFiles } from "../boot/files.ts";
 import { detectGrub, hasRootsnapEntry } from "../boot/grub.ts";
 import { mountHolding } from "../boot/revertboot.ts";
 import { BOOT_UNIT, UNIT_DIR } from "../boot/units.ts";
+import { initramfsPolling } from "../boot/initramfs.ts";
 import { mountAt, type Mount } from "../config/mounts.ts";
 import { RootsnapError } from "../errors.ts";
 import type { LogicalVolume } from "../lvm/model.ts";
@@ -115,6 +116,31 @@ async function initramfsCheck(context: Context, root: LogicalVolume | undefined)
         status: "fail",
         detail: `initrd.img-${release} lacks ${missing.join(", ")}: add it (thin-provisioning-tools, /etc/initramfs-tools/modules) and run update-initramfs -u`,
       };
+}
+
+/** Whether a merge that starts at boot is finished by a poller that outlives the initramfs. */
+async function mergePollingCheck(files: BootFiles): Promise<Check> {
+  const name = "merges at boot";
+  const state = await initramfsPolling(files);
+  if (!state.startsPoller) {
+    return {
+      name,
+      status: "ok",
+      detail: "the initramfs polls no merges; lvm finishes them in the running system",
+    };
+  }
+  if (state.hookInstalled && state.stale.length === 0) {
+    return {
+      name,
+      status: "ok",
+      detail: "rootsnap's initramfs hook leaves lvm's merge poller out of the initramfs",
+    };
+  }
+  return {
+    name,
+    status: "warn",
+    detail: `the initramfs${state.stale.length > 0 ? ` (${state.stale.join(", ")})` : ""} lets lvm's merge poller run past the switch to the real root, which can leave a volume suspended; rootsnap revert rebuilds it (update-initramfs -u -k all) when a merge waits for the next boot`,
+  };
 }
 
 async function spaceCheck(context: Context): Promise<Check> {
@@ -255,6 +281,7 @@ export async function doctor(
     checks.push({ name: "root on LVM", status: "fail", detail: error.message });
   }
   checks.push(await initramfsCheck(context, root));
+  checks.push(await mergePollingCheck(files));
   checks.push(await spaceCheck(context));
   checks.push(await autoextendCheck(context));
   const boot = mountAt(mounts, "/boot");

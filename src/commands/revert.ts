@@ -8,6 +8,8 @@ import { collectSets, type SetVolume, type SnapshotSet } from "../sets/model.ts"
 import { mountAt } from "../config/mounts.ts";
 import { bootCopyToRestore, restoreBootForRevert } from "../boot/bootcopy.ts";
 import { kernelEntryForRevert, startSetKernelNext } from "../boot/revertboot.ts";
+import { prepareInitramfsForMerge } from "../boot/initramfs.ts";
+import { Steps } from "../boot/steps.ts";
 import {
   lvmOf,
   readMounts,
@@ -108,6 +110,47 @@ async function outcomes(lvm: Lvm, set: SnapshotSet): Promise<RevertedVolume[]> {
   });
 }
 
+/** Volumes whose merge waits for the next boot and needs lvm's poller to finish. */
+function polledAtBoot(set: SnapshotSet, volumes: readonly RevertedVolume[]): boolean {
+  return set.volumes.some((volume) => {
+    if (volume.thin) return false;
+    const outcome = volumes.find((v) => v.snapshot === volume.snapshot)?.outcome;
+    return outcome === "pending" || (outcome === "planned" && volume.originLv?.attr.open === true);
+  });
+}
+
+/**
+ * Merges that start at the next boot: the initramfs must not leave them to a poller that
+ * outlives it (see boot/initramfs.ts). The merges have started by now, so a failure here
+ * is an error that says how to finish by hand.
+ */
+async function prepareBoot(context: Context, set: SnapshotSet): Promise<Commands> {
+  const files = context.bootFiles;
+  if (files === undefined) return [];
+  const steps = new Steps(context.runner, context.dryRun);
+  try {
+    const { rebuilt, skipped } = await prepareInitramfsForMerge(files, steps);
+    if (rebuilt.length > 0 && !context.dryRun) {
+      context.output.note(
+        `rebuilt ${rebuilt.join(", ")} so that lvm finishes the merges in the running system`,
+      );
+    }
+    if (skipped.length > 0) {
+      context.output.warn(
+        `${skipped.join(", ")} cannot be rebuilt (the kernel's modules are not installed): boot another kernel for the merge, or the boot may hang on a suspended volume`,
+      );
+    }
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new OperationError(
+      `the merges of set ${set.name} are started, but the initramfs could not be prepared for them: ${message}`,
+      "run update-initramfs -u -k all before rebooting; without it the boot that merges may hang on a suspended volume",
+      { cause: error },
+    );
+  }
+  return steps.commands;
+}
+
 /** Reverting / while /boot stays as it is can leave a kernel without its modules. */
 async function warnAboutBoot(context: Context, set: SnapshotSet): Promise<void> {
   const mounts = await readMounts(context);
@@ -153,5 +196,11 @@ export async function revert(context: Context, name: string): Promise<RevertResu
         outcome: "planned" as const,
       }))
     : await outcomes(lvm, set);
-  return { set, volumes, commands: [...lvm.changes, ...bootCommands], dryRun: lvm.dryRun };
+  const initramfsCommands = polledAtBoot(set, volumes) ? await prepareBoot(context, set) : [];
+  return {
+    set,
+    volumes,
+    commands: [...lvm.changes, ...bootCommands, ...initramfsCommands],
+    dryRun: lvm.dryRun,
+  };
 }

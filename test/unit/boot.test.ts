@@ -8,7 +8,6 @@ import { test } from "node:test";
 import { bootLeftOut, filesToDrop } from "../../src/boot/bootcopy.ts";
 import { unifiedDiff } from "../../src/boot/diff.ts";
 import { defaultKernel, entryForKernel } from "../../src/boot/entries.ts";
-import type { BootFiles } from "../../src/boot/files.ts";
 import {
   grubScript,
   hasRootsnapEntry,
@@ -22,7 +21,7 @@ import { unitFiles } from "../../src/boot/units.ts";
 import { ambiguousFstab } from "../../src/commands/doctor.ts";
 import { parseMountinfo } from "../../src/config/mounts.ts";
 import { run } from "../../src/lvm/runner.ts";
-import { fakeRunner, sample } from "./helpers.ts";
+import { fakeRunner, memoryFiles, sample } from "./helpers.ts";
 
 const LINUX_ENTRY = `menuentry 'Debian GNU/Linux' --class debian --class gnu-linux $menuentry_id_option 'gnulinux-simple-abc' {
 \tload_video
@@ -138,55 +137,6 @@ test("doctor names fstab lines that a snapshot makes ambiguous", () => {
     "# comment\nUUID=1234 / ext4 defaults 0 1\nUUID=abcd /boot ext4 defaults 0 2\n/dev/mapper/vg0-home /home ext4 defaults 0 2\n";
   assert.deepEqual(ambiguousFstab(fstab, mounts, new Set(["254:0", "254:1"])), ["UUID=1234 /"]);
 });
-
-/** Files in memory, with the grub tools present. */
-function memoryFiles(initial: Record<string, string>): {
-  files: BootFiles;
-  data: Map<string, Buffer>;
-} {
-  const data = new Map(Object.entries(initial).map(([k, v]) => [k, Buffer.from(v)]));
-  const modes = new Map<string, number>();
-  const dirs = new Set([
-    "/etc/systemd/system",
-    "/etc/grub.d",
-    "/boot/grub",
-    "/etc/systemd/system/multi-user.target.wants",
-  ]);
-  const files: BootFiles = {
-    read: (path) => Promise.resolve(data.get(path)),
-    exists: (path) => Promise.resolve(data.has(path) || dirs.has(path)),
-    list: (path) =>
-      Promise.resolve(
-        [...data.keys()]
-          .filter((k) => k.startsWith(`${path}/`))
-          .map((k) => k.slice(path.length + 1)),
-      ),
-    isDirectory: (path) => Promise.resolve(dirs.has(path)),
-    mode: (path) => Promise.resolve(data.has(path) ? (modes.get(path) ?? 0o644) : undefined),
-    writeAtomic: (path, content, mode) => {
-      data.set(path, Buffer.from(content));
-      modes.set(path, mode);
-      return Promise.resolve();
-    },
-    remove: (path) => {
-      data.delete(path);
-      return Promise.resolve();
-    },
-    removeEmptyDirectory: (path) => Promise.resolve(dirs.delete(path)),
-    makeDirectory: (path) => {
-      dirs.add(path);
-      return Promise.resolve();
-    },
-    move: (from, to) => {
-      const content = data.get(from);
-      if (content === undefined) return Promise.reject(new Error(`no ${from}`));
-      data.set(to, content);
-      data.delete(from);
-      return Promise.resolve();
-    },
-  };
-  return { files, data };
-}
 
 const GRUB: Grub = {
   dir: "/boot/grub",

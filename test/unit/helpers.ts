@@ -3,6 +3,7 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { BootFiles } from "../../src/boot/files.ts";
 import type { Io } from "../../src/cli/app.ts";
 import type { FileSystem } from "../../src/fs.ts";
 import { CommandError, type RunResult, type Runner } from "../../src/lvm/runner.ts";
@@ -153,4 +154,59 @@ export function cloneRow(rows: Row[], from: string, fields: Row): Row {
   const row = rows.find((candidate) => candidate.lv_name === from);
   if (row === undefined) throw new Error(`no row ${from}`);
   return { ...row, ...fields };
+}
+
+/** Files in memory, with the grub tools present. */
+export function memoryFiles(initial: Record<string, string>): {
+  files: BootFiles;
+  data: Map<string, Buffer>;
+  times: Map<string, number>;
+} {
+  const data = new Map(Object.entries(initial).map(([k, v]) => [k, Buffer.from(v)]));
+  const modes = new Map<string, number>();
+  /** Modification times: a clock that ticks once per write. */
+  const times = new Map<string, number>();
+  let clock = 1000;
+  const dirs = new Set([
+    "/etc/systemd/system",
+    "/etc/grub.d",
+    "/boot/grub",
+    "/etc/systemd/system/multi-user.target.wants",
+  ]);
+  const files: BootFiles = {
+    read: (path) => Promise.resolve(data.get(path)),
+    exists: (path) => Promise.resolve(data.has(path) || dirs.has(path)),
+    list: (path) =>
+      Promise.resolve(
+        [...data.keys()]
+          .filter((k) => k.startsWith(`${path}/`))
+          .map((k) => k.slice(path.length + 1)),
+      ),
+    isDirectory: (path) => Promise.resolve(dirs.has(path)),
+    mode: (path) => Promise.resolve(data.has(path) ? (modes.get(path) ?? 0o644) : undefined),
+    modifiedMs: (path) => Promise.resolve(times.get(path) ?? (data.has(path) ? 0 : undefined)),
+    writeAtomic: (path, content, mode) => {
+      data.set(path, Buffer.from(content));
+      modes.set(path, mode);
+      times.set(path, (clock += 1));
+      return Promise.resolve();
+    },
+    remove: (path) => {
+      data.delete(path);
+      return Promise.resolve();
+    },
+    removeEmptyDirectory: (path) => Promise.resolve(dirs.delete(path)),
+    makeDirectory: (path) => {
+      dirs.add(path);
+      return Promise.resolve();
+    },
+    move: (from, to) => {
+      const content = data.get(from);
+      if (content === undefined) return Promise.reject(new Error(`no ${from}`));
+      data.set(to, content);
+      data.delete(from);
+      return Promise.resolve();
+    },
+  };
+  return { files, data, times };
 }

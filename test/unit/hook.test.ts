@@ -33,6 +33,7 @@ function memoryBootFiles(): { files: BootFiles; written: Set<string> } {
     list: unused,
     isDirectory: unused,
     mode: unused,
+    modifiedMs: unused,
     remove: unused,
     removeEmptyDirectory: unused,
     move: unused,

@@ -70,6 +70,29 @@ async function record(m: Machine, steps: Step[]): Promise<void> {
     writeFileSync(join(dir, "meta.json"), JSON.stringify(meta, null, 2) + "\n");
     process.stderr.write(`recorded ${dir}\n`);
   }
+  await recordActivation(m, version);
+}
+
+/** What decides how the initramfs activates LVs and polls merges (boot/initramfs.ts). */
+const ACTIVATION_FILES = [
+  "/usr/share/initramfs-tools/hooks/lvm2",
+  "/usr/share/initramfs-tools/scripts/local-top/lvm2",
+  "/usr/lib/udev/rules.d/69-lvm.rules",
+  "/lib/udev/rules.d/69-lvm.rules",
+];
+
+async function recordActivation(m: Machine, version: string): Promise<void> {
+  const dir = join(REPO, "test", "fixtures", `lvm2-${version}`, m.layout.name, "initramfs");
+  mkdirSync(dir, { recursive: true });
+  const seen = new Set<string>();
+  for (const path of ACTIVATION_FILES) {
+    const text = await m.sh(`cat ${path} 2>/dev/null || true`);
+    // /lib is /usr/lib where /usr is merged: one copy is enough.
+    if (text === "" || seen.has(text)) continue;
+    seen.add(text);
+    writeFileSync(join(dir, path.slice(1).replaceAll("/", "_")), text);
+  }
+  process.stderr.write(`recorded ${dir}\n`);
 }
 
 const reason = vmSkipReason();
