@@ -153,7 +153,7 @@ export function revertNotes(result: RevertResult): string[] {
     volume.outcome === "merged"
       ? `${volume.origin} is reverted: the merge is done`
       : volume.outcome === "pending"
-        ? `${volume.origin} is in use: the merge starts at its next activation; reboot to finish the revert`
+        ? `${volume.origin} is in use: the merge starts at its next activation; reboot, then rootsnap status finishes it (rootsnap-finish.service does so at boot after rootsnap setup)`
         : `${volume.origin} would be merged`,
   );
 }
