@@ -59,8 +59,8 @@ async function sourcesOf(files: BootFiles, paths: readonly string[]): Promise<Pl
   const sources: PlanSource[] = [];
   for (const path of paths) {
     const data = await files.read(path);
-    if (data === undefined) continue;
-    sources.push({ path, sha256: createHash("sha256").update(data).digest("hex") });
+    const sha256 = data === undefined ? undefined : createHash("sha256").update(data).digest("hex");
+    sources.push({ path, sha256 });
   }
   return sources;
 }
