@@ -17,6 +17,7 @@ import {
 } from "./grub.ts";
 import type { Steps } from "./steps.ts";
 import { lifecyclePaths, startsNow, type LifecycleFile } from "../lifecycle/units.ts";
+import { BOOT_PLAN_PATH } from "./plan.ts";
 import { ARTICLE_UNITS, UNIT_DIR, unitFiles } from "./units.ts";
 
 function sha256(data: string | Buffer): string {
@@ -43,6 +44,8 @@ export interface SetupState {
   /** Whether SAVED_GRUB_CFG holds grub.cfg from before setup. */
   readonly savedBefore: boolean;
   readonly createdDirectories: readonly string[];
+  /** The rootsnap program the units run, which the boot plan hands over to. */
+  readonly executable?: string;
 }
 
 export interface FileChange {
@@ -226,7 +229,7 @@ export async function setupBoot(
   const writeState = (writtenSha256: string | null): Promise<void> =>
     files.writeAtomic(
       STATE_PATH,
-      `${JSON.stringify({ grubConfig: grub.config, writtenSha256, savedBefore, createdDirectories } satisfies SetupState, null, 2)}\n`,
+      `${JSON.stringify({ grubConfig: grub.config, writtenSha256, savedBefore, createdDirectories, executable } satisfies SetupState, null, 2)}\n`,
       0o644,
     );
   await writeState(null);
@@ -255,6 +258,7 @@ export async function uninstallBoot(
   const present = [
     ...unitFiles("").map((unit) => `${UNIT_DIR}/${unit.name}`),
     GRUB_SCRIPT_PATH,
+    BOOT_PLAN_PATH,
     ...lifecyclePaths(),
     // Written by revert; the initramfs images built with it keep `--poll n`, which is harmless.
     INITRAMFS_HOOK,

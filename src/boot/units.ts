@@ -1,9 +1,14 @@
 // The systemd units rootsnap installs: one that takes the boot-time set before
-// local-fs.target when the kernel command line asks for it, and one that finishes
+// local-fs.target when the kernel command line asks for it (by running the boot plan,
+// src/boot/plan.ts), and one that finishes
 // what a boot leaves open (pending merges, a one-shot GRUB entry, /boot copies).
+import { shellQuote } from "../lvm/runner.ts";
 import { KERNEL_PARAMETER } from "./grub.ts";
+import { BOOT_PLAN_PATH } from "./plan.ts";
 
 export const UNIT_DIR = "/etc/systemd/system";
+/** Where the units find rootsnap when it was not started by path. */
+export const DEFAULT_EXECUTABLE = "/usr/local/bin/rootsnap";
 export const BOOT_UNIT = "rootsnap-boot.service";
 export const FINISH_UNIT = "rootsnap-finish.service";
 /** The seed article's hand-made units, recognised so setup can point at them. */
@@ -33,7 +38,8 @@ Conflicts=shutdown.target
 
 [Service]
 Type=oneshot
-ExecStart=${executable} create --kind boot
+# The set as planned ahead (no Node start-up at boot); without a plan rootsnap makes it.
+ExecStart=/bin/sh -c "[ -r ${BOOT_PLAN_PATH} ] && exec /bin/sh ${BOOT_PLAN_PATH}; exec ${shellQuote(executable)} create --kind boot"
 # A failed or slow set must not stop the boot: local-fs.target only wants this unit.
 TimeoutStartSec=5min
 StandardOutput=journal

@@ -2,6 +2,7 @@
 // and boot-finish (run by rootsnap-finish.service, not by people).
 import { nodeBootFiles } from "../boot/files.ts";
 import { diffOf, type InstallResult } from "../boot/install.ts";
+import { DEFAULT_EXECUTABLE } from "../boot/units.ts";
 import type { Context } from "../commands/context.ts";
 import { OperationError } from "../errors.ts";
 import type { Invocation } from "./args.ts";
@@ -9,9 +10,6 @@ import type { Io } from "./app.ts";
 import { commandLines, jsonDocument, table } from "./render.ts";
 
 type VerbInvocation = Extract<Invocation, { kind: "verb" }>;
-
-/** Where the units find rootsnap when it was not started by path. */
-const DEFAULT_EXECUTABLE = "/usr/local/bin/rootsnap";
 
 function installJson(result: InstallResult): string {
   return jsonDocument({
@@ -89,7 +87,13 @@ export async function runBootVerb(io: Io, call: VerbInvocation, context: Context
     }
     case "next-boot": {
       const { nextBoot } = await import("../commands/next-boot.ts");
-      const result = await nextBoot(context, call.cancel, files);
+      const result = await nextBoot(
+        context,
+        call.cancel,
+        files,
+        io.executable ?? DEFAULT_EXECUTABLE,
+      );
+      for (const warning of result.warnings) context.output.warn(warning);
       const body = { next_boot: result.entry, changed: result.changed };
       if (!printData(io, call, result, body))
         context.output.note(
@@ -123,7 +127,10 @@ export async function runBootVerb(io: Io, call: VerbInvocation, context: Context
     }
     case "boot-finish": {
       const { bootFinish } = await import("../commands/boot-finish.ts");
-      const result = await bootFinish(context, files);
+      const result = await bootFinish(context, files, io.executable ?? DEFAULT_EXECUTABLE);
+      if (result.bootFailure !== null)
+        context.output.warn(`this boot's set was not made: ${result.bootFailure}`);
+      for (const warning of result.warnings) context.output.warn(warning);
       for (const snapshot of result.mergesFinished)
         context.output.note(`merge of ${snapshot} finished`);
       if (result.oneShotCleared) context.output.note("one-shot rootsnap boot entry cleared");
@@ -135,6 +142,9 @@ export async function runBootVerb(io: Io, call: VerbInvocation, context: Context
         one_shot_cleared: result.oneShotCleared,
         boot_copies: result.bootCopies,
         pruned: result.pruned,
+        sets_pruned: result.setsPruned,
+        boot_failure: result.bootFailure,
+        warnings: result.warnings,
       });
       return;
     }

@@ -169,6 +169,7 @@ export function statusJson(result: StatusResult): string {
     })),
     merges: result.merges,
     leftovers_removed: result.leftovers,
+    boot_failure: result.bootFailure,
     invalid: result.sets.flatMap((set) =>
       set.volumes.filter((volume) => volume.state === "invalid").map((volume) => volume.snapshot),
     ),

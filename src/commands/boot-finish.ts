@@ -1,13 +1,19 @@
 // rootsnap boot-finish, run by rootsnap-finish.service after local-fs.target at every
 // boot: finishes merges nothing polls, clears rootsnap's one-shot entry where GRUB could
-// not (grubenv on LVM), copies /boot for this boot's set, and drops copies of gone sets.
+// not (grubenv on LVM), copies /boot for this boot's set, and drops copies of gone sets;
+// it prunes the boot sets after a boot that made one, and regenerates the boot plan.
 import { bootCopyPath, bootLeftOut, pruneBootCopies, saveBootCopy } from "../boot/bootcopy.ts";
 import { nodeBootFiles, type BootFiles } from "../boot/files.ts";
 import { detectGrub } from "../boot/grub.ts";
 import { cancelOneShot } from "../boot/install.ts";
 import { Steps } from "../boot/steps.ts";
 import { RootsnapError } from "../errors.ts";
-import { readMounts, type Commands, type Context } from "./context.ts";
+import { BOOT_FAILURE_PATH } from "../boot/plan.ts";
+import { DEFAULT_EXECUTABLE } from "../boot/units.ts";
+import type { SnapshotSet } from "../sets/model.ts";
+import { keepBootPlan } from "./boot-plan.ts";
+import { lvmOf, readMounts, type Commands, type Context } from "./context.ts";
+import { pruneWith } from "./prune.ts";
 import { status } from "./status.ts";
 
 export interface BootFinishResult {
@@ -15,6 +21,11 @@ export interface BootFinishResult {
   readonly oneShotCleared: boolean;
   readonly bootCopies: readonly string[];
   readonly pruned: readonly string[];
+  /** Boot sets the boot set's retention policy let go once this boot's set was made. */
+  readonly setsPruned: readonly string[];
+  /** Why this boot's set was not made, as the boot-time unit recorded it. */
+  readonly bootFailure: string | null;
+  readonly warnings: readonly string[];
   readonly commands: Commands;
   readonly dryRun: boolean;
 }
@@ -32,9 +43,34 @@ async function bootTime(context: Context): Promise<Date> {
   return new Date(seconds * 1000);
 }
 
+/** What the boot-time set's create would have pruned after it, now that the boot is done. */
+async function pruneBootSets(
+  context: Context,
+  sets: readonly SnapshotSet[],
+  since: Date,
+): Promise<{ removed: string[]; commands: Commands; warnings: string[] }> {
+  const made = sets.filter((set) => set.kind === "boot" && set.created >= since);
+  if (made.length === 0) return { removed: [], commands: [], warnings: [] };
+  const lvm = lvmOf(context);
+  try {
+    const protect = made.map((set) => set.name);
+    const result = await pruneWith(context, lvm, { kinds: ["boot"], ask: false, protect });
+    const removed = result.decisions.filter((d) => !d.keep).map((d) => d.name);
+    return { removed, commands: result.commands, warnings: [] };
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    return {
+      removed: [],
+      commands: lvm.changes,
+      warnings: [`pruning old boot sets failed: ${why}`],
+    };
+  }
+}
+
 export async function bootFinish(
   context: Context,
   files: BootFiles = nodeBootFiles,
+  executable = DEFAULT_EXECUTABLE,
 ): Promise<BootFinishResult> {
   const steps = new Steps(context.runner, context.dryRun);
   const state = await status(context);
@@ -61,13 +97,23 @@ export async function bootFinish(
     if (await files.exists(bootCopyPath(set.name))) continue;
     bootCopies.push(await saveBootCopy(files, steps, set.name));
   }
-  const pruned = await pruneBootCopies(files, steps, new Set(state.sets.map((set) => set.name)));
+  // The boot-time unit runs the plan, which leaves retention to this unit.
+  const setsPruned = await pruneBootSets(context, state.sets, since);
+  const gone = new Set(context.dryRun ? [] : setsPruned.removed);
+  const kept = state.sets.filter((set) => !gone.has(set.name)).map((set) => set.name);
+  const pruned = await pruneBootCopies(files, steps, new Set(kept));
+  // After the pruning: the plan sizes N%FREE from the space it left.
+  const plan = await keepBootPlan(context, files, executable);
+  const bootFailure = (await context.fs.readText(BOOT_FAILURE_PATH))?.trim() || null;
   return {
     mergesFinished,
     oneShotCleared,
     bootCopies,
     pruned,
-    commands: [...state.commands, ...steps.commands],
+    setsPruned: setsPruned.removed,
+    bootFailure,
+    warnings: [...setsPruned.warnings, ...plan.warnings],
+    commands: [...state.commands, ...steps.commands, ...setsPruned.commands, ...plan.commands],
     dryRun: context.dryRun,
   };
 }

@@ -7,7 +7,12 @@ import type { Lvm } from "../lvm/lvm.ts";
 import { keepBootCopy } from "../boot/bootcopy.ts";
 import { executeCreate } from "../sets/apply.ts";
 import { defaultSetName, validateSetName } from "../sets/names.ts";
-import { planCreate, type PlannedSnapshot, type VolumeRequest } from "../sets/plan.ts";
+import {
+  planCreate,
+  type PlanInputs,
+  type PlannedSnapshot,
+  type VolumeRequest,
+} from "../sets/plan.ts";
 import type { SizePolicy } from "../sets/size.ts";
 import type { SetIdentity, SetKind } from "../sets/tags.ts";
 import { lvmOf, readMounts, type Commands, type Context } from "./context.ts";
@@ -94,11 +99,16 @@ async function pruneAfter(context: Context, lvm: Lvm, kind: SetKind, name: strin
   }
 }
 
-export async function create(context: Context, options: CreateOptions): Promise<CreateResult> {
-  const created = context.clock();
-  const name = validateSetName(options.name ?? defaultSetName(options.kind, created));
+/**
+ * What planning the set `options` describe needs, read from lvm and the system now; create
+ * plans with it, and so does the boot plan (src/commands/boot-plan.ts).
+ */
+export async function planInputs(
+  context: Context,
+  lvm: Lvm,
+  options: CreateOptions,
+): Promise<Omit<PlanInputs, "set">> {
   const config = await loadConfig(context.fs, context.configPath, context.configNamed);
-  const lvm = lvmOf(context);
   const [lvs, vgs, mounts] = await Promise.all([
     lvm.logicalVolumes(),
     lvm.volumeGroups(),
@@ -106,13 +116,20 @@ export async function create(context: Context, options: CreateOptions): Promise<
   ]);
   const requests = requestsFor(options, config, () => rootVolume(lvs, mounts));
   const usedBytes = await measureUsed(context, requests, lvs, mounts);
+  return { requests, lvs, vgs, usedBytes };
+}
+
+export async function create(context: Context, options: CreateOptions): Promise<CreateResult> {
+  const created = context.clock();
+  const name = validateSetName(options.name ?? defaultSetName(options.kind, created));
+  const lvm = lvmOf(context);
   const set = {
     name,
     kind: options.kind,
     created,
     ...(options.label ? { label: options.label } : {}),
   };
-  const plan = planCreate({ set, requests, lvs, vgs, usedBytes });
+  const plan = planCreate({ set, ...(await planInputs(context, lvm, options)) });
   await executeCreate(lvm, plan);
   const origins = plan.snapshots.map((snapshot) => snapshot.origin.device);
   const bootCopy = await keepBootCopy(context, name, origins);

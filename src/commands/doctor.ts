@@ -2,6 +2,7 @@
 import { nodeBootFiles, type BootFiles } from "../boot/files.ts";
 import { detectGrub, hasRootsnapEntry } from "../boot/grub.ts";
 import { mountHolding } from "../boot/revertboot.ts";
+import { BOOT_FAILURE_PATH, BOOT_PLAN_PATH, unplannedReason } from "../boot/plan.ts";
 import { BOOT_UNIT, UNIT_DIR } from "../boot/units.ts";
 import { initramfsPolling } from "../boot/initramfs.ts";
 import { mountAt, type Mount } from "../config/mounts.ts";
@@ -201,6 +202,29 @@ export function ambiguousFstab(
   return found;
 }
 
+/** The boot plan the boot-time unit runs, so that Node is not started at boot. */
+function planCheck(text: string | undefined): Check {
+  if (text === undefined) {
+    return {
+      name: "boot plan",
+      status: "warn",
+      detail: `${BOOT_PLAN_PATH} is missing: a snapshot boot runs rootsnap create, which is slower; rootsnap next-boot makes it`,
+    };
+  }
+  const unplanned = unplannedReason(text);
+  return unplanned === undefined
+    ? {
+        name: "boot plan",
+        status: "ok",
+        detail: `${BOOT_PLAN_PATH} holds the boot-time set's commands; regenerated at every boot`,
+      }
+    : {
+        name: "boot plan",
+        status: "warn",
+        detail: `the boot-time set could not be planned ahead (${unplanned}): a snapshot boot runs rootsnap create`,
+      };
+}
+
 async function grubChecks(
   context: Context,
   files: BootFiles,
@@ -249,13 +273,15 @@ async function grubChecks(
         "Result,ExecMainStatus,ConditionResult",
         BOOT_UNIT,
       ])) ?? "";
-    if (/ConditionResult=yes/.test(show) && !/Result=success/.test(show)) {
+    const recorded = (await context.fs.readText(BOOT_FAILURE_PATH))?.trim();
+    if (recorded || (/ConditionResult=yes/.test(show) && !/Result=success/.test(show))) {
       checks.push({
         name: "boot-time set",
         status: "warn",
-        detail: `this boot's set was not made (${show.replace(/\n/g, " ").trim()}): journalctl -b -u ${BOOT_UNIT}`,
+        detail: `this boot's set was not made (${recorded || show.replace(/\n/g, " ").trim()}): journalctl -b -u ${BOOT_UNIT}`,
       });
     }
+    checks.push(planCheck((await files.read(BOOT_PLAN_PATH))?.toString("utf8")));
   }
   return checks;
 }

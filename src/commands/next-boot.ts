@@ -5,6 +5,8 @@ import { detectGrub, ENTRY_ID, hasRootsnapEntry, nextEntryOf } from "../boot/gru
 import { cancelOneShot } from "../boot/install.ts";
 import { Steps } from "../boot/steps.ts";
 import { ConfigError } from "../errors.ts";
+import { DEFAULT_EXECUTABLE } from "../boot/units.ts";
+import { keepBootPlan } from "./boot-plan.ts";
 import type { Commands, Context } from "./context.ts";
 
 export interface NextBootResult {
@@ -13,12 +15,14 @@ export interface NextBootResult {
   readonly changed: boolean;
   readonly commands: Commands;
   readonly dryRun: boolean;
+  readonly warnings: readonly string[];
 }
 
 export async function nextBoot(
   context: Context,
   cancel: boolean,
   files: BootFiles = nodeBootFiles,
+  executable = DEFAULT_EXECUTABLE,
 ): Promise<NextBootResult> {
   const grub = await detectGrub(files);
   const steps = new Steps(context.runner, context.dryRun);
@@ -28,7 +32,13 @@ export async function nextBoot(
       ? await steps.read([grub.editenv, grub.env, "list"])
       : "";
     const left = context.dryRun && changed ? undefined : nextEntryOf(env);
-    return { entry: left ?? null, changed, commands: steps.commands, dryRun: steps.dryRun };
+    return {
+      entry: left ?? null,
+      changed,
+      commands: steps.commands,
+      dryRun: steps.dryRun,
+      warnings: [],
+    };
   }
   const config = (await files.read(grub.config))?.toString("utf8") ?? "";
   if (!hasRootsnapEntry(config)) {
@@ -39,5 +49,13 @@ export async function nextBoot(
   }
   // grub-reboot warns on stderr that grubenv on LVM keeps next_entry: rootsnap clears it.
   await steps.change([grub.reboot, ENTRY_ID]);
-  return { entry: ENTRY_ID, changed: true, commands: steps.commands, dryRun: steps.dryRun };
+  // The snapshot boot runs the plan: made now, it holds today's volumes and sizes.
+  const plan = await keepBootPlan(context, files, executable);
+  return {
+    entry: ENTRY_ID,
+    changed: true,
+    commands: [...steps.commands, ...plan.commands],
+    dryRun: steps.dryRun,
+    warnings: plan.warnings,
+  };
 }

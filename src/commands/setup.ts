@@ -1,4 +1,4 @@
-// rootsnap setup: the boot-time units and the GRUB entry, and per rootsnap.toml the
+// rootsnap setup: the boot-time units, their boot plan and the GRUB entry, and per rootsnap.toml the
 // package-manager hooks, the timers and the watchdog, installed idempotently.
 import { nodeBootFiles, type BootFiles } from "../boot/files.ts";
 import { detectGrub } from "../boot/grub.ts";
@@ -7,6 +7,7 @@ import { Steps } from "../boot/steps.ts";
 import { loadConfig } from "../config/config.ts";
 import { ConfigError } from "../errors.ts";
 import { detectManagers, lifecycleFiles } from "../lifecycle/units.ts";
+import { refreshBootPlan, unplannedWarning } from "./boot-plan.ts";
 import { rootVolume } from "./create.ts";
 import { lvmOf, readMounts, type Context } from "./context.ts";
 
@@ -46,5 +47,17 @@ export async function setup(
   rootVolume(await lvmOf(context).logicalVolumes(), await readMounts(context));
   const steps = new Steps(context.runner, context.dryRun);
   const lifecycle = await lifecycleFor(context, steps, files, executable);
-  return setupBoot(files, steps, grub, executable, lifecycle);
+  const installed = await setupBoot(files, steps, grub, executable, lifecycle);
+  const { change, unplanned } = await refreshBootPlan(context, files, executable);
+  const plan = change === undefined ? [] : [change];
+  return {
+    ...installed,
+    changes: [...installed.changes, ...plan],
+    commands: [
+      ...installed.commands,
+      ...plan.map((c) => ["install", "-m", c.mode.toString(8), "/dev/stdin", c.path]),
+    ],
+    unchanged: installed.unchanged && change === undefined,
+    warnings: [...installed.warnings, ...unplannedWarning(unplanned)],
+  };
 }

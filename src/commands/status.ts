@@ -1,5 +1,6 @@
 // rootsnap status: sets, fill levels, pending merges, invalid snapshots, VG free space;
 // and it finishes merges that an earlier boot ran but nothing polled to the end.
+import { BOOT_FAILURE_PATH } from "../boot/plan.ts";
 import { isThin, type LogicalVolume, type VolumeGroup } from "../lvm/model.ts";
 import type { Lvm } from "../lvm/lvm.ts";
 import { removeArgv } from "../sets/apply.ts";
@@ -29,6 +30,8 @@ export interface StatusResult {
   readonly merges: readonly PendingMerge[];
   /** Copy-on-write volumes an interrupted merge left behind, removed by this run. */
   readonly leftovers: readonly string[];
+  /** Why this boot's set was not made, as the boot-time unit recorded it. */
+  readonly bootFailure: string | null;
   readonly warnings: readonly string[];
   readonly commands: Commands;
   readonly dryRun: boolean;
@@ -145,6 +148,8 @@ export async function status(context: Context): Promise<StatusResult> {
   const removed = new Set(lvm.dryRun ? [] : leftovers);
   const sets = collectSets((finished.lvs ?? lvs).filter((lv) => !removed.has(lv.fullName)));
   const warnings = warningsFor(sets, finished.merges);
+  const bootFailure = (await context.fs.readText(BOOT_FAILURE_PATH))?.trim() || null;
+  if (bootFailure !== null) warnings.unshift(`this boot's set was not made: ${bootFailure}`);
   if (busy) {
     const who = pollers.map((poller) => `pid ${poller.pid}`).join(", ");
     warnings.push(
@@ -156,6 +161,7 @@ export async function status(context: Context): Promise<StatusResult> {
     volumeGroups,
     merges: finished.merges,
     leftovers,
+    bootFailure,
     warnings,
     commands: lvm.changes,
     dryRun: lvm.dryRun,

@@ -57,6 +57,14 @@ function twoDigits(value: number): string {
   return String(value).padStart(2, "0");
 }
 
+/**
+ * defaultSetName as a `date -u +FORMAT` format, for the boot plan's script, which names
+ * its set at boot; a unit test holds the two to the same output.
+ */
+export function defaultSetNameFormat(kind: string): string {
+  return `${kind}-%Y%m%d-%H%M%S`;
+}
+
 /** A name for a set created without one: its kind and UTC time, e.g. manual-20240131-235959. */
 export function defaultSetName(kind: string, at: Date): string {
   const date = `${at.getUTCFullYear()}${twoDigits(at.getUTCMonth() + 1)}${twoDigits(at.getUTCDate())}`;

@@ -91,7 +91,11 @@ test("the units keep the default target and never hold up the boot", () => {
   const [boot, finish] = unitFiles("/usr/bin/rootsnap");
   assert.match(boot?.text ?? "", /^ConditionKernelCommandLine=rootsnap\.boot$/m);
   assert.match(boot?.text ?? "", /^Before=local-fs\.target/m);
-  assert.match(boot?.text ?? "", /^ExecStart=\/usr\/bin\/rootsnap create --kind boot$/m);
+  // The boot plan when there is one, else rootsnap itself.
+  assert.match(
+    boot?.text ?? "",
+    /^ExecStart=\/bin\/sh -c "\[ -r \/etc\/rootsnap\/boot-plan\.sh \] && exec \/bin\/sh \/etc\/rootsnap\/boot-plan\.sh; exec \/usr\/bin\/rootsnap create --kind boot"$/m,
+  );
   assert.doesNotMatch(boot?.text ?? "", /systemd\.unit=|Requires=/);
   assert.equal(boot?.wantedBy, "local-fs.target");
   assert.match(finish?.text ?? "", /^ExecStart=\/usr\/bin\/rootsnap boot-finish$/m);

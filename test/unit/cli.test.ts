@@ -511,6 +511,21 @@ test("status warns of full snapshots", async () => {
   assert.deepEqual(document.merges, []);
 });
 
+test("status says why this boot's set was not made, as the boot plan recorded it", async () => {
+  const why =
+    "creating vg0/home-boot-20260105-100000 failed, removed vg0/root-boot-20260105-100000 again: lvcreate failed with exit code 5: no room";
+  const fs = memoryFs({ ...MOUNTINFO, "/run/rootsnap.boot-failure": `${why}\n` });
+  const run = await rootsnap(["status", "--json"], system(), { fs });
+  const document = JSON.parse(run.io.stdoutText) as { warnings: string[]; boot_failure: string };
+  assert.equal(document.boot_failure, why);
+  assert.equal(document.warnings[0], `this boot's set was not made: ${why}`);
+  const text = await rootsnap(["status"], system(), { fs });
+  assert.match(
+    text.io.stdoutText,
+    /^warning: this boot's set was not made: creating vg0\/home-boot-/m,
+  );
+});
+
 test("status --dry-run lists the poll it would run", async () => {
   const state = system({
     lvs: sample(`${MERGING}/lvs.json`),

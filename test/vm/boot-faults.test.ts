@@ -1,11 +1,13 @@
-// Faults at boot on bookworm-simple: a full VG when the boot-time set is due, and the
-// power cut while rootsnap-boot.service runs. Each must leave a system that reaches its
-// default target and a state rootsnap explains.
+// Faults at boot on bookworm-simple: a full VG when the boot-time set is due (no plan
+// could be made; and a plan made with room whose second lvcreate finds none), a
+// configuration changed after the plan was made, and the power cut while
+// rootsnap-boot.service runs. Each must leave a system that reaches its default target
+// and a state rootsnap explains.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import { installRootsnap, vmSkip, withMachine } from "./rig/index.ts";
-import { bootState } from "./scenarios/boot-flow.ts";
+import { assertSnapshotBoot, bootState } from "./scenarios/boot-flow.ts";
 
 const say = (step: string): void => {
   process.stderr.write(`[boot-faults] ${step}\n`);
@@ -40,9 +42,63 @@ test(
       say(why.trim());
       assert.match(why, /rootsnap: error: .*(space|free)/i);
       assert.match(why, /warn\s+boot-time set\s+this boot's set was not made/);
+      assert.match(
+        await m.sh("rootsnap status", { timeoutMs: 300_000 }),
+        /warning: this boot's set was not made: rootsnap create --kind boot failed with exit code 73/,
+      );
+
+      say("a plan of two snapshots made with room, then room for one only: no partial set");
+      await m.sh(`lvremove -y vg0/filler >/dev/null
+        lvcreate -y -L 64M -n data vg0 >/dev/null && mkfs.ext4 -q /dev/vg0/data
+        printf '[[volumes]]\nlv = "vg0/root"\nsize = "32M"\n\n[[volumes]]\nlv = "vg0/data"\nsize = "32M"\n' >/etc/rootsnap/rootsnap.toml
+        rootsnap next-boot
+        [ "$(grep -c '^snapshot ' /etc/rootsnap/boot-plan.sh)" = 2 ]
+        free=$(vgs --noheadings -o vg_free_count vg0 | tr -d " ")
+        lvcreate -y -l $((free - 8)) -n filler vg0 >/dev/null`);
+      await m.reboot();
+      state = await bootState(m);
+      assert.match(state.cmdline, /rootsnap\.boot=1/);
+      assert.equal(state.bootUnit.Result, "exit-code", JSON.stringify(state.bootUnit));
+      assert.equal(state.bootUnit.ExecMainStatus, "73", "exit 73: not enough space");
+      assert.equal(state.defaultTargetActive, "active", "the boot went on");
+      assert.equal(state.sets.length, 0, "the first snapshot was removed again");
+      const rolledBack = await m.sh(
+        `journalctl -b -u rootsnap-boot.service --no-pager -o cat | grep 'rootsnap: error'
+         rootsnap status; rootsnap status --json | grep boot_failure`,
+        { timeoutMs: 300_000 },
+      );
+      say(rolledBack.trim());
+      const failed =
+        /rootsnap: error: creating vg0\/data-boot-\S+ failed, removed vg0\/root-boot-\S+ again: lvcreate failed with exit code \d+: .*insufficient free space/;
+      assert.match(rolledBack, failed);
+      assert.match(rolledBack, /warning: this boot's set was not made: creating vg0\/data-boot-/);
+      assert.match(rolledBack, /"boot_failure": "creating vg0\/data-boot-/);
+      const lvs = await m.sh("lvs --noheadings -o lv_name,lv_tags vg0");
+      assert.doesNotMatch(lvs, /-boot-|rootsnap\.set=/, `no snapshot is left: ${lvs}`);
+
+      say("the configuration changed after next-boot: the boot honours it");
+      await m.sh(`lvremove -y vg0/filler >/dev/null && rootsnap next-boot
+        printf '[[volumes]]\nlv = "vg0/root"\nsize = "48M"\n' >/etc/rootsnap/rootsnap.toml`);
+      await m.reboot();
+      state = await bootState(m);
+      assertSnapshotBoot(state, 0);
+      const honoured = await m.sh(
+        `journalctl -b -u rootsnap-boot.service --no-pager -o cat | grep 'boot plan is stale'
+         lvs --noheadings --units m -o lv_name,lv_size @rootsnap
+         grep -c '^snapshot ' /etc/rootsnap/boot-plan.sh; grep '^# vg0/' /etc/rootsnap/boot-plan.sh`,
+      );
+      say(honoured.trim());
+      assert.match(honoured, /running rootsnap create --kind boot/);
+      assert.match(honoured, /^\s+root-boot-\S+\s+48\.00m$/m, "the snapshot has the new size");
+      assert.doesNotMatch(honoured, /data-boot-/, "vg0/data is no longer in the set");
+      assert.match(
+        honoured,
+        /^1\n# vg0\/root: 48M, 12 extents$/m,
+        "boot-finish made the plan anew",
+      );
 
       say("power cut while rootsnap-boot.service runs");
-      await m.sh("lvremove -y vg0/filler >/dev/null && rootsnap next-boot");
+      await m.sh("rootsnap next-boot");
       await m.spawn("systemctl poweroff");
       await m.waitForPowerOff();
       const booting = m.boot().catch((error: unknown) => error);
@@ -55,7 +111,8 @@ test(
         await sleep(200);
       }
       assert.match(log, /rootsnap boot-time snapshot set/, "the unit started");
-      await sleep(3000);
+      // The plan takes about as long as its lvcreate: cut while it runs.
+      await sleep(800);
       await m.powerCut();
       say(`power cut ${((Date.now() - started) / 1000).toFixed(1)} s after power-on`);
       await booting;
