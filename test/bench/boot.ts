@@ -1,6 +1,6 @@
 // The boot-time cost bar: on one bookworm-simple VM, rootsnap-boot.service against the
 // seed article's bare `lvcreate` unit, both before local-fs.target in the same snapshot
-// boots (each runs first once), timed by systemd's own timestamps; and how long a
+// boots (each runs first as often as second), timed by systemd's own timestamps; and how long a
 // power-off takes with snapshots active.
 import { installRootsnap, withMachine } from "../vm/rig/index.ts";
 import type { Machine } from "../vm/rig/machine.ts";
