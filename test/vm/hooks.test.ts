@@ -52,7 +52,7 @@ test(
       assert.equal((await m.sh("cat /usr/share/rootsnap-demo/payload")).trim(), "rootsnap-demo");
 
       // Reverting it removes the package, and apt works afterwards.
-      await m.sh(`rootsnap revert ${pre[0]?.name ?? ""} --yes`);
+      await m.sh(`rootsnap revert ${pre[0]?.name ?? ""} --yes`, { timeoutMs: 600_000 });
       await m.reboot();
       assert.notEqual((await m.shResult("dpkg -s rootsnap-demo")).code, 0, "the package is gone");
       assert.equal(
@@ -83,7 +83,7 @@ test(
         (s) => s.kind === "pre-update" && (s.label ?? "").includes("rootsnap-slow"),
       );
       assert.ok(slowSet, "the interrupted run took its set");
-      await m.sh(`rootsnap revert ${slowSet.name} --yes`);
+      await m.sh(`rootsnap revert ${slowSet.name} --yes`, { timeoutMs: 600_000 });
       await m.reboot();
       assert.equal(
         (await m.sh("dpkg --audit 2>&1; echo done")).trim(),
