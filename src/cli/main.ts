@@ -19,14 +19,14 @@ async function runCli(argv: string[]): Promise<number> {
     import("../fs.ts"),
     import("./lock.ts"),
     import("../boot/files.ts"),
-    import("node:tty"),
+    import("./terminal.ts"),
   ]);
   return main(argv, {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     env: process.env,
     geteuid: () => process.geteuid?.() ?? -1,
-    stdinIsTTY: (process.stdin as { isTTY?: boolean }).isTTY === true,
+    stdinIsTTY: isatty(0),
     ask: async (question) => {
       const { createInterface } = await import("node:readline/promises");
       const prompt = createInterface({ input: process.stdin, output: process.stderr });
@@ -54,7 +54,7 @@ async function runCli(argv: string[]): Promise<number> {
     // Not process.stdout: that would make a pipe on fd 1 non-blocking for the programs too.
     stdoutFd: 1,
     stdoutIsTTY: isatty(1),
-    stderrIsTTY: process.stderr.isTTY,
+    stderrIsTTY: isatty(2),
   });
 }
 

@@ -7,5 +7,6 @@ export interface ListResult {
 }
 
 export async function list(context: Context): Promise<ListResult> {
-  return { sets: collectSets(await lvmOf(context).logicalVolumes()) };
+  // Its one report is all list waits for, so lvs may block the process meanwhile.
+  return { sets: collectSets(await lvmOf(context).logicalVolumes({ blocking: true })) };
 }

@@ -21,8 +21,8 @@ export class Lvm {
   }
 
   /** All LVs of all VGs, hidden ones included, in one `lvs` call. */
-  async logicalVolumes(): Promise<LogicalVolume[]> {
-    const stdout = await this.read(lvsArgv());
+  async logicalVolumes(options?: RunOptions): Promise<LogicalVolume[]> {
+    const stdout = await this.read(lvsArgv(), options);
     return parseReport(stdout, "lv").map(toLogicalVolume);
   }
 

@@ -5,7 +5,7 @@ import { LvmError, jsonLogErrors } from "../../src/lvm/errors.ts";
 import { lvsArgv, vgsArgv } from "../../src/lvm/fields.ts";
 import { toLogicalVolume } from "../../src/lvm/model.ts";
 import { flag, parseReport, percentOrNull, timeOrNull } from "../../src/lvm/report.ts";
-import { CommandError, run } from "../../src/lvm/runner.ts";
+import { CommandError, run, type RunOptions } from "../../src/lvm/runner.ts";
 import { ExitCode } from "../../src/errors.ts";
 import { sample } from "./helpers.ts";
 
@@ -150,4 +150,50 @@ test("the runner ends a program when its signal is aborted, and can run without 
   await assert.rejects(sleeping, (e: CommandError) => e.signal === "SIGTERM" && !e.timedOut);
   assert.ok(Date.now() - started < 10_000, "sleep 30 ended by the abort, not by itself");
   assert.equal((await run(["echo", "done"], { timeoutMs: Infinity })).stdout, "done\n");
+});
+
+test("a blocking run ends, fails and times out as the asynchronous one does", async () => {
+  const outcome = async (argv: readonly string[], options: RunOptions) => {
+    try {
+      const { code, stdout, stderr } = await run(argv, options);
+      return { code, stdout, stderr };
+    } catch (error) {
+      assert.ok(error instanceof CommandError);
+      const { message, code, signal, stdout, stderr, timedOut, notFound } = error;
+      return { message, code, signal, stdout, stderr, timedOut, notFound };
+    }
+  };
+  const cases: [readonly string[], RunOptions][] = [
+    [["sh", "-c", 'printf "%s\\n" "$LC_ALL" "$EXTRA"; echo said >&2'], { env: { EXTRA: "x" } }],
+    [["sh", "-c", "echo out; echo complaint >&2; exit 5"], {}],
+    [["sh", "-c", "exit 3"], { okCodes: [0, 3] }],
+    [["cat"], { input: "fed\n" }],
+    [["cat"], {}],
+    [["pwd"], { cwd: "/" }],
+    [["rootsnap-no-such-program"], {}],
+    [["sleep", "30"], { timeoutMs: 200 }],
+  ];
+  for (const [argv, options] of cases) {
+    assert.deepEqual(
+      await outcome(argv, { ...options, blocking: true }),
+      await outcome(argv, options),
+      argv.join(" "),
+    );
+  }
+});
+
+test("a signal that comes during a blocking run reaches its handler before the result", async () => {
+  let handled = false;
+  const handler = (): void => {
+    handled = true;
+  };
+  process.on("SIGUSR2", handler);
+  try {
+    const result = run(["sh", "-c", 'kill -USR2 "$PPID"; sleep 0.1'], { blocking: true });
+    assert.equal(handled, false);
+    await result;
+    assert.equal(handled, true);
+  } finally {
+    process.off("SIGUSR2", handler);
+  }
 });
