@@ -29,7 +29,7 @@ import {
 } from "../../src/backup/engine.ts";
 import { parseManifest } from "../../src/backup/manifest.ts";
 import { mountOptions, planMounts, refuseMounted, treeMembers } from "../../src/backup/mount.ts";
-import { parseRchar } from "../../src/backup/pipeline.ts";
+import { parseRchar, startPipeline } from "../../src/backup/pipeline.ts";
 import { figures, progressBar, progressLine } from "../../src/backup/progress.ts";
 import { swapFileExcludes, tarCreateArgv } from "../../src/backup/tar.ts";
 import { verifyArchive } from "../../src/backup/verify.ts";
@@ -211,6 +211,38 @@ test(
     });
   },
 );
+
+test("stages joined by FIFOs pass every byte, see their EOF, and a writer ends with its reader", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "rootsnap-joins-"));
+  const joins = ["a", "b", "c"].map((name) => join(dir, name));
+  assert.equal(spawnSync("mkfifo", ["-m", "600", ...joins]).status, 0);
+  const input = join(dir, "in");
+  writeFileSync(input, Buffer.from(Array.from({ length: 3 << 20 }, (_, i) => (i * 7) % 251)));
+  const out = openSync(join(dir, "out"), "w");
+  try {
+    const copied = startPipeline([["cat", "--", input], ["cat"], ["cat"]], {
+      stdout: out,
+      joins,
+    });
+    assert.deepEqual(
+      (await copied.ended).map((end) => end.code),
+      [0, 0, 0],
+    );
+    assert.ok(readFileSync(join(dir, "out")).equals(readFileSync(input)));
+    // rootsnap keeps no end of a FIFO open: yes gets SIGPIPE once head has had its 10 bytes.
+    const cut = startPipeline([["yes"], ["head", "-c", "10"]], { stdout: out, joins });
+    const ends = await cut.ended;
+    assert.deepEqual(
+      ends.map((end) => [end.code, end.signal]),
+      [
+        [null, "SIGPIPE"],
+        [0, null],
+      ],
+    );
+  } finally {
+    closeSync(out);
+  }
+});
 
 test(
   "an abort stops tar and the outcome says why",
