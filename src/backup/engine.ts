@@ -91,7 +91,7 @@ export async function runArchive(job: ArchiveJob): Promise<ArchiveOutcome> {
   // The archive passes tar -> compressor -> tee through kernel pipes (FIFOs in the tap's
   // directory), not the socket pairs Node joins children with: tar writes 10 KiB records,
   // and through a socket pair each costs the kernel so much more that the backup of the
-  // bench's tree took 1.3-1.6 times the CPU of the same stages joined by pipes.
+  // bench's tree took 1.2-1.5 times the CPU of the same stages joined by pipes.
   const joins = job.compressor ? 2 : 1;
   const tap = await openTap((await job.sink.size()) === undefined, joins);
   const stages = [job.tar(tap.listFifo), ...(job.compressor ? [job.compressor] : []), tap.teeArgv];
