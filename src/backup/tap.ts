@@ -14,6 +14,8 @@ export interface Tap {
   readonly teeArgv: readonly string[];
   /** Where tar writes its listing, one line per member (--index-file). */
   readonly listFifo: string;
+  /** FIFOs in the same directory that join the pipeline's stages (PipelineOptions.joins). */
+  readonly joins: readonly string[];
   /** The checksum, the number of members (and bytes when counted) once the stages have ended. */
   result(): Promise<{ sha256: string; files: number; bytes: number | undefined }>;
   /** Ends the readers (a tee that never started would leave them waiting for a writer). */
@@ -24,16 +26,18 @@ export interface Tap {
 
 /**
  * FIFOs in a private directory and their readers. `count` adds a byte count, for a
- * destination (a pipe) whose size cannot be read once the archive is complete.
+ * destination (a pipe) whose size cannot be read once the archive is complete; `joins`
+ * FIFOs more are made for the stages themselves.
  */
-export async function openTap(count: boolean, runner: Runner = run): Promise<Tap> {
+export async function openTap(count: boolean, joins = 0, runner: Runner = run): Promise<Tap> {
   const dir = await mkdtemp(join(tmpdir(), "rootsnap-tap-"));
   const hashFifo = join(dir, "sha256");
   const countFifo = join(dir, "count");
   const listFifo = join(dir, "list");
   const fifos = count ? [hashFifo, countFifo] : [hashFifo];
+  const joinFifos = Array.from({ length: joins }, (_, index) => join(dir, `stage-${index + 1}`));
   try {
-    await runner(["mkfifo", "-m", "600", "--", listFifo, ...fifos]);
+    await runner(["mkfifo", "-m", "600", "--", listFifo, ...fifos, ...joinFifos]);
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;
@@ -53,6 +57,7 @@ export async function openTap(count: boolean, runner: Runner = run): Promise<Tap
   return {
     teeArgv: ["tee", "--", ...fifos],
     listFifo,
+    joins: joinFifos,
     async result() {
       const [listed, hashed, counted] = await Promise.all(readers);
       const sha256 = /^[0-9a-f]{64}\b/.exec(hashed ?? "")?.[0];

@@ -131,15 +131,20 @@ function refuseInsideTree(set: SnapshotSet, dest: Destination, mountDir: string)
 
 async function requirePrograms(context: Context, compress: Compression): Promise<void> {
   const programs = compress === "zstd" ? ["tar", "zstd"] : ["tar"];
-  for (const program of programs) {
-    try {
-      await context.runner([program, "--version"]);
-    } catch {
-      const hint =
-        program === "zstd" ? "apt-get install zstd, or use --compress none" : "apt-get install tar";
-      throw new RootsnapError(ExitCode.unavailable, `${program} is not installed`, hint);
-    }
-  }
+  // Both at once: under emulation each start of a program costs a tenth of a second or more.
+  const missing = await Promise.all(
+    programs.map((program) =>
+      context.runner([program, "--version"]).then(
+        () => undefined,
+        () => program,
+      ),
+    ),
+  );
+  const program = missing.find((name) => name !== undefined);
+  if (program === undefined) return;
+  const hint =
+    program === "zstd" ? "apt-get install zstd, or use --compress none" : "apt-get install tar";
+  throw new RootsnapError(ExitCode.unavailable, `${program} is not installed`, hint);
 }
 
 /** Escapes tar's wildcard characters so a path excludes only itself. */
@@ -182,7 +187,7 @@ async function archive(run: Run, entries: readonly MountEntry[], dir: string, si
     excludes: await excludesFor(context, options, run.dest),
     selinux: await tarHasSelinux(context.runner),
   };
-  const readFill = await fillReader(lvm, set.name);
+  const readFill = fillReader(lvm, set);
   const outcome = await runArchive({
     tar: (indexFile) => tarCreateArgv({ ...tarArgs, indexFile }),
     ...(options.compress === "zstd" ? { compressor: zstdCompressArgv() } : {}),
@@ -311,17 +316,19 @@ async function backupSet(run: Run): Promise<{ manifest: Manifest; elapsedMs: num
     return { manifest, elapsedMs: outcome.elapsedMs };
   } finally {
     if (!finished) await sink?.discard();
-    await cleanUp(
-      context,
-      () => unmountAfter(lvm, context, set.name),
-      `rootsnap umount ${set.name}`,
-    );
+    await cleanUp(context, () => unmountAfter(lvm, context, set), `rootsnap umount ${set.name}`);
   }
 }
 
-async function unmountAfter(lvm: Lvm, context: Context, name: string): Promise<void> {
-  // Read again: a thin snapshot's device exists only since it was activated.
-  const [set, mounts] = await Promise.all([readSet(lvm, name), readMounts(context)]);
+async function unmountAfter(lvm: Lvm, context: Context, before: SnapshotSet): Promise<void> {
+  // A thin snapshot's device exists only since it was activated: read the set again then.
+  const known = before.volumes.every(
+    (volume) => !volume.snapshotLv.skipActivation && volume.snapshotLv.device !== null,
+  );
+  const [set, mounts] = await Promise.all([
+    known ? before : readSet(lvm, before.name),
+    readMounts(context),
+  ]);
   await unmountSet(lvm, set, mounts);
 }
 

@@ -222,8 +222,11 @@ export interface StartOptions {
   output?: "inherit" | "ignore" | "pipe";
   /** stdout alone, overriding output ("pipe" to the next stage, or a file descriptor). */
   stdout?: "inherit" | "ignore" | "pipe" | number;
-  /** Closed by default; "pipe" to feed it, or the previous stage's stdout to read it directly. */
-  stdin?: "ignore" | "pipe" | Readable;
+  /**
+   * Closed by default; "pipe" to feed it, the previous stage's stdout to read it directly,
+   * or a file descriptor (the read end of a pipe).
+   */
+  stdin?: "ignore" | "pipe" | Readable | number;
 }
 
 /**

@@ -14,7 +14,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { openFileSink, streamSink } from "../../src/backup/archive.ts";
-import { parseSnapshotStatus } from "../../src/backup/fill.ts";
+import {
+  dmName,
+  fillReader,
+  parseSnapshotStatus,
+  parseThinPoolStatus,
+} from "../../src/backup/fill.ts";
 import {
   judgeFill,
   nextFillDelayMs,
@@ -24,7 +29,7 @@ import {
 } from "../../src/backup/engine.ts";
 import { parseManifest } from "../../src/backup/manifest.ts";
 import { mountOptions, planMounts, refuseMounted, treeMembers } from "../../src/backup/mount.ts";
-import { parseRchar } from "../../src/backup/pipeline.ts";
+import { parseRchar, startPipeline } from "../../src/backup/pipeline.ts";
 import { figures, progressBar, progressLine } from "../../src/backup/progress.ts";
 import { swapFileExcludes, tarCreateArgv } from "../../src/backup/tar.ts";
 import { verifyArchive } from "../../src/backup/verify.ts";
@@ -34,7 +39,8 @@ import { ExitCode, RootsnapError } from "../../src/errors.ts";
 import { toLogicalVolume } from "../../src/lvm/model.ts";
 import { parseReport } from "../../src/lvm/report.ts";
 import { collectSets, type SnapshotSet } from "../../src/sets/model.ts";
-import { sample } from "./helpers.ts";
+import { fakeLvm, sample } from "./helpers.ts";
+import { Lvm } from "../../src/lvm/lvm.ts";
 
 const SETS = "handwritten-lvm2-2.03.16/two-vgs/sets";
 const sets = collectSets(parseReport(sample(`${SETS}/lvs.json`), "lv").map(toLogicalVolume));
@@ -206,6 +212,38 @@ test(
   },
 );
 
+test("stages joined by FIFOs pass every byte, see their EOF, and a writer ends with its reader", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "rootsnap-joins-"));
+  const joins = ["a", "b", "c"].map((name) => join(dir, name));
+  assert.equal(spawnSync("mkfifo", ["-m", "600", ...joins]).status, 0);
+  const input = join(dir, "in");
+  writeFileSync(input, Buffer.from(Array.from({ length: 3 << 20 }, (_, i) => (i * 7) % 251)));
+  const out = openSync(join(dir, "out"), "w");
+  try {
+    const copied = startPipeline([["cat", "--", input], ["cat"], ["cat"]], {
+      stdout: out,
+      joins,
+    });
+    assert.deepEqual(
+      (await copied.ended).map((end) => end.code),
+      [0, 0, 0],
+    );
+    assert.ok(readFileSync(join(dir, "out")).equals(readFileSync(input)));
+    // rootsnap keeps no end of a FIFO open: yes gets SIGPIPE once head has had its 10 bytes.
+    const cut = startPipeline([["yes"], ["head", "-c", "10"]], { stdout: out, joins });
+    const ends = await cut.ended;
+    assert.deepEqual(
+      ends.map((end) => [end.code, end.signal]),
+      [
+        [null, "SIGPIPE"],
+        [0, null],
+      ],
+    );
+  } finally {
+    closeSync(out);
+  }
+});
+
 test(
   "an abort stops tar and the outcome says why",
   { skip: !hasTar ? "GNU tar needed" : false },
@@ -291,6 +329,98 @@ test("the fill level is read sooner the faster the snapshot fills", () => {
   // 1 % per 100 ms at 40 %: the stop level is 5.5 s away; read again in 2.75 s.
   assert.equal(nextFillDelayMs(40, 1 / 100), 2750);
   assert.equal(nextFillDelayMs(90, 1 / 100), 1000, "never more often than once a second");
+});
+
+const DM_STATUS = new URL("../fixtures/lvm2-2.03.16/bookworm-simple/dm-status/", import.meta.url)
+  .pathname;
+
+/** The recorded steps: `dmsetup status` by device name, and lvs's rows of the same moment. */
+function recordedSteps(): { step: string; status: Map<string, string>; lvs: ReportRowOf[] }[] {
+  const text = readFileSync(join(DM_STATUS, "recorded.txt"), "utf8");
+  return text
+    .split(/^### step /m)
+    .slice(1)
+    .map((part) => {
+      const [head = "", report = ""] = part.split(/^### lvs$/m);
+      const status = new Map<string, string>();
+      for (const line of head.split("\n").slice(1)) {
+        const match = /^(\S+): (.*)$/.exec(line);
+        if (match?.[1] !== undefined) status.set(match[1], match[2] ?? "");
+      }
+      const json = report.split(/^### end$/m)[0] ?? "";
+      return { step: head.split("\n")[0] ?? "", status, lvs: parseReport(json, "lv") };
+    });
+}
+type ReportRowOf = Record<string, string>;
+
+test("a snapshot's and a thin pool's fill from dmsetup status are lvs's, on recorded output", () => {
+  const steps = recordedSteps();
+  assert.equal(steps.length, 7);
+  let snapshots = 0;
+  let pools = 0;
+  let invalid = 0;
+  for (const { step, status, lvs } of steps) {
+    for (const row of lvs) {
+      const name = row.lv_name ?? "";
+      if (row.lv_attr?.[0] === "s") {
+        const line = status.get(dmName("vg0", name));
+        assert.ok(line !== undefined, `${step}: a status for ${name}`);
+        const fill = parseSnapshotStatus(line);
+        assert.equal(fill.percent?.toFixed(2), row.snap_percent, `${step}: ${name} (${line})`);
+        assert.equal(fill.invalid, row.lv_attr[4] === "I", `${step}: ${name} invalid`);
+        snapshots += 1;
+        if (fill.invalid) invalid += 1;
+      }
+      if (row.segtype === "thin-pool") {
+        const line = status.get(dmName("vg0", name, "tpool"));
+        assert.ok(line !== undefined, `${step}: a status for the pool ${name}`);
+        const fill = parseThinPoolStatus(line);
+        assert.equal(fill.percent?.toFixed(2), row.data_percent, `${step}: ${name} (${line})`);
+        assert.equal(fill.invalid, false);
+        pools += 1;
+      }
+    }
+  }
+  assert.deepEqual({ snapshots, pools, invalid }, { snapshots: 10, pools: 7, invalid: 1 });
+});
+
+test("a thin pool that failed counts as invalid; other targets give no fill", () => {
+  assert.deepEqual(parseThinPoolStatus("0 131072 thin-pool Fail"), {
+    percent: 100,
+    invalid: true,
+  });
+  assert.deepEqual(parseThinPoolStatus("0 524288 thin 131072 524287"), {
+    percent: null,
+    invalid: false,
+  });
+  assert.equal(parseSnapshotStatus("0 131072 snapshot-origin").percent, null);
+  assert.equal(dmName("my-vg", "root-snap"), "my--vg-root--snap");
+  assert.equal(dmName("thinvg", "pool", "tpool"), "thinvg-pool-tpool");
+});
+
+test("the fill reader asks dmsetup for each snapshot and each thin pool once, and no lvs", async () => {
+  const thin = new URL(
+    "../fixtures/lvm2-2.03.31/trixie-thin/thin-snapshots/lvs.json",
+    import.meta.url,
+  );
+  const report = readFileSync(thin, "utf8");
+  const sets = [
+    ...collectSets(parseReport(report, "lv").map(toLogicalVolume)),
+    ...collectSets(parseReport(sample(`${SETS}/lvs.json`), "lv").map(toLogicalVolume)),
+  ];
+  const devices = new Set<string>();
+  for (const set of sets) {
+    const { runner, calls } = fakeLvm({ lvs: report, vgs: "", dmTables: {}, failures: {} });
+    const fills = await fillReader(new Lvm(runner), set)();
+    assert.ok(calls.every((argv) => argv[0] === "dmsetup" && argv[1] === "status"));
+    assert.equal(fills.length, calls.length);
+    calls.forEach((argv) => devices.add(argv.at(-1) ?? ""));
+  }
+  assert.ok(devices.has("thinvg-pool-tpool"), [...devices].join(" "));
+  assert.ok(
+    [...devices].some((device) => /^vg0-root--/.test(device)),
+    [...devices].join(" "),
+  );
 });
 
 test("the kernel's snapshot status gives the fill level, or says the snapshot is invalid", () => {
