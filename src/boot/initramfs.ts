@@ -1,13 +1,14 @@
-// Merges that start at boot, and the initramfs. Debian 13's initramfs activates every LV
+// Merges that start at boot, and the initramfs. Debian's initramfs activates every LV
 // of the root's volume group through lvm's udev rule (`lvm vgchange -aay --autoactivation
 // event VG`, run directly: there is no systemd there). That starts the merges a revert left
 // pending and forks lvm's merge poller inside the initramfs. The poller outlives the switch
 // to the real root, where it no longer sees /dev, /run or /etc; finishing a merge there can
 // leave the origin suspended with no lvm process to resume it (seen: `sysvg-var` attr `LIsw`
-// and `mount /var` blocked for ever). Debian 12's initramfs activated with `--sysinit`,
-// which polls nothing. rootsnap's hook gives the initramfs copy of the rule `--poll n`: the
-// kernel still merges at activation, and lvm finishes the merges in the running system
-// (rootsnap-finish.service or `rootsnap status`: `lvchange --poll y`).
+// and `mount /var` blocked for ever). Debian 12's rule is the same. rootsnap's hook gives
+// the initramfs copy of the rule `--poll n` (which `--sysinit`, meant for early-boot
+// scripts, also implies): the kernel still merges at activation, and lvm finishes the
+// merges in the running system (rootsnap-finish.service or `rootsnap status`:
+// `lvchange --poll y`).
 import type { BootFiles } from "./files.ts";
 import type { Steps } from "./steps.ts";
 
