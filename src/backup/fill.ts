@@ -2,6 +2,7 @@
 // device-mapper status (one small `dmsetup status` per reading, a fraction of what an lvs
 // run costs): a thick snapshot's own copy-on-write area, or a thin snapshot's pool.
 import type { Lvm } from "../lvm/lvm.ts";
+import { dmName } from "../lvm/model.ts";
 import type { SnapshotSet, SetVolume } from "../sets/model.ts";
 import type { Fill } from "./engine.ts";
 
@@ -44,12 +45,6 @@ export function parseThinPoolStatus(text: string): DmFill {
   if (fields[3] === "Fail") return { percent: 100, invalid: true };
   const percent = ratio(fields[5]);
   return { percent: fields.includes("out_of_data_space") ? 100 : percent, invalid: false };
-}
-
-/** The device-mapper name of vg/lv (a `-` inside either name is doubled), with a layer. */
-export function dmName(vg: string, lv: string, layer?: string): string {
-  const part = (name: string): string => name.replace(/-/g, "--");
-  return [part(vg), part(lv), ...(layer === undefined ? [] : [layer])].join("-");
 }
 
 interface Watched {

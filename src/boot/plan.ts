@@ -4,6 +4,7 @@
 // time (`date`), makes the snapshots all or nothing, and hands over to
 // `rootsnap create --kind boot` when the files the plan was made from have changed.
 import { DEFAULT_LOCK_PATH } from "../cli/lock.ts";
+import type { FileSystem } from "../fs.ts";
 import { shellQuote } from "../lvm/runner.ts";
 import { removeArgv } from "../sets/apply.ts";
 import { defaultSetName, defaultSetNameFormat } from "../sets/names.ts";
@@ -13,6 +14,11 @@ import type { SetIdentity } from "../sets/tags.ts";
 export const BOOT_PLAN_PATH = "/etc/rootsnap/boot-plan.sh";
 /** Why this boot's set was not made, for status, doctor and boot-finish; /run is this boot's. */
 export const BOOT_FAILURE_PATH = "/run/rootsnap.boot-failure";
+
+/** Why this boot's set was not made, as the boot-time unit recorded it, or null. */
+export async function readBootFailure(fs: FileSystem): Promise<string | null> {
+  return (await fs.readText(BOOT_FAILURE_PATH))?.trim() || null;
+}
 /** The first line of a script that holds no plan, only the hand-over to rootsnap create. */
 const UNPLANNED_MARK = "# rootsnap boot plan: none";
 

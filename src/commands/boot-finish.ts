@@ -8,7 +8,6 @@ import { detectGrub } from "../boot/grub.ts";
 import { cancelOneShot } from "../boot/install.ts";
 import { Steps } from "../boot/steps.ts";
 import { RootsnapError } from "../errors.ts";
-import { BOOT_FAILURE_PATH } from "../boot/plan.ts";
 import { DEFAULT_EXECUTABLE } from "../boot/units.ts";
 import type { SnapshotSet } from "../sets/model.ts";
 import { keepBootPlan } from "./boot-plan.ts";
@@ -104,14 +103,13 @@ export async function bootFinish(
   const pruned = await pruneBootCopies(files, steps, new Set(kept));
   // After the pruning: the plan sizes N%FREE from the space it left.
   const plan = await keepBootPlan(context, files, executable);
-  const bootFailure = (await context.fs.readText(BOOT_FAILURE_PATH))?.trim() || null;
   return {
     mergesFinished,
     oneShotCleared,
     bootCopies,
     pruned,
     setsPruned: setsPruned.removed,
-    bootFailure,
+    bootFailure: state.bootFailure,
     warnings: [...setsPruned.warnings, ...plan.warnings],
     commands: [...state.commands, ...steps.commands, ...setsPruned.commands, ...plan.commands],
     dryRun: context.dryRun,

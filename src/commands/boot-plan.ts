@@ -97,6 +97,13 @@ export async function refreshBootPlan(
   return { change: { path: BOOT_PLAN_PATH, before, after: text, mode }, unplanned };
 }
 
+/** The plan's write as a dry run lists it: nothing when the plan did not change. */
+export function planCommands(change: FileChange | undefined): string[][] {
+  return change === undefined
+    ? []
+    : [["install", "-m", change.mode.toString(8), "/dev/stdin", change.path]];
+}
+
 /** What setup, next-boot and boot-finish say when the boot cannot use a plan. */
 export function unplannedWarning(unplanned: string | undefined): string[] {
   return unplanned === undefined
@@ -130,7 +137,7 @@ export async function keepBootPlan(
     const executable = await installedExecutable(files, running);
     const { change, unplanned } = await refreshBootPlan(context, files, executable);
     return {
-      commands: change === undefined ? [] : [["install", "-m", "644", "/dev/stdin", change.path]],
+      commands: planCommands(change),
       warnings: unplannedWarning(unplanned),
     };
   } catch (error) {

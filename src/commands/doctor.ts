@@ -2,7 +2,7 @@
 import { nodeBootFiles, type BootFiles } from "../boot/files.ts";
 import { detectGrub, hasRootsnapEntry } from "../boot/grub.ts";
 import { mountHolding } from "../boot/revertboot.ts";
-import { BOOT_FAILURE_PATH, BOOT_PLAN_PATH, unplannedReason } from "../boot/plan.ts";
+import { BOOT_PLAN_PATH, readBootFailure, unplannedReason } from "../boot/plan.ts";
 import { BOOT_UNIT, UNIT_DIR } from "../boot/units.ts";
 import { initramfsPolling } from "../boot/initramfs.ts";
 import { mountAt, type Mount } from "../config/mounts.ts";
@@ -140,7 +140,7 @@ async function mergePollingCheck(files: BootFiles): Promise<Check> {
   return {
     name,
     status: "warn",
-    detail: `the initramfs${state.stale.length > 0 ? ` (${state.stale.join(", ")})` : ""} lets lvm's merge poller run past the switch to the real root, which can leave a volume suspended; rootsnap revert rebuilds it (update-initramfs -u -k all) when a merge waits for the next boot`,
+    detail: `the initramfs${state.stale.length > 0 ? ` (${state.stale.join(", ")})` : ""} lets lvm's merge poller run past the switch to the real root, which can leave a volume suspended; rootsnap revert rebuilds each such image (update-initramfs -u -k VERSION) when a merge waits for the next boot`,
   };
 }
 
@@ -273,12 +273,12 @@ async function grubChecks(
         "Result,ExecMainStatus,ConditionResult",
         BOOT_UNIT,
       ])) ?? "";
-    const recorded = (await context.fs.readText(BOOT_FAILURE_PATH))?.trim();
-    if (recorded || (/ConditionResult=yes/.test(show) && !/Result=success/.test(show))) {
+    const recorded = await readBootFailure(context.fs);
+    if (recorded !== null || (/ConditionResult=yes/.test(show) && !/Result=success/.test(show))) {
       checks.push({
         name: "boot-time set",
         status: "warn",
-        detail: `this boot's set was not made (${recorded || show.replace(/\n/g, " ").trim()}): journalctl -b -u ${BOOT_UNIT}`,
+        detail: `this boot's set was not made (${recorded ?? show.replace(/\n/g, " ").trim()}): journalctl -b -u ${BOOT_UNIT}`,
       });
     }
     checks.push(planCheck((await files.read(BOOT_PLAN_PATH))?.toString("utf8")));

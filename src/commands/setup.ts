@@ -7,7 +7,7 @@ import { Steps } from "../boot/steps.ts";
 import { loadConfig } from "../config/config.ts";
 import { ConfigError } from "../errors.ts";
 import { detectManagers, lifecycleFiles } from "../lifecycle/units.ts";
-import { refreshBootPlan, unplannedWarning } from "./boot-plan.ts";
+import { planCommands, refreshBootPlan, unplannedWarning } from "./boot-plan.ts";
 import { rootVolume } from "./create.ts";
 import { lvmOf, readMounts, type Context } from "./context.ts";
 
@@ -53,10 +53,7 @@ export async function setup(
   return {
     ...installed,
     changes: [...installed.changes, ...plan],
-    commands: [
-      ...installed.commands,
-      ...plan.map((c) => ["install", "-m", c.mode.toString(8), "/dev/stdin", c.path]),
-    ],
+    commands: [...installed.commands, ...planCommands(change)],
     unchanged: installed.unchanged && change === undefined,
     warnings: [...installed.warnings, ...unplannedWarning(unplanned)],
   };

@@ -1,6 +1,6 @@
 // rootsnap status: sets, fill levels, pending merges, invalid snapshots, VG free space;
 // and it finishes merges that an earlier boot ran but nothing polled to the end.
-import { BOOT_FAILURE_PATH } from "../boot/plan.ts";
+import { readBootFailure } from "../boot/plan.ts";
 import { isThin, type LogicalVolume, type VolumeGroup } from "../lvm/model.ts";
 import type { Lvm } from "../lvm/lvm.ts";
 import { removeArgv } from "../sets/apply.ts";
@@ -148,7 +148,7 @@ export async function status(context: Context): Promise<StatusResult> {
   const removed = new Set(lvm.dryRun ? [] : leftovers);
   const sets = collectSets((finished.lvs ?? lvs).filter((lv) => !removed.has(lv.fullName)));
   const warnings = warningsFor(sets, finished.merges);
-  const bootFailure = (await context.fs.readText(BOOT_FAILURE_PATH))?.trim() || null;
+  const bootFailure = await readBootFailure(context.fs);
   if (bootFailure !== null) warnings.unshift(`this boot's set was not made: ${bootFailure}`);
   if (busy) {
     const who = pollers.map((poller) => `pid ${poller.pid}`).join(", ");

@@ -3,7 +3,13 @@
 import { CommandError, type RunOptions, type Runner } from "./runner.ts";
 import { LvmError } from "./errors.ts";
 import { lvsArgv, vgsArgv } from "./fields.ts";
-import { toLogicalVolume, toVolumeGroup, type LogicalVolume, type VolumeGroup } from "./model.ts";
+import {
+  dmName,
+  toLogicalVolume,
+  toVolumeGroup,
+  type LogicalVolume,
+  type VolumeGroup,
+} from "./model.ts";
 import { parseReport } from "./report.ts";
 
 // Killing lvm halfway could leave a device suspended: changes get a day, not minutes.
@@ -33,8 +39,7 @@ export class Lvm {
 
   /** The device-mapper target types of an active LV's live table ("snapshot-merge", ...). */
   async liveTargets(lv: LogicalVolume): Promise<string[]> {
-    const dmName = lv.dmPath.replace(/^\/dev\/mapper\//, "");
-    const stdout = await this.read(["dmsetup", "table", "--", dmName]);
+    const stdout = await this.read(["dmsetup", "table", "--", dmName(lv.vg, lv.name)]);
     return stdout
       .split("\n")
       .map((line) => line.trim().split(/\s+/)[2] ?? "")

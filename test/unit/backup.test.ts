@@ -14,12 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { openFileSink, streamSink } from "../../src/backup/archive.ts";
-import {
-  dmName,
-  fillReader,
-  parseSnapshotStatus,
-  parseThinPoolStatus,
-} from "../../src/backup/fill.ts";
+import { fillReader, parseSnapshotStatus, parseThinPoolStatus } from "../../src/backup/fill.ts";
 import {
   judgeFill,
   nextFillDelayMs,
@@ -28,6 +23,7 @@ import {
   type Fill,
 } from "../../src/backup/engine.ts";
 import { parseManifest } from "../../src/backup/manifest.ts";
+import { dmName } from "../../src/lvm/model.ts";
 import { mountOptions, planMounts, refuseMounted, treeMembers } from "../../src/backup/mount.ts";
 import { parseRchar, startPipeline } from "../../src/backup/pipeline.ts";
 import { figures, progressBar, progressLine } from "../../src/backup/progress.ts";

@@ -16,6 +16,7 @@ import {
   type Grub,
 } from "../../src/boot/grub.ts";
 import { setupBoot, uninstallBoot, SAVED_GRUB_CFG, STATE_PATH } from "../../src/boot/install.ts";
+import { INITRAMFS_HOOK, INITRAMFS_HOOK_TEXT } from "../../src/boot/initramfs.ts";
 import { Steps } from "../../src/boot/steps.ts";
 import { unitFiles } from "../../src/boot/units.ts";
 import { ambiguousFstab } from "../../src/commands/doctor.ts";
@@ -180,6 +181,8 @@ test("setup installs, is idempotent, and uninstall leaves every byte as before",
   );
   const again = await setupBoot(files, new Steps(fake.runner, false), GRUB, "/usr/bin/rootsnap");
   assert.equal(again.unchanged, true);
+  // A revert since setup installed the initramfs hook: uninstall takes it away too.
+  data.set(INITRAMFS_HOOK, Buffer.from(INITRAMFS_HOOK_TEXT));
   await uninstallBoot(files, new Steps(fake.runner, false), GRUB);
   assert.deepEqual(
     [...data.entries()].sort(),

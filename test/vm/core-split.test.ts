@@ -4,32 +4,23 @@
 // of both volumes across a reboot.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { installRootsnap, vmSkip, withMachine, type Machine } from "./rig/index.ts";
+import { vmSkip, withMachine, type Machine } from "./rig/index.ts";
 import {
   allLvs,
   checkMergeFinished,
   findSet,
+  installConfigured,
   listSets,
   refused,
   rootsnap,
   rootsnapJson,
+  SPLIT_CONFIG,
   type SetJson,
 } from "./core-steps.ts";
 
 const say = (s: string): void => {
   process.stderr.write(`[core-split] ${s}\n`);
 };
-
-const CONFIG = `[defaults]
-size = "20%ORIGIN"
-
-[[volumes]]
-lv = "sysvg/root"
-size = "1G"
-
-[[volumes]]
-lv = "sysvg/var"
-`;
 
 // Fails the second volume's lvcreate the way a VG that ran out of room does.
 const FAILING_LVCREATE = `#!/bin/sh
@@ -84,8 +75,6 @@ async function failureHalfway(m: Machine): Promise<void> {
 
 async function twoVolumes(m: Machine): Promise<void> {
   say("the configured volumes make one set");
-  await m.sh("mkdir -p /etc/rootsnap");
-  await m.writeFile("/etc/rootsnap/rootsnap.toml", CONFIG);
   const made = await rootsnap(m, "create two");
   assert.equal(made.code, 0, made.stderr);
   assert.equal(made.stdout, "two\n");
@@ -188,9 +177,7 @@ async function revertBoth(m: Machine, round: number): Promise<void> {
 
 test("core verbs on trixie-split", { skip: vmSkip(), timeout: 40 * 60_000 }, async () => {
   await withMachine("trixie-split", async (m) => {
-    await installRootsnap(m);
-    await m.sh("mkdir -p /etc/rootsnap");
-    await m.writeFile("/etc/rootsnap/rootsnap.toml", CONFIG);
+    await installConfigured(m, SPLIT_CONFIG);
     await failureHalfway(m);
     await cutShort(m);
     await lvmPollerFirst(m);
@@ -205,9 +192,7 @@ test(
     await withMachine(
       "trixie-split",
       async (m) => {
-        await installRootsnap(m);
-        await m.sh("mkdir -p /etc/rootsnap");
-        await m.writeFile("/etc/rootsnap/rootsnap.toml", CONFIG);
+        await installConfigured(m, SPLIT_CONFIG);
         await revertBoth(m, 1);
         await revertBoth(m, 2);
       },

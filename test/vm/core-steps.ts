@@ -1,7 +1,7 @@
 // Steps the core scenarios share: running rootsnap in the guest and checking its
 // answers against the command-line contract.
 import assert from "node:assert/strict";
-import type { Machine } from "./rig/index.ts";
+import { installRootsnap, type Machine } from "./rig/index.ts";
 
 export interface CliResult {
   code: number;
@@ -21,6 +21,25 @@ export interface SetJson {
   kind: string;
   created: string;
   volumes: VolumeJson[];
+}
+
+/** trixie-split's / and /var as one set. */
+export const SPLIT_CONFIG = `[defaults]
+size = "20%ORIGIN"
+
+[[volumes]]
+lv = "sysvg/root"
+size = "1G"
+
+[[volumes]]
+lv = "sysvg/var"
+`;
+
+/** rootsnap installed as a user would, with `config` as /etc/rootsnap/rootsnap.toml. */
+export async function installConfigured(m: Machine, config: string): Promise<void> {
+  await installRootsnap(m);
+  await m.sh("mkdir -p /etc/rootsnap");
+  await m.writeFile("/etc/rootsnap/rootsnap.toml", config);
 }
 
 export async function rootsnap(m: Machine, args: string): Promise<CliResult> {

@@ -2,29 +2,19 @@
 // `rootsnap revert` returns, and again during the boot that merges. The system must
 // boot, the merges must end with the changes undone, and nothing may stay suspended.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
 import { test } from "node:test";
-import { checkMergeFinished, rootsnap, rootsnapJson } from "./core-steps.ts";
-import { installRootsnap, vmSkip, withMachine } from "./rig/index.ts";
+import {
+  checkMergeFinished,
+  installConfigured,
+  rootsnap,
+  rootsnapJson,
+  SPLIT_CONFIG,
+} from "./core-steps.ts";
+import { vmSkip, withMachine } from "./rig/index.ts";
 
 const say = (step: string): void => {
   process.stderr.write(`[revert-faults] ${step}\n`);
 };
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-const CONFIG = `[defaults]
-size = "20%ORIGIN"
-
-[[volumes]]
-lv = "sysvg/root"
-size = "1G"
-
-[[volumes]]
-lv = "sysvg/var"
-`;
 
 test(
   "trixie-split: power cuts right after revert and during the merge boot",
@@ -33,9 +23,7 @@ test(
     await withMachine(
       "trixie-split",
       async (m) => {
-        await installRootsnap(m);
-        await m.sh("mkdir -p /etc/rootsnap");
-        await m.writeFile("/etc/rootsnap/rootsnap.toml", CONFIG);
+        await installConfigured(m, SPLIT_CONFIG);
         assert.equal((await rootsnap(m, "create before")).code, 0);
         // Enough changed blocks that the merge is still running when the power goes.
         await m.sh(
@@ -57,16 +45,9 @@ test(
         say("power cut during the boot that merges");
         const booting = m.boot().catch((error: unknown) => error);
         const started = Date.now();
-        let log = "";
-        while (Date.now() - started < 600_000) {
-          const file = m.serialLogs.at(-1);
-          log = file !== undefined && existsSync(file) ? readFileSync(file, "utf8") : "";
-          // The initramfs has activated the VG (and so started both merges) once the
-          // real root runs.
-          if (/Welcome to .*Debian/.test(log)) break;
-          await sleep(200);
-        }
-        assert.match(log, /Welcome to .*Debian/, "the merge boot reached the real root");
+        // The initramfs has activated the VG (and so started both merges) once the real
+        // root runs.
+        await m.waitForConsole(/Welcome to .*Debian/, 600_000);
         await m.powerCut();
         say(`power cut ${((Date.now() - started) / 1000).toFixed(1)} s after power-on`);
         await booting;

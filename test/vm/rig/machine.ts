@@ -158,6 +158,28 @@ export class Machine {
     this.qemu = undefined;
   }
 
+  /** What the current boot has written to the serial console so far. */
+  private console(): string {
+    const serial = this.logs.at(-1);
+    return serial && existsSync(serial) ? readFileSync(serial, "utf8") : "";
+  }
+
+  /**
+   * Waits until the current boot's console shows `pattern` (e.g. to cut the power at a
+   * given point of a boot started without waiting); the console so far, or an error.
+   */
+  async waitForConsole(pattern: RegExp, timeoutMs: number): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const text = this.console();
+      if (pattern.test(text)) return text;
+      if (Date.now() >= deadline) {
+        throw new Error(`the console never showed ${String(pattern)}\n${this.consoleTail()}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
   private async waitForAgent(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const sock = join(this.dir, "qga.sock");
@@ -166,8 +188,7 @@ export class Machine {
       if (!this.qemu) {
         throw new Error(`QEMU ended during boot\n${this.consoleTail()}`);
       }
-      const serial = this.logs.at(-1);
-      const text = serial && existsSync(serial) ? readFileSync(serial, "utf8") : "";
+      const text = this.console();
       if (kernelOopsed(text)) {
         await this.kill();
         throw new KernelCrash(`the guest kernel oopsed during boot\n${this.consoleTail()}`);
