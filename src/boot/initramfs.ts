@@ -104,6 +104,8 @@ export interface InitramfsRebuild {
   readonly rebuilt: readonly string[];
   /** Stale images of kernels whose modules are not installed: update-initramfs cannot rebuild them. */
   readonly skipped: readonly string[];
+  /** Stale images of kernels the reverted set does not have: the merge takes them away. */
+  readonly leftAlone: readonly string[];
 }
 
 const INITRD_PREFIX = "/boot/initrd.img-";
@@ -115,9 +117,11 @@ const INITRD_PREFIX = "/boot/initrd.img-";
 export async function prepareInitramfsForMerge(
   files: BootFiles,
   steps: Steps,
+  /** With /boot inside a reverted volume: the kernels the set has, the only ones left to boot. */
+  setReleases?: ReadonlySet<string>,
 ): Promise<InitramfsRebuild> {
   const state = await initramfsPolling(files);
-  const nothing = { rebuilt: [], skipped: [] };
+  const nothing = { rebuilt: [], skipped: [], leftAlone: [] };
   if (!state.startsPoller || state.updater === undefined) return nothing;
   if (state.hookInstalled && state.stale.length === 0) return nothing;
   if (!state.hookInstalled) {
@@ -129,8 +133,13 @@ export async function prepareInitramfsForMerge(
   }
   const rebuilt: string[] = [];
   const skipped: string[] = [];
+  const leftAlone: string[] = [];
   for (const image of state.stale) {
     const release = image.slice(INITRD_PREFIX.length);
+    if (setReleases !== undefined && !setReleases.has(release)) {
+      leftAlone.push(image);
+      continue;
+    }
     if (!(await files.isDirectory(`/lib/modules/${release}`))) {
       skipped.push(image);
       continue;
@@ -138,5 +147,5 @@ export async function prepareInitramfsForMerge(
     await steps.change([state.updater, "-u", "-k", release], { timeoutMs: UPDATE_TIMEOUT_MS });
     rebuilt.push(image);
   }
-  return { rebuilt, skipped };
+  return { rebuilt, skipped, leftAlone };
 }

@@ -83,14 +83,27 @@ function desiredFiles(
   ];
 }
 
-export async function readState(files: BootFiles): Promise<SetupState | undefined> {
-  const text = (await files.read(STATE_PATH))?.toString("utf8");
+export function parseState(text: string | undefined): SetupState | undefined {
   if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as SetupState;
   } catch {
     return undefined;
   }
+}
+
+export async function readState(files: BootFiles): Promise<SetupState | undefined> {
+  return parseState((await files.read(STATE_PATH))?.toString("utf8"));
+}
+
+/**
+ * What to say when a setup run began and did not end: its record is written before any
+ * other file and gets grub.cfg's hash only once grub.cfg has the entry.
+ */
+export function interruptedSetup(state: SetupState | undefined): string | null {
+  return state !== undefined && state.writtenSha256 === null
+    ? `rootsnap setup did not finish (${STATE_PATH} records a run cut off before ${state.grubConfig} got its entry): run rootsnap setup again to finish it, or rootsnap uninstall to undo it`
+    : null;
 }
 
 async function textOf(files: BootFiles, path: string): Promise<string | undefined> {

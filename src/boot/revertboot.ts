@@ -6,7 +6,7 @@ import type { Commands, Context } from "../commands/context.ts";
 import { readMounts } from "../commands/context.ts";
 import { mountAt, type Mount } from "../config/mounts.ts";
 import type { SnapshotSet } from "../sets/model.ts";
-import { defaultKernel, entryForKernel } from "./entries.ts";
+import { defaultKernel, entryForKernel, grubEntries } from "./entries.ts";
 import { detectGrub, type Grub } from "./grub.ts";
 import { Steps } from "./steps.ts";
 
@@ -16,6 +16,13 @@ export interface KernelEntry {
   readonly path: string | undefined;
   readonly kernel: string;
   readonly current: string | undefined;
+  /** The releases of the kernels the set's grub.cfg lists: all the merge leaves to boot. */
+  readonly setReleases: ReadonlySet<string>;
+}
+
+/** "6.1.0-50-cloud-amd64" of "/boot/vmlinuz-6.1.0-50-cloud-amd64". */
+export function kernelRelease(kernel: string): string {
+  return kernel.slice(kernel.lastIndexOf("/") + 1).replace(/^vmlinuz-/, "");
 }
 
 /** The mount holding `path`: the longest mount point that is a prefix of it. */
@@ -75,8 +82,13 @@ export async function kernelEntryForRevert(
   const kernel = setConfig === undefined ? undefined : defaultKernel(setConfig);
   const config = (await files.read(grub.config))?.toString("utf8") ?? "";
   const current = defaultKernel(config);
-  if (kernel === undefined || kernel === current) return undefined;
-  return { grub, path: entryForKernel(config, kernel)?.path, kernel, current };
+  if (setConfig === undefined || kernel === undefined || kernel === current) return undefined;
+  const setReleases = new Set(
+    grubEntries(setConfig).flatMap((entry) =>
+      entry.kernel === undefined ? [] : [kernelRelease(entry.kernel)],
+    ),
+  );
+  return { grub, path: entryForKernel(config, kernel)?.path, kernel, current, setReleases };
 }
 
 /** After the merges started: the next boot starts the set's kernel. */

@@ -9,7 +9,12 @@ import type { FileSystem } from "../fs.ts";
 import { formatArgv, type Runner } from "../lvm/runner.ts";
 import { validateSetName } from "../sets/names.ts";
 import { HELP, parseCommandLine, type Invocation } from "./args.ts";
-import { acquireLock, DEFAULT_LOCK_WAIT_SECONDS, type Lock } from "./lock.ts";
+import {
+  acquireLock,
+  BOOT_FINISH_LOCK_WAIT_SECONDS,
+  DEFAULT_LOCK_WAIT_SECONDS,
+  type Lock,
+} from "./lock.ts";
 import * as render from "./render.ts";
 import { sleep } from "../sleep.ts";
 import { rootsnapVersion } from "../version.ts";
@@ -342,9 +347,11 @@ function requireRoot(io: Io, verb: string): void {
   }
 }
 
-/** rootsnap's lock, waiting --wait seconds (default 60) for a run that holds it. */
+/** rootsnap's lock, waiting --wait seconds (default 60, boot-finish 25 min) for a run that holds it. */
 function takeLock(io: Io, call: VerbInvocation, context: Context): Promise<Lock> {
-  const seconds = call.flags.waitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS;
+  const seconds =
+    call.flags.waitSeconds ??
+    (call.verb === "boot-finish" ? BOOT_FINISH_LOCK_WAIT_SECONDS : DEFAULT_LOCK_WAIT_SECONDS);
   return acquireLock(io.lockPath, io.pid, (pid) => io.isRunning(pid), {
     ms: seconds * 1000,
     sleep: context.sleep ?? sleep,

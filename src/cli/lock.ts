@@ -10,6 +10,13 @@ export const DEFAULT_LOCK_PATH = "/run/rootsnap.lock";
 /** Seconds a changing verb waits for another rootsnap by default (`--wait`). */
 export const DEFAULT_LOCK_WAIT_SECONDS = 60;
 
+/**
+ * Seconds boot-finish waits by default: what it finishes (merges the last revert left)
+ * blocks every new set until it has run, and an admin's setup or a backup may hold the lock
+ * for minutes right after the boot. Under rootsnap-finish.service's 30 min TimeoutStartSec.
+ */
+export const BOOT_FINISH_LOCK_WAIT_SECONDS = 25 * 60;
+
 /** How often a waiting run looks at the lock again. */
 const POLL_MS = 250;
 

@@ -170,6 +170,7 @@ export function statusJson(result: StatusResult): string {
     merges: result.merges,
     leftovers_removed: result.leftovers,
     boot_failure: result.bootFailure,
+    setup_interrupted: result.setupInterrupted,
     invalid: result.sets.flatMap((set) =>
       set.volumes.filter((volume) => volume.state === "invalid").map((volume) => volume.snapshot),
     ),

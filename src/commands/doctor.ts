@@ -1,6 +1,7 @@
 // rootsnap doctor: whether setup and revert will work on this system, one check a line.
 import { nodeBootFiles, type BootFiles } from "../boot/files.ts";
 import { detectGrub, hasRootsnapEntry } from "../boot/grub.ts";
+import { interruptedSetup, readState } from "../boot/install.ts";
 import { mountHolding } from "../boot/revertboot.ts";
 import { BOOT_PLAN_PATH, readBootFailure, unplannedReason } from "../boot/plan.ts";
 import { BOOT_UNIT, UNIT_DIR } from "../boot/units.ts";
@@ -251,18 +252,21 @@ async function grubChecks(
   const installed =
     (await files.exists(`${UNIT_DIR}/${BOOT_UNIT}`)) &&
     hasRootsnapEntry((await files.read(grub.config))?.toString("utf8") ?? "");
+  const cutOff = interruptedSetup(await readState(files));
   checks.push(
-    installed
-      ? {
-          name: "setup",
-          status: "ok",
-          detail: `units installed and ${grub.config} has the rootsnap entry`,
-        }
-      : {
-          name: "setup",
-          status: "warn",
-          detail: "boot integration is not installed: rootsnap setup",
-        },
+    cutOff !== null
+      ? { name: "setup", status: "fail", detail: cutOff }
+      : installed
+        ? {
+            name: "setup",
+            status: "ok",
+            detail: `units installed and ${grub.config} has the rootsnap entry`,
+          }
+        : {
+            name: "setup",
+            status: "warn",
+            detail: "boot integration is not installed: rootsnap setup",
+          },
   );
   if (installed) {
     const show =

@@ -124,12 +124,16 @@ function polledAtBoot(set: SnapshotSet, volumes: readonly RevertedVolume[]): boo
  * outlives it (see boot/initramfs.ts). The merges have started by now, so a failure here
  * is an error that says how to finish by hand.
  */
-async function prepareBoot(context: Context, set: SnapshotSet): Promise<Commands> {
+async function prepareBoot(
+  context: Context,
+  set: SnapshotSet,
+  setReleases: ReadonlySet<string> | undefined,
+): Promise<Commands> {
   const files = context.bootFiles;
   if (files === undefined) return [];
   const steps = new Steps(context.runner, context.dryRun);
   try {
-    const { rebuilt, skipped } = await prepareInitramfsForMerge(files, steps);
+    const { rebuilt, skipped } = await prepareInitramfsForMerge(files, steps, setReleases);
     if (rebuilt.length > 0 && !context.dryRun) {
       context.output.note(
         `rebuilt ${rebuilt.join(", ")} so that lvm finishes the merges in the running system`,
@@ -196,7 +200,10 @@ export async function revert(context: Context, name: string): Promise<RevertResu
         outcome: "planned" as const,
       }))
     : await outcomes(lvm, set);
-  const initramfsCommands = polledAtBoot(set, volumes) ? await prepareBoot(context, set) : [];
+  // With /boot inside a reverted volume, images of kernels newer than the set go with the merge.
+  const initramfsCommands = polledAtBoot(set, volumes)
+    ? await prepareBoot(context, set, kernelEntry?.setReleases)
+    : [];
   return {
     set,
     volumes,

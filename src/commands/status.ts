@@ -1,5 +1,6 @@
 // rootsnap status: sets, fill levels, pending merges, invalid snapshots, VG free space;
 // and it finishes merges that an earlier boot ran but nothing polled to the end.
+import { interruptedSetup, parseState, STATE_PATH } from "../boot/install.ts";
 import { readBootFailure } from "../boot/plan.ts";
 import { isThin, type LogicalVolume, type VolumeGroup } from "../lvm/model.ts";
 import type { Lvm } from "../lvm/lvm.ts";
@@ -32,6 +33,8 @@ export interface StatusResult {
   readonly leftovers: readonly string[];
   /** Why this boot's set was not made, as the boot-time unit recorded it. */
   readonly bootFailure: string | null;
+  /** What a setup run cut off before its end left, and what to do; null when none was. */
+  readonly setupInterrupted: string | null;
   readonly warnings: readonly string[];
   readonly commands: Commands;
   readonly dryRun: boolean;
@@ -150,6 +153,8 @@ export async function status(context: Context): Promise<StatusResult> {
   const warnings = warningsFor(sets, finished.merges);
   const bootFailure = await readBootFailure(context.fs);
   if (bootFailure !== null) warnings.unshift(`this boot's set was not made: ${bootFailure}`);
+  const setupInterrupted = interruptedSetup(parseState(await context.fs.readText(STATE_PATH)));
+  if (setupInterrupted !== null) warnings.unshift(setupInterrupted);
   if (busy) {
     const who = pollers.map((poller) => `pid ${poller.pid}`).join(", ");
     warnings.push(
@@ -162,6 +167,7 @@ export async function status(context: Context): Promise<StatusResult> {
     merges: finished.merges,
     leftovers,
     bootFailure,
+    setupInterrupted,
     warnings,
     commands: lvm.changes,
     dryRun: lvm.dryRun,

@@ -1,5 +1,6 @@
 // What setup installs for the lifecycle: a pre-update hook for each package manager
 // present, timers for scheduled sets and pruning, and the watchdog service.
+import { FINISH_UNIT } from "../boot/units.ts";
 
 export type PackageManager = "apt" | "pacman" | "dnf";
 
@@ -63,7 +64,8 @@ function service(description: string, exec: string, extra = ""): string {
   return `# ${HEADER}
 [Unit]
 Description=${description}
-After=local-fs.target
+# A set of an origin still merging is refused: after a revert boot, boot-finish goes first.
+After=local-fs.target ${FINISH_UNIT}
 
 [Service]
 Type=oneshot

@@ -194,6 +194,13 @@ test("a rootsnap that finds the lock held waits for its owner to finish", async 
   assert.equal(existsSync(run.lockPath), false, "the lock is released");
 });
 
+test("boot-finish waits 25 minutes for the lock: a setup or backup after the boot may hold it", async () => {
+  const run = await whileLockHeld(["boot-finish"]);
+  assert.equal(run.code, ExitCode.locked, run.io.stderrText);
+  assert.match(run.io.stderrText, /pid 999\) is running; waiting up to 1500 s for it to finish/);
+  assert.equal(run.naps, (25 * 60 * 1000) / 250);
+});
+
 test("--wait 0 fails at once; a --wait that is no number is a usage error", async () => {
   const run = await whileLockHeld(["--wait", "0", "create", "x", "--yes"]);
   assertRefused(run, ExitCode.locked, /is still held \(hint/);
@@ -523,6 +530,27 @@ test("status says why this boot's set was not made, as the boot plan recorded it
   assert.match(
     text.io.stdoutText,
     /^warning: this boot's set was not made: creating vg0\/home-boot-/m,
+  );
+});
+
+test("status says a setup run was cut off, and what to do", async () => {
+  const record = { grubConfig: "/boot/grub/grub.cfg", writtenSha256: null, savedBefore: true };
+  const fs = memoryFs({ ...MOUNTINFO, "/etc/rootsnap/boot-setup.json": JSON.stringify(record) });
+  const run = await rootsnap(["status", "--json"], system(), { fs });
+  const document = JSON.parse(run.io.stdoutText) as { setup_interrupted: string | null };
+  assert.match(
+    document.setup_interrupted ?? "",
+    /^rootsnap setup did not finish \(.*\): run rootsnap setup again to finish it, or rootsnap uninstall to undo it$/,
+  );
+  const done = { ...record, writtenSha256: "ab".repeat(32) };
+  const finished = memoryFs({
+    ...MOUNTINFO,
+    "/etc/rootsnap/boot-setup.json": JSON.stringify(done),
+  });
+  const after = await rootsnap(["status", "--json"], system(), { fs: finished });
+  assert.equal(
+    (JSON.parse(after.io.stdoutText) as { setup_interrupted: null }).setup_interrupted,
+    null,
   );
 });
 

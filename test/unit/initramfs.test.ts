@@ -103,6 +103,7 @@ test("revert installs the hook and rebuilds the images once; later reverts rebui
   assert.deepEqual(await prepareInitramfsForMerge(files, dry), {
     rebuilt: ["/boot/initrd.img-6.12.117+deb13-cloud-amd64"],
     skipped: ["/boot/initrd.img-6.12.99+deb13-cloud-amd64"],
+    leftAlone: [],
   });
   assert.deepEqual(dry.commands, [
     ["write", INITRAMFS_HOOK],
@@ -122,7 +123,11 @@ test("revert installs the hook and rebuilds the images once; later reverts rebui
 
   data.delete("/boot/initrd.img-6.12.99+deb13-cloud-amd64");
   const second = new Steps(fake.runner, false);
-  assert.deepEqual(await prepareInitramfsForMerge(files, second), { rebuilt: [], skipped: [] });
+  assert.deepEqual(await prepareInitramfsForMerge(files, second), {
+    rebuilt: [],
+    skipped: [],
+    leftAlone: [],
+  });
   assert.deepEqual(second.commands, [], "images built with the hook are not rebuilt");
 
   // A kernel installed by a tool that bypassed the hook's mtime (an image older than it).
@@ -136,11 +141,33 @@ test("revert installs the hook and rebuilds the images once; later reverts rebui
   ]);
 });
 
+test("with /boot inside the reverted volume, only the set's kernels are rebuilt", async () => {
+  const { files } = trixieFiles();
+  await files.makeDirectory("/lib/modules/6.12.117+deb13-cloud-amd64");
+  await files.makeDirectory("/lib/modules/6.12.99+deb13-cloud-amd64");
+  const steps = new Steps(fakeRunner(() => ({})).runner, true);
+  // The set has the older kernel only: the newer one and its modules go with the merge.
+  const result = await prepareInitramfsForMerge(
+    files,
+    steps,
+    new Set(["6.12.99+deb13-cloud-amd64"]),
+  );
+  assert.deepEqual(result, {
+    rebuilt: ["/boot/initrd.img-6.12.99+deb13-cloud-amd64"],
+    skipped: [],
+    leftAlone: ["/boot/initrd.img-6.12.117+deb13-cloud-amd64"],
+  });
+  assert.deepEqual(steps.commands, [
+    ["write", INITRAMFS_HOOK],
+    ["/usr/sbin/update-initramfs", "-u", "-k", "6.12.99+deb13-cloud-amd64"],
+  ]);
+});
+
 test("no initramfs-tools, or rules that do not poll: nothing is written or run", async () => {
   const { files, data } = trixieFiles();
   data.delete("/usr/sbin/update-initramfs");
   const steps = new Steps(fakeRunner(() => ({})).runner, false);
-  const none = { rebuilt: [], skipped: [] };
+  const none = { rebuilt: [], skipped: [], leftAlone: [] };
   assert.deepEqual(await prepareInitramfsForMerge(files, steps), none);
   assert.deepEqual(steps.commands, []);
   const polled = trixieFiles();

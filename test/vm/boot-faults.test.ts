@@ -1,11 +1,12 @@
-// Faults at boot on bookworm-simple: a full VG when the boot-time set is due (no plan
+// Faults at boot on bookworm-simple: setup cut off between its file writes (power cut,
+// SIGKILL), a full VG when the boot-time set is due (no plan
 // could be made; and a plan made with room whose second lvcreate finds none), a
 // configuration changed after the plan was made, and the power cut while
 // rootsnap-boot.service runs. Each must leave a system that reaches its default target
 // and a state rootsnap explains.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { installRootsnap, vmSkip, withMachine } from "./rig/index.ts";
+import { installRootsnap, vmSkip, withMachine, type Machine } from "./rig/index.ts";
 import { assertSnapshotBoot, bootState } from "./scenarios/boot-flow.ts";
 
 const say = (step: string): void => {
@@ -16,13 +17,86 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * systemctl, first on rootsnap's PATH: `enable` comes after setup has written its files and
+ * before grub.cfg gets the entry. "power" leaves the run there for a power cut; "kill"
+ * kills the rootsnap that called it.
+ */
+const CUT_SYSTEMCTL = `#!/bin/sh
+if [ "$1" = enable ]; then
+  case "$(cat /root/cut/how)" in
+    power) touch /run/setup-cut; sync; exec sleep 600 ;;
+    kill) kill -KILL "$PPID"; exit 1 ;;
+  esac
+fi
+exec /usr/bin/systemctl "$@"
+`;
+
+const ROOTSNAP_FILES =
+  "ls -d /etc/systemd/system/rootsnap* /etc/grub.d/*rootsnap* /etc/apt/apt.conf.d/*rootsnap* /etc/rootsnap/boot-setup.json 2>/dev/null; true";
+
+/** Setup interrupted between its file writes, by a power cut and by SIGKILL; then finished. */
+async function setupCutOff(m: Machine): Promise<void> {
+  const grubBefore = await m.sh("sha256sum /boot/grub/grub.cfg; mkdir -p /root/cut");
+  await m.writeFile("/root/cut/systemctl", CUT_SYSTEMCTL, 0o755);
+  await m.writeFile("/root/cut/how", "power\n");
+
+  say("setup cut off by a power cut after its file writes, before grub.cfg");
+  await m.spawn("PATH=/root/cut:$PATH rootsnap setup --yes >/root/setup-cut.log 2>&1");
+  await m.sh("for i in $(seq 1 300); do [ -e /run/setup-cut ] && exit 0; sleep 1; done; exit 1", {
+    timeoutMs: 330_000,
+  });
+  await m.powerCut();
+  await m.boot();
+  const target = await m.sh(
+    "systemctl is-system-running --wait || true; systemctl is-active multi-user.target",
+  );
+  assert.match(target, /^active$/m, "the boot after the cut reaches its target");
+  const written = await m.sh(ROOTSNAP_FILES);
+  say(`left by the cut: ${written.trim().split("\n").join(" ")}`);
+  assert.match(written, /rootsnap-boot\.service/, "the cut came after the unit files");
+  assert.equal(await m.sh("sha256sum /boot/grub/grub.cfg"), grubBefore, "grub.cfg untouched");
+  const explained = await m.sh(
+    "rootsnap status; rootsnap status --json | grep setup_interrupted; rootsnap doctor || true",
+    { timeoutMs: 300_000 },
+  );
+  say(explained.trim());
+  const didNotFinish =
+    /rootsnap setup did not finish \(.*\): run rootsnap setup again to finish it, or rootsnap uninstall to undo it/;
+  assert.match(explained, new RegExp(`^warning: ${didNotFinish.source}`, "m"));
+  assert.match(explained, new RegExp(`"setup_interrupted": "${didNotFinish.source}`));
+  assert.match(explained, new RegExp(`fail\\s+setup\\s+${didNotFinish.source}`));
+
+  say("uninstall undoes the cut-off setup");
+  await m.sh("rootsnap uninstall --yes", { timeoutMs: 600_000 });
+  assert.equal(await m.sh(ROOTSNAP_FILES), "", "no file of rootsnap's is left");
+  assert.equal(await m.sh("sha256sum /boot/grub/grub.cfg"), grubBefore, "grub.cfg as before");
+
+  say("setup killed after its file writes; setup again finishes it");
+  await m.writeFile("/root/cut/how", "kill\n");
+  const killed = await m.shResult("PATH=/root/cut:$PATH rootsnap setup --yes", {
+    timeoutMs: 600_000,
+  });
+  assert.equal(killed.code, 137, `setup was killed: ${killed.stderr}`);
+  assert.match(await m.sh("rootsnap status"), didNotFinish);
+  await m.sh("rm -r /root/cut; rootsnap setup --yes", { timeoutMs: 600_000 });
+  const finished = await m.sh(
+    "rootsnap status --json | grep setup_interrupted; rootsnap doctor | grep -w setup; systemctl is-enabled rootsnap-boot.service; grep -c rootsnap-boot /boot/grub/grub.cfg",
+    { timeoutMs: 300_000 },
+  );
+  say(finished.trim());
+  assert.match(finished, /"setup_interrupted": null/);
+  assert.match(finished, /ok\s+setup\s+units installed/);
+  assert.match(finished, /^enabled$/m);
+}
+
 test(
   "bookworm-simple: a full VG and a power cut at boot leave a bootable system",
   { skip: vmSkip(), timeout: 40 * 60_000 },
   async () => {
     await withMachine("bookworm-simple", async (m) => {
       await installRootsnap(m);
-      await m.sh("rootsnap setup", { timeoutMs: 600_000 });
+      await setupCutOff(m);
 
       say("full VG, then a snapshot boot");
       await m.sh("lvcreate -y -l 100%FREE -n filler vg0 >/dev/null && rootsnap next-boot");

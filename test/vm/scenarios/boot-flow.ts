@@ -222,6 +222,10 @@ export async function bootScenario(
     { timeoutMs: 600_000 },
   );
   say(revert.trim().replace(/\n/g, " / "));
+  // Only the kernel the merge leaves gets an image without lvm's poller.
+  const rebuilt = /rebuilt (.*) so that lvm finishes/.exec(revert)?.[1] ?? "";
+  assert.match(rebuilt, new RegExp(`initrd\\.img-${escaped(oldRelease)}`), revert);
+  assert.doesNotMatch(rebuilt, new RegExp(escaped(kernel.release)), "not the upgrade's image");
   boots.push(await m.reboot());
   state = await bootState(m);
   assertNormalBoot(state);
