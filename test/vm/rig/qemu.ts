@@ -50,7 +50,8 @@ export const BASE_ARGS = [
   "-cpu",
   "max",
   "-smp",
-  "2",
+  // vCPUs per guest (ROOTSNAP_VM_SMP): each costs a host thread under TCG.
+  process.env.ROOTSNAP_VM_SMP ?? "2",
   "-m",
   "2048",
   "-nodefaults",
