@@ -50,8 +50,11 @@ export const BASE_ARGS = [
   "-cpu",
   "max",
   "-smp",
-  // vCPUs per guest (ROOTSNAP_VM_SMP): each costs a host thread under TCG.
-  process.env.ROOTSNAP_VM_SMP ?? "2",
+  // One vCPU per guest (ROOTSNAP_VM_SMP to change it). Two machines run side by side on
+  // two host cores: with two vCPUs each, four emulator threads share the two cores, and a
+  // guest vCPU waits on one that is not running. Measured two machines at a time: a
+  // revert's initramfs rebuild took 72 s with one vCPU, 100 s with two.
+  process.env.ROOTSNAP_VM_SMP ?? "1",
   "-m",
   "2048",
   "-nodefaults",
@@ -68,7 +71,7 @@ const KERNEL_PANIC = /\] Kernel panic - not syncing: /;
 
 /**
  * Whether a serial console shows the guest kernel dying of an oops. Under TCG with two
- * vCPUs the guest kernel now and then traps on code it is patching (an int3 in
+ * vCPUs (ROOTSNAP_VM_SMP=2) the guest kernel now and then traps on code it is patching (an int3 in
  * sched_clock_cpu during early init): the emulator's fault, never the system under test's,
  * so the rig boots again. Panics of other kinds (no root file system) are not this.
  */
