@@ -4,12 +4,13 @@ import { detectGrub, hasRootsnapEntry } from "../boot/grub.ts";
 import { interruptedSetup, readState } from "../boot/install.ts";
 import { mountHolding } from "../boot/revertboot.ts";
 import { BOOT_PLAN_PATH, readBootFailure, unplannedReason } from "../boot/plan.ts";
-import { BOOT_UNIT, UNIT_DIR } from "../boot/units.ts";
+import { BOOT_UNIT } from "../boot/units.ts";
 import { initramfsPolling } from "../boot/initramfs.ts";
 import { mountAt, type Mount } from "../config/mounts.ts";
 import { RootsnapError } from "../errors.ts";
 import type { LogicalVolume } from "../lvm/model.ts";
 import { create, rootVolume } from "./create.ts";
+import { bootUnitInstalled } from "./boot-plan.ts";
 import { lvmOf, readMounts, type Context } from "./context.ts";
 
 export type CheckStatus = "ok" | "warn" | "fail";
@@ -250,7 +251,7 @@ async function grubChecks(
         : `${grub.env} is on LVM (${envLv.fullName}): GRUB cannot clear a one-shot entry; rootsnap-finish.service does`,
   });
   const installed =
-    (await files.exists(`${UNIT_DIR}/${BOOT_UNIT}`)) &&
+    (await bootUnitInstalled(files)) &&
     hasRootsnapEntry((await files.read(grub.config))?.toString("utf8") ?? "");
   const cutOff = interruptedSetup(await readState(files));
   checks.push(

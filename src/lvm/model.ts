@@ -119,13 +119,13 @@ export function toVolumeGroup(row: ReportRow): VolumeGroup {
   };
 }
 
-/** A thin snapshot or thin origin: no COW space of its own, its pool fills instead. */
 /** The device-mapper name of vg/lv (a `-` inside either name is doubled), with a layer. */
 export function dmName(vg: string, lv: string, layer?: string): string {
   const part = (name: string): string => name.replace(/-/g, "--");
   return [part(vg), part(lv), ...(layer === undefined ? [] : [layer])].join("-");
 }
 
+/** A thin snapshot or thin origin: no COW space of its own, its pool fills instead. */
 export function isThin(lv: LogicalVolume): boolean {
   return lv.segtype === "thin" || (lv.attr.targetType === "t" && !lv.attr.isThinPool);
 }

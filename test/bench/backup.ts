@@ -1,7 +1,7 @@
 // Backup throughput in a VM: one snapshot archived by rootsnap and by a plain
 // `tar | zstd -T0` pipeline with the same flags, alternately from a cold cache; the
 // raw read rate of the snapshot LV (dd) as the physical limit; rootsnap's peak RSS.
-import { installRootsnap, withMachine, type Machine } from "../vm/rig/index.ts";
+import { installRootsnap, type Machine, stepLog, withMachine } from "../vm/rig/index.ts";
 
 const BAR_RATIO = 0.95;
 const RSS_BAR_KIB = 100 * 1024;
@@ -15,9 +15,7 @@ const TAR_FLAGS =
   "--exclude='./run/*' --exclude='./tmp/*' --exclude='./mnt/*' --exclude='./media/*' " +
   "--exclude='./var/cache/apt/archives/*.deb' --exclude=lost+found";
 
-const say = (text: string): void => {
-  process.stderr.write(`[bench-backup] ${text}\n`);
-};
+const say = stepLog("bench-backup");
 
 const COLD = "sync; echo 3 > /proc/sys/vm/drop_caches";
 

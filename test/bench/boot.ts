@@ -57,7 +57,6 @@ export async function benchBoot(say: (text: string) => void): Promise<BootBench>
     // runs first and second equally often, over ROUNDS pairs of boots.
     const orders = Array.from({ length: ROUNDS }, () => [false, true]).flat();
     for (const bareFirst of orders) {
-      // Each unit runs once first and once second, so neither gains from the order.
       const order = bareFirst
         ? "[Unit]\nBefore=rootsnap-boot.service\n"
         : "[Unit]\nAfter=rootsnap-boot.service\n";

@@ -1,7 +1,7 @@
 // Backups on bookworm-simple (/ on one thick LV, ext4): the whole cycle, the
 // interruptions, the fill-level stop, and every bad input and fault.
 import { test } from "node:test";
-import { vmSkip, withMachine } from "./rig/index.ts";
+import { stepLog, vmSkip, withMachine } from "./rig/index.ts";
 import { backupScenario } from "./scenarios/backup-flow.ts";
 
 test(
@@ -17,9 +17,7 @@ test(
       restoreSize: "3G",
       compress: "zstd" as const,
     };
-    const say = (step: string): void => {
-      process.stderr.write(`[backup-bookworm] ${step}\n`);
-    };
+    const say = stepLog("backup-bookworm");
     // vdb holds the archives; vdc is the small disk that fills up.
     await withMachine("bookworm-simple", (m) => backupScenario(m, layout, say, true), {
       extraDisksGiB: [4, 1],

@@ -1,7 +1,7 @@
 // Backups on trixie-split (/ ext4 and /var XFS on two LVs, /boot on a partition): one
 // archive of both snapshots mounted as one tree, restored and compared.
 import { test } from "node:test";
-import { vmSkip, withMachine } from "./rig/index.ts";
+import { stepLog, vmSkip, withMachine } from "./rig/index.ts";
 import { backupScenario } from "./scenarios/backup-flow.ts";
 
 test(
@@ -17,9 +17,7 @@ test(
       restoreSize: "3G",
       compress: "none" as const,
     };
-    const say = (step: string): void => {
-      process.stderr.write(`[backup-split] ${step}\n`);
-    };
+    const say = stepLog("backup-split");
     await withMachine("trixie-split", (m) => backupScenario(m, layout, say, false), {
       extraDisksGiB: [4],
     });

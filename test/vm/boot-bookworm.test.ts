@@ -2,13 +2,11 @@
 // setup, one-shot snapshot boots before and after a kernel upgrade, a revert across the
 // upgrade, and uninstall leaving the boot configuration byte for byte as it was.
 import { test } from "node:test";
-import { installRootsnap, vmSkip, withMachine } from "./rig/index.ts";
+import { installRootsnap, stepLog, vmSkip, withMachine } from "./rig/index.ts";
 import { bootScenario } from "./scenarios/boot-flow.ts";
 import { newerBookwormKernel } from "./scenarios/kernel-debs.ts";
 
-const say = (step: string): void => {
-  process.stderr.write(`[boot-bookworm] ${step}\n`);
-};
+const say = stepLog("boot-bookworm");
 
 test(
   "bookworm-simple: setup, next-boot, kernel upgrade, revert across it, uninstall",

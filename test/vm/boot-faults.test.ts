@@ -6,12 +6,10 @@
 // and a state rootsnap explains.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { installRootsnap, vmSkip, withMachine, type Machine } from "./rig/index.ts";
+import { installRootsnap, type Machine, stepLog, vmSkip, withMachine } from "./rig/index.ts";
 import { assertSnapshotBoot, bootState } from "./scenarios/boot-flow.ts";
 
-const say = (step: string): void => {
-  process.stderr.write(`[boot-faults] ${step}\n`);
-};
+const say = stepLog("boot-faults");
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

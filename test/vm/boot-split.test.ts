@@ -2,13 +2,11 @@
 // same claims as on bookworm-simple, with a kernel from trixie-backports as the upgrade,
 // so revert must put back the set's copy of /boot.
 import { test } from "node:test";
-import { installRootsnap, vmSkip, withMachine } from "./rig/index.ts";
+import { installRootsnap, stepLog, vmSkip, withMachine } from "./rig/index.ts";
 import { bootScenario } from "./scenarios/boot-flow.ts";
 import { newerTrixieKernel } from "./scenarios/kernel-debs.ts";
 
-const say = (step: string): void => {
-  process.stderr.write(`[boot-split] ${step}\n`);
-};
+const say = stepLog("boot-split");
 
 test(
   "trixie-split: setup, next-boot, kernel upgrade, revert restores /boot, uninstall",

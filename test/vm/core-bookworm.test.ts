@@ -3,7 +3,7 @@
 // across a reboot with no merge left pending.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { installRootsnap, vmSkip, withMachine, type Machine } from "./rig/index.ts";
+import { installRootsnap, type Machine, stepLog, vmSkip, withMachine } from "./rig/index.ts";
 import {
   allLvs,
   checkMergeFinished,
@@ -14,9 +14,7 @@ import {
   type SetJson,
 } from "./core-steps.ts";
 
-const say = (s: string): void => {
-  process.stderr.write(`[core-bookworm] ${s}\n`);
-};
+const say = stepLog("core-bookworm");
 
 async function badInput(m: Machine): Promise<void> {
   say("bad input is refused with one line and its exit code, nothing changed");

@@ -4,7 +4,7 @@
 // of both volumes across a reboot.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { vmSkip, withMachine, type Machine } from "./rig/index.ts";
+import { type Machine, stepLog, vmSkip, withMachine } from "./rig/index.ts";
 import {
   allLvs,
   checkMergeFinished,
@@ -18,9 +18,7 @@ import {
   type SetJson,
 } from "./core-steps.ts";
 
-const say = (s: string): void => {
-  process.stderr.write(`[core-split] ${s}\n`);
-};
+const say = stepLog("core-split");
 
 // Fails the second volume's lvcreate the way a VG that ran out of room does.
 const FAILING_LVCREATE = `#!/bin/sh

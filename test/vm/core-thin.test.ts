@@ -2,12 +2,10 @@
 // cleared), its pool's fill rising with writes, and a revert across a reboot.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { installRootsnap, vmSkip, withMachine, type Machine } from "./rig/index.ts";
+import { installRootsnap, type Machine, stepLog, vmSkip, withMachine } from "./rig/index.ts";
 import { allLvs, checkMergeFinished, findSet, rootsnap, rootsnapJson } from "./core-steps.ts";
 
-const say = (s: string): void => {
-  process.stderr.write(`[core-thin] ${s}\n`);
-};
+const say = stepLog("core-thin");
 
 interface CreatedJson {
   set: {

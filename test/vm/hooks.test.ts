@@ -108,7 +108,10 @@ test(
          systemctl stop rootsnap-scheduled.timer
          while systemctl -q is-active rootsnap-scheduled.service; do sleep 1; done
          systemctl start rootsnap-prune.service
-         systemctl show -p Result rootsnap-finish.service`,
+         echo "made=$made"
+         echo "refused=$(journalctl -b -o cat -u rootsnap-scheduled.service | grep -c 'merging into it')"
+         systemctl show -p Result rootsnap-finish.service
+         systemctl show -p After rootsnap-scheduled.service rootsnap-prune.service`,
         { timeoutMs: 400_000 },
       );
       const scheduled = (await sets(m)).filter((s) => s.kind === "scheduled");
@@ -120,11 +123,15 @@ test(
             );
       assert.equal(scheduled.length, 2, `${JSON.stringify(scheduled)}\n${journal}`);
       assert.match(took.stdout, /^Result=success$/m, "boot-finish finished the merge");
-      assert.match(
-        await m.sh("journalctl -b -o cat -u rootsnap-scheduled.service | grep -c '^created set'"),
-        /^[3-9]\n/,
-        "three scheduled runs made a set",
-      );
+      const made = Number(/^made=(\d+)$/m.exec(took.stdout)?.[1]);
+      assert.ok(made >= 3, `three scheduled runs made a set: ${took.stdout}`);
+      // Ordered after boot-finish, no scheduled run met the merge still pending.
+      assert.match(took.stdout, /^refused=0$/m, took.stdout);
+      const afters = took.stdout.split("\n").filter((line) => line.startsWith("After="));
+      assert.equal(afters.length, 2, took.stdout);
+      for (const after of afters) {
+        assert.match(after, /\brootsnap-finish\.service\b/, "the timers' services come after it");
+      }
       assert.equal(took.code, 0, took.stderr);
 
       // A full VG: the update goes on, and apt's output says why no set was taken.

@@ -10,11 +10,9 @@ import {
   rootsnapJson,
   SPLIT_CONFIG,
 } from "./core-steps.ts";
-import { vmSkip, withMachine } from "./rig/index.ts";
+import { stepLog, vmSkip, withMachine } from "./rig/index.ts";
 
-const say = (step: string): void => {
-  process.stderr.write(`[revert-faults] ${step}\n`);
-};
+const say = stepLog("revert-faults");
 
 test(
   "trixie-split: power cuts right after revert and during the merge boot",

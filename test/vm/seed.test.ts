@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { checkLayout } from "./rig/checks.ts";
-import { vmSkip, withMachine } from "./rig/index.ts";
+import { stepLog, vmSkip, withMachine } from "./rig/index.ts";
 import { seedFlow } from "./scenarios/seed-flow.ts";
 
 test(
@@ -15,7 +15,7 @@ test(
   async () => {
     await withMachine("bookworm-simple", async (m) => {
       await checkLayout(m);
-      const r = await seedFlow(m, (s) => process.stderr.write(`[seed] ${s}\n`));
+      const r = await seedFlow(m, stepLog("seed"));
       assert.equal(r.boots.length, 2);
       process.stderr.write(
         `[seed] boot times: ${r.boots.map((b) => `${b.toFixed(1)} s`).join(", ")}\n`,

@@ -63,6 +63,13 @@ export async function withMachine<T>(
   }
 }
 
+/** A scenario's progress lines on stderr, each prefixed with its tag: `[tag] step`. */
+export function stepLog(tag: string): (step: string) => void {
+  return (step) => {
+    process.stderr.write(`[${tag}] ${step}\n`);
+  };
+}
+
 let bundleBuilt = false;
 
 /** Builds dist/rootsnap.mjs once per process. */
