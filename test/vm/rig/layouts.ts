@@ -191,10 +191,18 @@ chroot /mnt/t /bin/sh -eux <<'CHROOT'
 systemd-machine-id-setup
 passwd -d root
 systemctl mask apt-daily.timer apt-daily-upgrade.timer
+# An initramfs with the modules this machine needs (what an admin sets with
+# MODULES=dep), not every storage driver: a fifth of the size, so GRUB loads it and
+# update-initramfs writes it in a fraction of the time under emulation. The lvm2 and
+# thin-provisioning-tools hooks still add dm-snapshot and dm-thin-pool.
+echo MODULES=dep > /etc/initramfs-tools/conf.d/modules-dep.conf
 echo 'grub-pc grub-pc/install_devices multiselect /dev/vda' | debconf-set-selections
 update-initramfs -u -k all
 grub-install --target=i386-pc /dev/vdb
 update-grub
+# Nothing was installed after this: no boot of the image needs to run ldconfig and
+# systemd-update-done again (ConditionNeedsUpdate=).
+touch /etc/.updated /var/.updated
 CHROOT
 grep -q 'root=/dev/mapper/' /mnt/t/boot/grub/grub.cfg
 for d in run sys proc dev; do umount /mnt/t/$d; done
