@@ -18,6 +18,8 @@ export interface MachineOptions {
   extraDisksGiB?: number[];
   /** Base image to use instead of the layout's (tests of the rig itself). */
   baseImage?: string;
+  /** vCPUs of the guest (default: defaultVcpus()). */
+  vcpus?: number;
 }
 
 export interface ShOptions {
@@ -129,19 +131,22 @@ export class Machine {
       ...(this.options.extraDisksGiB ?? []).map((_, i) => this.extraDisk(i)),
     ];
     const started = Date.now();
-    this.qemu = startQemu([
-      ...drives.flatMap((f) => ["-drive", `file=${f},format=qcow2,if=virtio,cache=unsafe`]),
-      "-serial",
-      `file:${serial}`,
-      "-chardev",
-      `socket,path=${qga},server=on,wait=off,id=qga0`,
-      "-device",
-      "virtio-serial-pci",
-      "-device",
-      "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
-      "-qmp",
-      `unix:${qmp},server=on,wait=off`,
-    ]);
+    this.qemu = startQemu(
+      [
+        ...drives.flatMap((f) => ["-drive", `file=${f},format=qcow2,if=virtio,cache=unsafe`]),
+        "-serial",
+        `file:${serial}`,
+        "-chardev",
+        `socket,path=${qga},server=on,wait=off,id=qga0`,
+        "-device",
+        "virtio-serial-pci",
+        "-device",
+        "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
+        "-qmp",
+        `unix:${qmp},server=on,wait=off`,
+      ],
+      this.options.vcpus,
+    );
     const q = this.qemu;
     void q.exited.then(() => {
       if (this.qemu === q) this.forgetProcess();

@@ -49,12 +49,6 @@ export const BASE_ARGS = [
   "tcg",
   "-cpu",
   "max",
-  "-smp",
-  // One vCPU per guest (ROOTSNAP_VM_SMP to change it). Two machines run side by side on
-  // two host cores: with two vCPUs each, four emulator threads share the two cores, and a
-  // guest vCPU waits on one that is not running. Measured two machines at a time: a
-  // revert's initramfs rebuild took 72 s with one vCPU, 100 s with two.
-  process.env.ROOTSNAP_VM_SMP ?? "1",
   "-m",
   "2048",
   "-nodefaults",
@@ -86,9 +80,21 @@ export interface QemuProcess {
   stderr: () => string;
 }
 
-export function startQemu(args: readonly string[]): QemuProcess {
+/**
+ * One vCPU per guest unless asked (ROOTSNAP_VM_SMP, or a machine's own `vcpus`). Two
+ * machines run side by side on two host cores: with two vCPUs each, four emulator threads
+ * share the two cores, and a guest vCPU waits on one that is not running. Measured two
+ * machines at a time: a revert's initramfs rebuild took 72 s with one vCPU, 100 s with two.
+ */
+export function defaultVcpus(): number {
+  return Number(process.env.ROOTSNAP_VM_SMP ?? "1");
+}
+
+export function startQemu(args: readonly string[], vcpus = defaultVcpus()): QemuProcess {
   hookExit();
-  const child = start([qemuBinary(), ...BASE_ARGS, ...args], { output: "pipe" });
+  const child = start([qemuBinary(), ...BASE_ARGS, "-smp", String(vcpus), ...args], {
+    output: "pipe",
+  });
   live.add(child);
   let err = "";
   child.stderr?.on("data", (b: Buffer) => {
