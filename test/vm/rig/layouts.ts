@@ -192,9 +192,9 @@ systemd-machine-id-setup
 passwd -d root
 systemctl mask apt-daily.timer apt-daily-upgrade.timer
 # An initramfs with the modules this machine needs (what an admin sets with
-# MODULES=dep), not every storage driver: a fifth of the size, so GRUB loads it and
-# update-initramfs writes it in a fraction of the time under emulation. The lvm2 and
-# thin-provisioning-tools hooks still add dm-snapshot and dm-thin-pool.
+# MODULES=dep), not every storage driver: 14 MB instead of 21 MB on trixie, and
+# update-initramfs in a guest takes 58 s instead of 79-95 s under emulation. The lvm2
+# and thin-provisioning-tools hooks still add dm-snapshot and dm-thin-pool.
 echo MODULES=dep > /etc/initramfs-tools/conf.d/modules-dep.conf
 echo 'grub-pc grub-pc/install_devices multiselect /dev/vda' | debconf-set-selections
 update-initramfs -u -k all
