@@ -3,6 +3,8 @@
 // from a cold cache; the same pipeline with the archive's checksum on the side (what the
 // manifest needs, done by hand) for reference; the raw read rate of the snapshot LV (dd)
 // as the physical limit; rootsnap's peak RSS.
+import { DEFAULT_EXCLUDES, tarCreateArgv, zstdCompressArgv } from "../../src/backup/tar.ts";
+import { formatArgv } from "../../src/lvm/runner.ts";
 import { installRootsnap, type Machine, stepLog, withMachine } from "../vm/rig/index.ts";
 
 const BAR_RATIO = 0.95;
@@ -16,12 +18,21 @@ const ROUNDS = Number(process.env.ROOTSNAP_BENCH_ROUNDS ?? "3");
  */
 const VCPUS = Number(process.env.ROOTSNAP_BENCH_VCPUS ?? "2");
 
-/** The flags rootsnap's tar gets (src/backup/tar.ts), for the plain pipeline. */
-const TAR_FLAGS =
-  "--create --file=- --verbose --xattrs --xattrs-include='*' --acls --selinux --numeric-owner " +
-  "--one-file-system --sparse --exclude='./proc/*' --exclude='./sys/*' --exclude='./dev/*' " +
-  "--exclude='./run/*' --exclude='./tmp/*' --exclude='./mnt/*' --exclude='./media/*' " +
-  "--exclude='./var/cache/apt/archives/*.deb' --exclude=lost+found";
+/**
+ * The plain pipeline: the tar and zstd command lines rootsnap itself builds (with the
+ * default excludes, and --selinux as this guest's tar has it), joined by a shell pipe.
+ */
+const PLAIN = [
+  tarCreateArgv({
+    root: "/run/rootsnap/bench",
+    members: ["."],
+    excludes: DEFAULT_EXCLUDES,
+    selinux: true,
+  }),
+  zstdCompressArgv(),
+]
+  .map(formatArgv)
+  .join(" 2>/dev/null | ");
 
 const say = stepLog("bench-backup");
 
@@ -30,14 +41,14 @@ const say = stepLog("bench-backup");
  * apart (the start-up bench), and under emulation Node's first start from a cold cache
  * alone takes 6 s, a load time and not a backup's throughput.
  */
-const COLD =
+const COLD_DATA =
   "sync; echo 3 > /proc/sys/vm/drop_caches; " +
   "for p in tar zstd tee sha256sum; do $p --version >/dev/null; done; rootsnap --version >/dev/null";
 
 /** Seconds a guest command takes, measured in the guest. */
 async function timed(m: Machine, command: string): Promise<number> {
   const out = await m.sh(
-    `${COLD}; s=$(date +%s.%N); ${command}; e=$(date +%s.%N); echo "$e - $s" | bc -l 2>/dev/null || awk "BEGIN{print $e - $s}"`,
+    `${COLD_DATA}; s=$(date +%s.%N); ${command}; e=$(date +%s.%N); echo "$e - $s" | bc -l 2>/dev/null || awk "BEGIN{print $e - $s}"`,
     { timeoutMs: 900_000 },
   );
   return Number(out.trim().split("\n").pop());
@@ -68,8 +79,6 @@ async function prepare(m: Machine): Promise<number> {
   await m.sh("rootsnap umount bench");
   return used;
 }
-
-const PLAIN = `tar ${TAR_FLAGS} --directory=/run/rootsnap/bench -- . 2>/dev/null | zstd -T0 -q -c`;
 
 /** The plain pipeline into a file, or through `tee` into a file and `sha256sum`. */
 async function plainRun(m: Machine, checksum = false): Promise<number> {
@@ -113,7 +122,7 @@ export async function benchBackup(): Promise<BackupBench> {
       const usedBytes = await prepare(m);
       say(`tree: ${(usedBytes / 2 ** 30).toFixed(2)} GiB used`);
       const dd = await m.sh(
-        `${COLD}; dd if=/dev/vg0/root-bench of=/dev/null bs=4M iflag=direct 2>&1 | tail -1`,
+        `${COLD_DATA}; dd if=/dev/vg0/root-bench of=/dev/null bs=4M iflag=direct 2>&1 | tail -1`,
         { timeoutMs: 600_000 },
       );
       const lvBytes = Number((await m.sh("blockdev --getsize64 /dev/vg0/root-bench")).trim());

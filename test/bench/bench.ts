@@ -13,6 +13,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { stepLog } from "../vm/rig/log.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 const BUNDLE = join(REPO, "dist", "rootsnap.mjs");
@@ -155,7 +156,7 @@ if (noVm === undefined) {
   }
   if (onlyVm === undefined || onlyVm === "boot") {
     const { benchBoot, reportBootBench } = await import("./boot.ts");
-    const boot = await benchBoot((text) => process.stderr.write(`[bench boot] ${text}\n`));
+    const boot = await benchBoot(stepLog("bench boot"));
     failed ||= !reportBootBench(boot, (text) => process.stdout.write(text));
   }
 } else {

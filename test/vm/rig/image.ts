@@ -16,6 +16,7 @@ import {
 import { join } from "node:path";
 import { run } from "../../../src/lvm/runner.ts";
 import { builderScript, DISK_GIB, getLayout, GUEST_PACKAGES, type Layout } from "./layouts.ts";
+import { stepLog } from "./log.ts";
 import { kernelOopsed, qemuBinary, runQemuToEnd } from "./qemu.ts";
 
 const RECIPE_VERSION = 1;
@@ -85,9 +86,7 @@ export function imagePath(layout: Layout): string {
   return join(cacheDir(), `${layout.name}-${recipeKey(layout)}.qcow2`);
 }
 
-function log(msg: string): void {
-  process.stderr.write(`[vm-image] ${msg}\n`);
-}
+const log = stepLog("vm-image");
 
 function pidAlive(pid: number): boolean {
   try {

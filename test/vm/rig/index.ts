@@ -11,6 +11,7 @@ export { Machine } from "./machine.ts";
 export { GuestCommandError } from "./qga.ts";
 export { LAYOUTS, getLayout, type LayoutName } from "./layouts.ts";
 export { ensureImage } from "./image.ts";
+export { stepLog } from "./log.ts";
 
 export const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -61,13 +62,6 @@ export async function withMachine<T>(
   } finally {
     await m.dispose();
   }
-}
-
-/** A scenario's progress lines on stderr, each prefixed with its tag: `[tag] step`. */
-export function stepLog(tag: string): (step: string) => void {
-  return (step) => {
-    process.stderr.write(`[${tag}] ${step}\n`);
-  };
 }
 
 let bundleBuilt = false;

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { run } from "../../../src/lvm/runner.ts";
 import { ensureImage } from "./image.ts";
 import { JsonSocket } from "./jsonsocket.ts";
+import { stepLog } from "./log.ts";
 import { getLayout, type Layout } from "./layouts.ts";
 import { GuestAgent, GuestCommandError, type GuestResult } from "./qga.ts";
 import { Qmp } from "./qmp.ts";
@@ -53,9 +54,7 @@ class KernelCrash extends Error {}
 /** How many times a boot is tried again after a guest kernel oops. */
 const OOPS_RETRIES = 2;
 
-const log = (msg: string): void => {
-  process.stderr.write(`[vm] ${msg}\n`);
-};
+const log = stepLog("vm");
 
 export class Machine {
   private qemu: QemuProcess | undefined;
