@@ -204,7 +204,7 @@ async function builderBoot(
       "-initrd",
       join(root, "boot", initrd),
       "-append",
-      "console=ttyS0 root=/dev/vda rw init=/builder.sh panic=-1",
+      "console=ttyS0 root=/dev/vda rw init=/builder.sh panic=-1 norandmaps",
       "-drive",
       `file=${join(tmp, "build.img")},format=raw,if=virtio,cache=unsafe`,
       "-drive",

@@ -177,12 +177,17 @@ cp /tmp/fstab /mnt/t/etc/fstab
 echo 'rootsnap-${layout.name}' > /mnt/t/etc/hostname
 printf '127.0.0.1 localhost\\n127.0.1.1 rootsnap-${layout.name}\\n' > /mnt/t/etc/hosts
 for d in dev proc sys run; do mount --bind /$d /mnt/t/$d; done
+# norandmaps: no address space randomisation in these throwaway guests. QEMU's software
+# emulation reuses the code it has translated only where a program's code sits at the same
+# address as before, so with randomisation every process start translates its libraries
+# again. In a trixie-split guest: update-initramfs 22 s instead of 58-62 s, 50 starts of
+# /bin/true 0.2 s instead of 1.1-1.6 s.
 cat > /mnt/t/etc/default/grub <<'GRUB'
 GRUB_DEFAULT=0
 GRUB_TIMEOUT=1
 GRUB_DISTRIBUTOR=\`( . /etc/os-release; echo \${NAME:-Debian} ) 2>/dev/null || echo Debian\`
 GRUB_CMDLINE_LINUX_DEFAULT=""
-GRUB_CMDLINE_LINUX="console=ttyS0,115200"
+GRUB_CMDLINE_LINUX="console=ttyS0,115200 norandmaps"
 GRUB_TERMINAL=serial
 GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"
 GRUB_DISABLE_OS_PROBER=true
