@@ -1,5 +1,6 @@
 // Checks from inside a booted guest that it has the layout it was built with.
 import assert from "node:assert/strict";
+import { GUEST_KERNEL_PARAMS, MASKED_UNITS } from "./layouts.ts";
 import type { Machine } from "./machine.ts";
 
 interface LvRow {
@@ -17,9 +18,11 @@ export async function checkLayout(m: Machine): Promise<void> {
   const out = await m.sh(
     `for t in ${targets.join(" ")}; do findmnt -n -o TARGET,SOURCE,FSTYPE --mountpoint "$t"; done; ` +
       "echo ---; lvs -a --reportformat json --units b --nosuffix -o lv_name,vg_name,lv_attr,segtype,pool_lv,vg_free; " +
-      "echo ---; lsblk -n -o NAME,TYPE,FSTYPE,MOUNTPOINT",
+      "echo ---; lsblk -n -o NAME,TYPE,FSTYPE,MOUNTPOINT; " +
+      "echo ---; cat /proc/cmdline /proc/sys/kernel/randomize_va_space; " +
+      `echo ---; systemctl is-enabled ${MASKED_UNITS.join(" ")} || true`,
   );
-  const [mounts = "", lvsJson = "", lsblk = ""] = out.split("---\n");
+  const [mounts = "", lvsJson = "", lsblk = "", kernel = "", masked = ""] = out.split("---\n");
   for (const want of expect.mounts) {
     const line = mounts.split("\n").find((l) => l.split(/\s+/)[0] === want.target);
     assert.ok(line, `${want.target} is not mounted in ${m.layout.name}:\n${mounts}`);
@@ -38,4 +41,13 @@ export async function checkLayout(m: Machine): Promise<void> {
     assert.equal(root.segtype, "linear", "root is a thick LV");
   }
   assert.match(lsblk, /lvm/);
+  // The rig's settings for emulation: the kernel parameter and the masked units.
+  const [cmdline = "", randomize = ""] = kernel.trim().split("\n");
+  assert.ok(cmdline.split(" ").includes(GUEST_KERNEL_PARAMS), `kernel command line: ${cmdline}`);
+  assert.equal(randomize, "0", "no address space randomisation");
+  assert.deepEqual(
+    masked.trim().split("\n"),
+    MASKED_UNITS.map(() => "masked"),
+    `systemctl is-enabled ${MASKED_UNITS.join(" ")}`,
+  );
 }

@@ -15,7 +15,14 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { run } from "../../../src/lvm/runner.ts";
-import { builderScript, DISK_GIB, getLayout, GUEST_PACKAGES, type Layout } from "./layouts.ts";
+import {
+  builderScript,
+  DISK_GIB,
+  getLayout,
+  GUEST_KERNEL_PARAMS,
+  GUEST_PACKAGES,
+  type Layout,
+} from "./layouts.ts";
 import { stepLog } from "./log.ts";
 import { kernelOopsed, qemuBinary, runQemuToEnd } from "./qemu.ts";
 
@@ -204,7 +211,7 @@ async function builderBoot(
       "-initrd",
       join(root, "boot", initrd),
       "-append",
-      "console=ttyS0 root=/dev/vda rw init=/builder.sh panic=-1 norandmaps",
+      `console=ttyS0 root=/dev/vda rw init=/builder.sh panic=-1 ${GUEST_KERNEL_PARAMS}`,
       "-drive",
       `file=${join(tmp, "build.img")},format=raw,if=virtio,cache=unsafe`,
       "-drive",

@@ -45,9 +45,9 @@ export function qemuBinary(): string {
 
 /**
  * Software emulation: these machines' KVM cannot run a guest (see the README). The CPU is
- * QEMU's plain x86-64 model, not `max`: what TCG emulates as helper calls (AVX, XSAVE of
- * their state at every context switch, SHA instructions) is slower than the baseline code
- * a Debian system falls back to. A trixie-split guest alone, `max` against `qemu64`: a
+ * QEMU's plain x86-64 model, not `max`: under emulation, the code a Debian system runs
+ * with what `max` adds (AVX, XSAVE, SHA instructions) measured slower than its baseline
+ * code. A trixie-split guest alone, `max` against `qemu64`: a
  * reboot 43-44 s against 36-38 s, tar of /usr/lib and /usr/share through zstd 15.5-16.2 s
  * against 12.9-13.1 s, sha256sum of the result 3.9-4.1 s against 1.2 s; update-initramfs and
  * `node -e 0` the same.
