@@ -1,8 +1,9 @@
-// Where an archive goes: a file readable by root only from its first byte (a temporary
-// name made with O_EXCL, renamed when complete), or rootsnap's stdout. Either way the
-// pipeline's last stage writes to the descriptor itself.
-import { open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
+// Where an archive goes: a file readable by root only from its first byte (a new file
+// under an unpredictable name, renamed when complete), or rootsnap's stdout. Either way
+// the pipeline's last stage writes to the descriptor itself.
+import { lstat, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { createNewFile, syncDirectory, writeFileAtomic } from "../atomic.ts";
 import { NoSpaceError, OperationError } from "../errors.ts";
 
 const PRIVATE = 0o600;
@@ -18,8 +19,9 @@ export interface ArchiveSink {
   discard(): Promise<void>;
 }
 
-function partialName(path: string, pid: number): string {
-  return join(dirname(path), `.${basename(path)}.partial-${pid}`);
+/** `.NAME.partial-PID-`: the pid tells a later run whether the writer is gone. */
+function partialPrefix(path: string, pid: number): string {
+  return `.${basename(path)}.partial-${pid}-`;
 }
 
 /** Partial archives of runs that were killed (their pid is gone), for the same name. */
@@ -28,11 +30,14 @@ export async function removeStalePartials(
   isAlive: (pid: number) => boolean,
 ): Promise<void> {
   const prefix = `.${basename(path)}.partial-`;
-  for (const name of await readdir(dirname(path)).catch(() => [] as string[])) {
-    if (!name.startsWith(prefix)) continue;
-    const pid = Number(name.slice(prefix.length));
-    if (Number.isInteger(pid) && pid > 0 && !isAlive(pid))
-      await unlink(join(dirname(path), name)).catch(() => undefined);
+  const dir = dirname(path);
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = /^(\d+)-[0-9a-f]+$/.exec(name.slice(prefix.length))?.[1];
+    if (!name.startsWith(prefix) || pid === undefined || isAlive(Number(pid))) continue;
+    // Only rootsnap's own leftovers: a root-owned regular file, never a link or directory.
+    const entry = await lstat(join(dir, name)).catch(() => undefined);
+    if (entry?.isFile() === true && entry.uid === 0)
+      await unlink(join(dir, name)).catch(() => undefined);
   }
 }
 
@@ -73,6 +78,7 @@ class FileSink implements ArchiveSink {
       await this.handle.sync();
       await this.close();
       await rename(this.partial, this.path);
+      await syncDirectory(dirname(this.path));
     } catch (error) {
       throw writeFailure(this.path, error);
     }
@@ -91,12 +97,13 @@ class FileSink implements ArchiveSink {
 }
 
 export async function openFileSink(path: string, pid: number): Promise<ArchiveSink> {
-  const partial = partialName(path, pid);
-  // "wx": O_EXCL, so nobody's file or link is opened; mode 0600 before the first byte.
-  const handle = await open(partial, "wx", PRIVATE).catch((error: unknown) => {
+  const { path: partial, handle } = await createNewFile(
+    dirname(path),
+    partialPrefix(path, pid),
+    PRIVATE,
+  ).catch((error: unknown) => {
     throw writeFailure(path, error);
   });
-  await handle.chmod(PRIVATE);
   return new FileSink(handle, path, partial);
 }
 
@@ -110,20 +117,9 @@ export function streamSink(fd: number): ArchiveSink {
   };
 }
 
-/** Writes a small private file the same way: O_EXCL temporary name, 0600, then rename. */
+/** Writes a small private file the same way: a new 0600 file, fsynced, then renamed. */
 export async function writePrivateFile(path: string, text: string, pid: number): Promise<void> {
-  const partial = partialName(path, pid);
-  await unlink(partial).catch(() => undefined);
-  const handle = await open(partial, "wx", PRIVATE);
-  try {
-    await handle.chmod(PRIVATE);
-    await handle.writeFile(text);
-    await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await unlink(partial).catch(() => undefined);
+  await writeFileAtomic(path, text, PRIVATE, partialPrefix(path, pid)).catch((error: unknown) => {
     throw writeFailure(path, error);
-  }
-  await handle.close();
-  await rename(partial, path);
+  });
 }

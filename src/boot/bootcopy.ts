@@ -51,8 +51,12 @@ export async function saveBootCopy(
 ): Promise<string> {
   const path = bootCopyPath(setName);
   const names = await bootFilesToCopy(files);
-  const temp = `${path}.partial`;
-  if (!steps.dryRun) await files.makeDirectory(BOOT_COPY_DIR);
+  // The copy holds the initramfs (maybe a LUKS key file) and grub.cfg (maybe a password hash).
+  const temp = steps.dryRun
+    ? `${path}.partial`
+    : await files
+        .makePrivateDirectory(BOOT_COPY_DIR)
+        .then(() => files.createPrivateFile(BOOT_COPY_DIR, `${setName}.tar.partial-`));
   await steps.change(["tar", "-C", "/boot", "--numeric-owner", "-cf", temp, "--", ...names], {
     timeoutMs: 10 * 60_000,
   });
@@ -108,8 +112,10 @@ export async function pruneBootCopies(
   setNames: ReadonlySet<string>,
 ): Promise<string[]> {
   const pruned: string[] = [];
-  for (const name of await files.list(BOOT_COPY_DIR)) {
-    const set = name.replace(/\.tar(\.partial)?$/, "");
+  const names = await files.list(BOOT_COPY_DIR);
+  if (names.length > 0 && !steps.dryRun) await files.makePrivateDirectory(BOOT_COPY_DIR);
+  for (const name of names) {
+    const set = name.replace(/\.tar(\.partial.*)?$/, "");
     if (name.endsWith(".tar") && setNames.has(set)) continue;
     steps.note(["rm", `${BOOT_COPY_DIR}/${name}`]);
     if (!steps.dryRun) await files.remove(`${BOOT_COPY_DIR}/${name}`);

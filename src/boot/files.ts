@@ -1,18 +1,14 @@
-// Writing the boot configuration: every file replaced atomically (temp file, fsync,
-// rename, fsync of the directory), so a power cut leaves the old file or the new one.
+// Writing the boot configuration: every file replaced atomically (src/atomic.ts), so a
+// power cut leaves the old file or the new one.
+import { lstat, mkdir, readFile, readdir, rm, rmdir, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import {
-  chmod,
-  lstat,
-  mkdir,
-  open,
-  readFile,
-  readdir,
-  rename,
-  rm,
-  rmdir,
-  stat,
-} from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+  createNewFile,
+  moveDurably,
+  restrictMode,
+  syncDirectory,
+  writeFileAtomic,
+} from "../atomic.ts";
 
 /** The file operations boot integration needs, behind an interface so tests can fake them. */
 export interface BootFiles {
@@ -31,17 +27,15 @@ export interface BootFiles {
   /** Removes the directory when it is empty; true when it did. */
   removeEmptyDirectory(path: string): Promise<boolean>;
   makeDirectory(path: string): Promise<void>;
+  /**
+   * Makes the directory 0700 (its parents 0755) and narrows the files in it to 0600, so
+   * what an older run left readable is private again.
+   */
+  makePrivateDirectory(path: string): Promise<void>;
+  /** A new empty 0600 file `dir/PREFIXrandom` for a program to write into; its path. */
+  createPrivateFile(dir: string, prefix: string): Promise<string>;
   /** Moves a file within one file system, replacing the target in one step. */
   move(from: string, to: string): Promise<void>;
-}
-
-async function fsyncDirectory(path: string): Promise<void> {
-  const handle = await open(path, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 function errno(error: unknown): string | undefined {
@@ -95,27 +89,11 @@ export const nodeBootFiles: BootFiles = {
     }
   },
   async writeAtomic(path, data, mode) {
-    const temp = join(dirname(path), `.${basename(path)}.rootsnap-${process.pid}`);
-    const handle = await open(temp, "w", mode);
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
-      // The umask may have narrowed the mode given to open.
-      await chmod(temp, mode);
-      await rename(temp, path);
-    } catch (error) {
-      await rm(temp, { force: true });
-      throw error;
-    }
-    await fsyncDirectory(dirname(path));
+    await writeFileAtomic(path, data, mode);
   },
   async remove(path) {
     await rm(path, { force: true });
-    await fsyncDirectory(dirname(path)).catch(() => undefined);
+    await syncDirectory(dirname(path)).catch(() => undefined);
   },
   async removeEmptyDirectory(path) {
     try {
@@ -128,8 +106,25 @@ export const nodeBootFiles: BootFiles = {
   async makeDirectory(path) {
     await mkdir(path, { recursive: true, mode: 0o755 });
   },
+  async makePrivateDirectory(path) {
+    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+    await mkdir(path, { mode: 0o700 }).catch((error: unknown) => {
+      if (errno(error) !== "EEXIST") throw error;
+    });
+    await restrictMode(path, 0o700);
+    for (const name of await readdir(path)) {
+      const entry = await lstat(join(path, name));
+      if (entry.isFile() && (entry.mode & 0o077) !== 0) {
+        await restrictMode(join(path, name), entry.mode & 0o700);
+      }
+    }
+  },
+  async createPrivateFile(dir, prefix) {
+    const { path, handle } = await createNewFile(dir, prefix, 0o600);
+    await handle.close();
+    return path;
+  },
   async move(from, to) {
-    await rename(from, to);
-    await fsyncDirectory(dirname(to));
+    await moveDurably(from, to);
   },
 };

@@ -4,13 +4,12 @@ import { createHash } from "node:crypto";
 import {
   closeSync,
   mkdirSync,
-  mkdtempSync,
+  readdirSync,
   openSync,
   readFileSync,
   statSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { openFileSink, streamSink } from "../../src/backup/archive.ts";
@@ -35,7 +34,7 @@ import { ExitCode, RootsnapError } from "../../src/errors.ts";
 import { toLogicalVolume } from "../../src/lvm/model.ts";
 import { parseReport } from "../../src/lvm/report.ts";
 import { collectSets, type SnapshotSet } from "../../src/sets/model.ts";
-import { fakeLvm, sample } from "./helpers.ts";
+import { fakeLvm, sample, tempDir } from "./helpers.ts";
 import { Lvm } from "../../src/lvm/lvm.ts";
 
 const SETS = "handwritten-lvm2-2.03.16/two-vgs/sets";
@@ -161,15 +160,18 @@ test(
   "tar | zstd into a 0600 file, counted and hashed; --verify reads it back",
   { skip: !hasTar || !hasZstd ? "GNU tar and zstd needed" : false },
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), "rootsnap-archive-"));
+    const dir = tempDir("rootsnap-archive-");
     const tree = join(dir, "tree");
     mkdirSync(join(tree, "etc"), { recursive: true });
     writeFileSync(join(tree, "etc", "hostname"), "box\n");
     writeFileSync(join(tree, "big"), Buffer.alloc(1 << 20, 7));
     const path = join(dir, "out.tar.zst");
     const sink = await openFileSink(path, 4242);
-    const partial = join(dir, ".out.tar.zst.partial-4242");
-    assert.equal(statSync(partial).mode & 0o777, 0o600);
+    const [partial] = readdirSync(dir).filter((name) =>
+      name.startsWith(".out.tar.zst.partial-4242-"),
+    );
+    assert.ok(partial !== undefined, "the partial archive carries the pid and a random part");
+    assert.equal(statSync(join(dir, partial)).mode & 0o777, 0o600);
     const outcome = await archiveTree(tree, {
       compressor: ["zstd", "-T0", "-q", "-c"],
       sink,
@@ -209,7 +211,7 @@ test(
 );
 
 test("stages joined by FIFOs pass every byte, see their EOF, and a writer ends with its reader", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "rootsnap-joins-"));
+  const dir = tempDir("rootsnap-joins-");
   const joins = ["a", "b", "c"].map((name) => join(dir, name));
   assert.equal(spawnSync("mkfifo", ["-m", "600", ...joins]).status, 0);
   const input = join(dir, "in");
@@ -244,7 +246,7 @@ test(
   "an abort stops tar and the outcome says why",
   { skip: !hasTar ? "GNU tar needed" : false },
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), "rootsnap-abort-"));
+    const dir = tempDir("rootsnap-abort-");
     const sink = await openFileSink(join(dir, "a.tar"), 4243);
     const controller = new AbortController();
     controller.abort("SIGINT");
@@ -262,7 +264,7 @@ test(
   "to a descriptor rootsnap does not measure (stdout), the tee counts the bytes too",
   { skip: !hasTar ? "GNU tar needed" : false },
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), "rootsnap-stream-"));
+    const dir = tempDir("rootsnap-stream-");
     const tree = join(dir, "tree");
     mkdirSync(tree);
     writeFileSync(join(tree, "a"), "a\n");
@@ -287,7 +289,7 @@ test(
   "a checksum program that fails makes the outcome say so, even after tar has finished",
   { skip: !hasTar ? "GNU tar needed" : false },
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), "rootsnap-sum-"));
+    const dir = tempDir("rootsnap-sum-");
     const bin = join(dir, "bin");
     mkdirSync(bin);
     // Reads its FIFO to the end, as sha256sum would, then fails after tar and tee are done.

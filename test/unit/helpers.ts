@@ -1,8 +1,9 @@
 // Test doubles that stand where the system stands: a runner answering with recorded
 // lvm2 output, an in-memory file system, and an Io that captures what main() prints.
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after } from "node:test";
 import type { BootFiles } from "../../src/boot/files.ts";
 import type { Io } from "../../src/cli/app.ts";
 import type { FileSystem } from "../../src/fs.ts";
@@ -129,7 +130,7 @@ export function testIo(runner: Runner, overrides: Partial<Io> = {}): TestIo {
     runner,
     fs: memoryFs({ "/proc/self/mountinfo": sample("handwritten-mountinfo.txt") }),
     clock: () => new Date("2026-01-05T10:00:00Z"),
-    lockPath: join(mkdtempSync(join(tmpdir(), "rootsnap-test-")), "rootsnap.lock"),
+    lockPath: overrides.lockPath ?? join(tempDir("rootsnap-test-"), "rootsnap.lock"),
     pid: 4242,
     isRunning: () => false,
     sleep: () => Promise.resolve(),
@@ -167,6 +168,7 @@ export function memoryFiles(initial: Record<string, string>): {
   /** Modification times: a clock that ticks once per write. */
   const times = new Map<string, number>();
   let clock = 1000;
+  let created = 0;
   const dirs = new Set([
     "/etc/systemd/system",
     "/etc/grub.d",
@@ -200,13 +202,41 @@ export function memoryFiles(initial: Record<string, string>): {
       dirs.add(path);
       return Promise.resolve();
     },
+    makePrivateDirectory: (path) => {
+      dirs.add(path);
+      modes.set(path, 0o700);
+      for (const name of data.keys())
+        if (name.startsWith(`${path}/`)) modes.set(name, (modes.get(name) ?? 0o644) & 0o700);
+      return Promise.resolve();
+    },
+    createPrivateFile: (dir, prefix) => {
+      const path = `${dir}/${prefix}${(created += 1).toString(16)}`;
+      data.set(path, Buffer.alloc(0));
+      modes.set(path, 0o600);
+      return Promise.resolve(path);
+    },
     move: (from, to) => {
       const content = data.get(from);
       if (content === undefined) return Promise.reject(new Error(`no ${from}`));
       data.set(to, content);
       data.delete(from);
+      const mode = modes.get(from);
+      if (mode !== undefined) modes.set(to, mode);
+      modes.delete(from);
       return Promise.resolve();
     },
   };
   return { files, data, times };
+}
+
+/**
+ * A fresh directory under the system's temporary directory, removed when the test that
+ * made it ends (or, made outside a test, when the file's tests end).
+ */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
 }

@@ -36,6 +36,8 @@ function memoryBootFiles(): { files: BootFiles; written: Set<string> } {
     modifiedMs: unused,
     remove: unused,
     removeEmptyDirectory: unused,
+    makePrivateDirectory: unused,
+    createPrivateFile: unused,
     move: unused,
   };
   return { files, written };
