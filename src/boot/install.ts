@@ -2,8 +2,8 @@
 // file validated before it replaces anything, and a record of what was there before,
 // so uninstall can put the boot configuration back byte for byte.
 import { createHash } from "node:crypto";
-import { basename } from "node:path";
-import { OperationError } from "../errors.ts";
+import { basename, dirname } from "node:path";
+import { ExitCode, OperationError, RootsnapError } from "../errors.ts";
 import { unifiedDiff } from "./diff.ts";
 import type { BootFiles } from "./files.ts";
 import { INITRAMFS_HOOK } from "./initramfs.ts";
@@ -19,6 +19,7 @@ import type { Steps } from "./steps.ts";
 import { lifecyclePaths, startsNow, type LifecycleFile } from "../lifecycle/units.ts";
 import { BOOT_PLAN_PATH } from "./plan.ts";
 import { ARTICLE_UNITS, UNIT_DIR, unitFiles } from "./units.ts";
+import { UndoLog } from "./undo.ts";
 
 function sha256(data: string | Buffer): string {
   return createHash("sha256").update(data).digest("hex");
@@ -68,16 +69,22 @@ export function diffOf(changes: readonly FileChange[]): string {
   return changes.map((change) => unifiedDiff(change.path, change.before, change.after)).join("");
 }
 
-function desiredFiles(
-  executable: string,
-  lifecycle: Lifecycle,
-): { path: string; text: string; mode: number }[] {
+interface DesiredFile {
+  readonly path: string;
+  readonly text: string;
+  readonly mode: number;
+  /** For units: the target `systemctl enable` links it into. */
+  readonly wantedBy?: string;
+}
+
+function desiredFiles(executable: string, lifecycle: Lifecycle): DesiredFile[] {
   return [
     ...lifecycle.files,
     ...unitFiles(executable).map((unit) => ({
       path: `${UNIT_DIR}/${unit.name}`,
       text: unit.text,
       mode: 0o644,
+      wantedBy: unit.wantedBy,
     })),
     { path: GRUB_SCRIPT_PATH, text: grubScript(), mode: 0o755 },
   ];
@@ -118,12 +125,13 @@ export async function regenerateGrubConfig(
   expectEntry: boolean,
 ): Promise<void> {
   const temp = `${grub.config}.rootsnap-new`;
-  await steps.change([grub.mkconfig, "-o", temp], { timeoutMs: 10 * 60_000 });
   if (steps.dryRun) {
+    await steps.change([grub.mkconfig, "-o", temp]);
     steps.note(["mv", temp, grub.config]);
     return;
   }
   try {
+    await steps.change([grub.mkconfig, "-o", temp], { timeoutMs: 10 * 60_000 });
     await steps.read([grub.scriptCheck, temp]);
     const made = (await textOf(files, temp)) ?? "";
     if (hasRootsnapEntry(made) !== expectEntry) {
@@ -135,6 +143,8 @@ export async function regenerateGrubConfig(
       );
     }
   } catch (error) {
+    // grub-mkconfig -o FILE writes FILE.new first and leaves it when a script fails.
+    await files.remove(`${temp}.new`);
     await files.remove(temp);
     throw error;
   }
@@ -165,19 +175,49 @@ async function verifyUnits(
 /** `.wants` directories systemctl enable will create, so uninstall can remove them again. */
 async function missingWantsDirectories(
   files: BootFiles,
-  executable: string,
-  lifecycle: Lifecycle,
+  units: readonly DesiredFile[],
 ): Promise<string[]> {
   const missing: string[] = [];
-  const targets = [
-    ...unitFiles(executable).map((unit) => unit.wantedBy),
-    ...lifecycle.files.flatMap((file) => (file.wantedBy === undefined ? [] : [file.wantedBy])),
-  ];
-  for (const target of targets) {
-    const dir = `${UNIT_DIR}/${target}.wants`;
+  for (const unit of units) {
+    if (unit.wantedBy === undefined) continue;
+    const dir = `${UNIT_DIR}/${unit.wantedBy}.wants`;
     if (!(await files.isDirectory(dir)) && !missing.includes(dir)) missing.push(dir);
   }
   return missing;
+}
+
+/** Refuses, before anything is written, a system whose directories setup writes into are missing. */
+async function checkDirectories(
+  files: BootFiles,
+  desired: readonly DesiredFile[],
+  lifecycle: Lifecycle,
+): Promise<void> {
+  const made = [STATE_DIR, ...lifecycle.missingDirectories];
+  for (const dir of new Set(desired.map((file) => dirname(file.path)))) {
+    if (made.includes(dir) || (await files.isDirectory(dir))) continue;
+    const exists = await files.exists(dir);
+    throw new RootsnapError(
+      ExitCode.unavailable,
+      `${dir} ${exists ? "is not a directory" : "does not exist"}: rootsnap setup writes ${desired
+        .filter((file) => dirname(file.path) === dir)
+        .map((file) => basename(file.path))
+        .join(", ")} there`,
+      dir === dirname(GRUB_SCRIPT_PATH)
+        ? "reinstall the GRUB package that provides grub-mkconfig (grub-common or grub2-tools)"
+        : dir === UNIT_DIR
+          ? "boot integration needs systemd"
+          : undefined,
+    );
+  }
+}
+
+/** The units among `names` that systemd runs now (`systemctl is-active` says "active"). */
+async function activeUnits(steps: Steps, names: readonly string[]): Promise<Set<string>> {
+  if (names.length === 0) return new Set();
+  // One line per unit; it exits 3 when one is not active.
+  const out = await steps.read(["systemctl", "is-active", ...names], { okCodes: [0, 1, 2, 3, 4] });
+  const states = out.split("\n");
+  return new Set(names.filter((_, i) => states[i]?.trim() === "active"));
 }
 
 export async function setupBoot(
@@ -186,6 +226,8 @@ export async function setupBoot(
   grub: Grub,
   executable: string,
   lifecycle: Lifecycle = NO_LIFECYCLE,
+  /** Told, when a step fails, whether what was done could be taken back. */
+  warn: (message: string) => void = () => undefined,
 ): Promise<InstallResult> {
   const warnings: string[] = [];
   for (const name of ARTICLE_UNITS) {
@@ -210,20 +252,22 @@ export async function setupBoot(
   if (changes.length === 0 && entryPresent && state !== undefined) {
     return { changes, commands: [], dryRun: steps.dryRun, unchanged: true, warnings };
   }
-  const units = desired.filter((file) => file.path.startsWith(UNIT_DIR));
+  // Everything that can be checked is, before the first write.
+  await checkDirectories(files, desired, lifecycle);
+  const units = desired.filter((file) => file.path.startsWith(`${UNIT_DIR}/`));
   await verifyUnits(steps, files, units);
+  const wantsMissing = await missingWantsDirectories(files, units);
   const createdDirectories = [
     ...(state?.createdDirectories ?? []),
-    ...(await missingWantsDirectories(files, executable, lifecycle)),
+    ...wantsMissing,
     ...lifecycle.missingDirectories.filter((dir) => !state?.createdDirectories.includes(dir)),
   ];
   if (!(await files.isDirectory(STATE_DIR))) createdDirectories.push(STATE_DIR);
   for (const change of changes)
     steps.note(["install", "-m", change.mode.toString(8), "/dev/stdin", change.path]);
   // Units without [Install] (those a timer starts) are not enabled themselves.
-  const unitNames = units
-    .filter((unit) => unit.text.includes("[Install]"))
-    .map((unit) => basename(unit.path));
+  const enabled = units.filter((unit) => unit.text.includes("[Install]"));
+  const unitNames = enabled.map((unit) => basename(unit.path));
   const startNow = units.filter((unit) => startsNow(unit.path)).map((unit) => basename(unit.path));
   if (steps.dryRun) {
     await steps.change(["systemctl", "daemon-reload"]);
@@ -232,33 +276,74 @@ export async function setupBoot(
     await regenerateGrubConfig(files, steps, grub, true);
     return { changes, commands: steps.commands, dryRun: true, unchanged: false, warnings };
   }
+  // What a failed run must leave as it was: the units enabled and running before.
+  const newlyEnabled: string[] = [];
+  for (const unit of enabled) {
+    const link = `${UNIT_DIR}/${unit.wantedBy ?? ""}.wants/${basename(unit.path)}`;
+    if (unit.wantedBy === undefined || !(await files.exists(link)))
+      newlyEnabled.push(basename(unit.path));
+  }
+  const running = await activeUnits(steps, startNow);
   // Keep grub.cfg from before the first setup, unless it has been regenerated since.
   const keepSaved = state?.savedBefore === true && state.writtenSha256 === sha256(grubCfg);
-  await files.makeDirectory(STATE_DIR);
-  if (state === undefined) await files.writeAtomic(SAVED_GRUB_CFG, grubCfg, 0o600);
   const savedBefore = state === undefined || keepSaved;
-  if (!savedBefore) await files.remove(SAVED_GRUB_CFG);
-  // The record comes first: an interrupted setup is undone by uninstall.
-  const writeState = (writtenSha256: string | null): Promise<void> =>
-    files.writeAtomic(
-      STATE_PATH,
-      `${JSON.stringify({ grubConfig: grub.config, writtenSha256, savedBefore, createdDirectories, executable } satisfies SetupState, null, 2)}\n`,
-      0o644,
-    );
-  await writeState(null);
-  for (const dir of lifecycle.missingDirectories) await files.makeDirectory(dir);
-  for (const change of changes)
-    await files.writeAtomic(change.path, change.after ?? "", change.mode);
-  await steps.change(["systemctl", "daemon-reload"]);
-  await steps.change(["systemctl", "enable", ...unitNames]);
-  if (startNow.length > 0) await steps.change(["systemctl", "restart", ...startNow]);
+  const writeState = (undo: UndoLog | undefined, writtenSha256: string | null): Promise<void> => {
+    const text = `${JSON.stringify({ grubConfig: grub.config, writtenSha256, savedBefore, createdDirectories, executable } satisfies SetupState, null, 2)}\n`;
+    return undo === undefined
+      ? files.writeAtomic(STATE_PATH, text, 0o644)
+      : undo.write(STATE_PATH, text, 0o644, true);
+  };
+  const undo = new UndoLog(files);
+  let restarted = false;
   try {
+    await undo.makeDirectory(STATE_DIR, true);
+    if (state === undefined) await undo.write(SAVED_GRUB_CFG, grubCfg, 0o600, true);
+    if (!savedBefore) await undo.remove(SAVED_GRUB_CFG, true);
+    // The record comes first: an interrupted setup is undone by uninstall.
+    await writeState(undo, null);
+    for (const dir of lifecycle.missingDirectories) await undo.makeDirectory(dir);
+    // Once the unit files are back, systemd reads them again and what ran before runs them.
+    undo.add("systemctl daemon-reload", async () => {
+      await steps.change(["systemctl", "daemon-reload"]);
+      const before = startNow.filter((name) => running.has(name));
+      if (restarted && before.length > 0) await steps.change(["systemctl", "restart", ...before]);
+    });
+    for (const change of changes) await undo.write(change.path, change.after ?? "", change.mode);
+    await steps.change(["systemctl", "daemon-reload"]);
+    for (const dir of wantsMissing) undo.add(dir, () => undo.removeDirectory(dir));
+    if (newlyEnabled.length > 0) {
+      undo.add(`systemctl disable ${newlyEnabled.join(" ")}`, async () => {
+        await steps.change(["systemctl", "disable", ...newlyEnabled]);
+      });
+    }
+    await steps.change(["systemctl", "enable", ...unitNames]);
+    if (startNow.length > 0) {
+      const started = startNow.filter((name) => !running.has(name));
+      if (started.length > 0) {
+        undo.add(`systemctl stop ${started.join(" ")}`, async () => {
+          await steps.change(["systemctl", "stop", ...started]);
+        });
+      }
+      restarted = true;
+      await steps.change(["systemctl", "restart", ...startNow]);
+    }
+    const grubMode = await files.mode(grub.config);
+    undo.add(grub.config, async () => {
+      const now = await files.read(grub.config);
+      if (now === undefined || !now.equals(grubCfg))
+        await files.writeAtomic(grub.config, grubCfg, grubMode ?? 0o644);
+    });
     await regenerateGrubConfig(files, steps, grub, true);
+    await writeState(undefined, sha256((await files.read(grub.config)) ?? ""));
   } catch (error) {
-    await files.remove(GRUB_SCRIPT_PATH);
+    const failed = await undo.undo();
+    warn(
+      failed.length === 0
+        ? "setup failed and undid what it had changed: the system is as it was before"
+        : `setup failed, and could not undo all it had changed (${failed.join("; ")}): run rootsnap setup again to finish it, or rootsnap uninstall to remove what is left`,
+    );
     throw error;
   }
-  await writeState(sha256((await files.read(grub.config)) ?? ""));
   return { changes, commands: steps.commands, dryRun: false, unchanged: false, warnings };
 }
 

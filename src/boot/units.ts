@@ -5,6 +5,7 @@
 import { shellQuote } from "../lvm/runner.ts";
 import { KERNEL_PARAMETER } from "./grub.ts";
 import { BOOT_PLAN_PATH } from "./plan.ts";
+import { execLine } from "./quote.ts";
 
 export const UNIT_DIR = "/etc/systemd/system";
 /** Where the units find rootsnap when it was not started by path. */
@@ -25,6 +26,8 @@ export interface UnitFile {
 
 /** Both units; `executable` is the rootsnap program the units run. */
 export function unitFiles(executable: string): UnitFile[] {
+  const plan = shellQuote(BOOT_PLAN_PATH);
+  const boot = `[ -r ${plan} ] && exec /bin/sh ${plan}; exec ${shellQuote(executable)} create --kind boot`;
   const bootUnit = `# Installed by rootsnap setup, removed by rootsnap uninstall.
 [Unit]
 Description=rootsnap boot-time snapshot set
@@ -39,7 +42,7 @@ Conflicts=shutdown.target
 [Service]
 Type=oneshot
 # The set as planned ahead (no Node start-up at boot); without a plan rootsnap makes it.
-ExecStart=/bin/sh -c "[ -r ${BOOT_PLAN_PATH} ] && exec /bin/sh ${BOOT_PLAN_PATH}; exec ${shellQuote(executable)} create --kind boot"
+ExecStart=${execLine(["/bin/sh", "-c", boot])}
 # A failed or slow set must not stop the boot: local-fs.target only wants this unit.
 TimeoutStartSec=5min
 StandardOutput=journal
@@ -55,7 +58,7 @@ After=local-fs.target
 
 [Service]
 Type=oneshot
-ExecStart=${executable} boot-finish
+ExecStart=${execLine([executable, "boot-finish"])}
 TimeoutStartSec=30min
 StandardOutput=journal
 StandardError=journal

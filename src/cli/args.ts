@@ -171,7 +171,8 @@ export const HELP = `Usage: rootsnap [--json] [--config FILE] [--dry-run] [--yes
 POLICY: ${SIZE_SYNTAX}.  KIND: ${SET_KINDS.join(", ")}.
 --wait: how long a verb that changes LVM waits for another rootsnap (default 60; 0: none).
 Exit codes: 0 ok, 1 failed, 64 usage, 65 bad data, 69 program missing, 70 internal,
-73 no space, 75 another rootsnap runs, 77 not root, 78 bad configuration.
+73 no space, 75 another rootsnap runs, 77 not root (setup: a program others can replace),
+78 bad configuration.
 `;
 
 function isVerb(word: string): word is Verb {

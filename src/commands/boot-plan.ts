@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import type { BootFiles } from "../boot/files.ts";
 import { readState, type FileChange } from "../boot/install.ts";
+import { requireTrustedProgram, type PathInspector } from "../boot/program.ts";
 import {
   BOOT_PLAN_PATH,
   hashablePath,
@@ -65,12 +66,12 @@ async function sourcesOf(files: BootFiles, paths: readonly string[]): Promise<Pl
   return sources;
 }
 
-/** Writes the boot plan as it should be now (in a dry run only compares). */
-export async function refreshBootPlan(
+/** The boot plan as it should be now, and why it holds no plan, if it does not. */
+export async function bootPlanFile(
   context: Context,
   files: BootFiles,
   executable: string,
-): Promise<BootPlanRefresh> {
+): Promise<{ file: { path: string; text: string; mode: number }; unplanned: string | undefined }> {
   let plan: CreatePlan | undefined;
   let unplanned: string | undefined;
   const paths = [DEFAULT_CONFIG_PATH, executable];
@@ -88,8 +89,18 @@ export async function refreshBootPlan(
     executable,
     sources: await sourcesOf(files, paths),
   });
+  return { file: { path: BOOT_PLAN_PATH, text, mode: 0o644 }, unplanned };
+}
+
+/** Writes the boot plan as it should be now (in a dry run only compares). */
+export async function refreshBootPlan(
+  context: Context,
+  files: BootFiles,
+  executable: string,
+): Promise<BootPlanRefresh> {
+  const { file, unplanned } = await bootPlanFile(context, files, executable);
+  const { text, mode } = file;
   const before = (await files.read(BOOT_PLAN_PATH))?.toString("utf8");
-  const mode = 0o644;
   if (before === text && (await files.mode(BOOT_PLAN_PATH)) === mode) {
     return { change: undefined, unplanned };
   }
@@ -131,10 +142,13 @@ export async function keepBootPlan(
   context: Context,
   files: BootFiles,
   running: string,
+  inspector?: PathInspector,
 ): Promise<{ commands: string[][]; warnings: string[] }> {
   if (!(await bootUnitInstalled(files))) return { commands: [], warnings: [] };
   try {
     const executable = await installedExecutable(files, running);
+    // The plan hands over to it as root at boot, as the units do.
+    await requireTrustedProgram(executable, [], inspector);
     const { change, unplanned } = await refreshBootPlan(context, files, executable);
     return {
       commands: planCommands(change),

@@ -3,11 +3,12 @@
 import { nodeBootFiles, type BootFiles } from "../boot/files.ts";
 import { detectGrub } from "../boot/grub.ts";
 import { setupBoot, type InstallResult, type Lifecycle } from "../boot/install.ts";
+import { nodePathInspector, requireTrustedProgram, type PathInspector } from "../boot/program.ts";
 import { Steps } from "../boot/steps.ts";
 import { loadConfig } from "../config/config.ts";
 import { ConfigError } from "../errors.ts";
-import { detectManagers, lifecycleFiles } from "../lifecycle/units.ts";
-import { planCommands, refreshBootPlan, unplannedWarning } from "./boot-plan.ts";
+import { detectManagers, lifecycleFiles, type PackageManager } from "../lifecycle/units.ts";
+import { bootPlanFile, unplannedWarning } from "./boot-plan.ts";
 import { rootVolume } from "./create.ts";
 import { lvmOf, readMounts, type Context } from "./context.ts";
 
@@ -15,8 +16,7 @@ async function lifecycleFor(
   context: Context,
   steps: Steps,
   files: BootFiles,
-  executable: string,
-): Promise<Lifecycle> {
+): Promise<{ managers: PackageManager[]; schedule: string | undefined; missing: string[] }> {
   const config = await loadConfig(context.fs, context.configPath, context.configNamed);
   if (config.schedule !== undefined) {
     try {
@@ -32,8 +32,9 @@ async function lifecycleFor(
     ? await detectManagers((path) => files.exists(path))
     : { managers: [], missingDirectories: [] };
   return {
-    files: lifecycleFiles(executable, { managers: found.managers, schedule: config.schedule }),
-    missingDirectories: found.missingDirectories,
+    managers: found.managers,
+    schedule: config.schedule,
+    missing: found.missingDirectories,
   };
 }
 
@@ -41,20 +42,22 @@ export async function setup(
   context: Context,
   executable: string,
   files: BootFiles = nodeBootFiles,
+  inspector: PathInspector = nodePathInspector,
 ): Promise<InstallResult> {
   const grub = await detectGrub(files);
   // Refuses, like create, a system whose / is not on LVM.
   rootVolume(await lvmOf(context).logicalVolumes(), await readMounts(context));
   const steps = new Steps(context.runner, context.dryRun);
-  const lifecycle = await lifecycleFor(context, steps, files, executable);
-  const installed = await setupBoot(files, steps, grub, executable, lifecycle);
-  const { change, unplanned } = await refreshBootPlan(context, files, executable);
-  const plan = change === undefined ? [] : [change];
-  return {
-    ...installed,
-    changes: [...installed.changes, ...plan],
-    commands: [...installed.commands, ...planCommands(change)],
-    unchanged: installed.unchanged && change === undefined,
-    warnings: [...installed.warnings, ...unplannedWarning(unplanned)],
+  const { managers, schedule, missing } = await lifecycleFor(context, steps, files);
+  await requireTrustedProgram(executable, managers, inspector);
+  // The boot plan is one of setup's files: written, or put back, with the others.
+  const plan = await bootPlanFile(context, files, executable);
+  const lifecycle: Lifecycle = {
+    files: [...lifecycleFiles(executable, { managers, schedule }), plan.file],
+    missingDirectories: missing,
   };
+  const installed = await setupBoot(files, steps, grub, executable, lifecycle, (message) => {
+    context.output.warn(message);
+  });
+  return { ...installed, warnings: [...installed.warnings, ...unplannedWarning(plan.unplanned)] };
 }

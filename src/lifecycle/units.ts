@@ -1,6 +1,8 @@
 // What setup installs for the lifecycle: a pre-update hook for each package manager
 // present, timers for scheduled sets and pruning, and the watchdog service.
+import { aptConfString, dnfWord, execLine, pacmanWord } from "../boot/quote.ts";
 import { FINISH_UNIT } from "../boot/units.ts";
+import { shellQuote } from "../lvm/runner.ts";
 
 export type PackageManager = "apt" | "pacman" | "dnf";
 
@@ -23,13 +25,14 @@ const HEADER = "Installed by rootsnap setup, removed by rootsnap uninstall.";
 
 /** Where each package manager reads its hooks, and what the hook says. */
 function hookFile(manager: PackageManager, executable: string): LifecycleFile {
+  const program = shellQuote(executable);
   switch (manager) {
     case "apt":
       // Runs once before apt hands packages to dpkg; a failing command would stop apt,
       // so rootsnap decides itself whether to fail (hooks.on-failure).
       return {
         path: "/etc/apt/apt.conf.d/80rootsnap",
-        text: `// ${HEADER}\nDPkg::Pre-Invoke { "if [ -x ${executable} ]; then ${executable} hook apt; fi"; };\n`,
+        text: `// ${HEADER}\nDPkg::Pre-Invoke { ${aptConfString(`if [ -x ${program} ]; then ${program} hook apt; fi`)}; };\n`,
         mode: 0o644,
       };
     case "pacman":
@@ -46,7 +49,7 @@ Target = *
 [Action]
 Description = rootsnap: snapshot set before the transaction
 When = PreTransaction
-Exec = ${executable} hook pacman
+Exec = ${pacmanWord(executable)} hook pacman
 NeedsTargets
 `,
         mode: 0o644,
@@ -54,7 +57,7 @@ NeedsTargets
     case "dnf":
       return {
         path: "/etc/dnf/libdnf5-plugins/actions.d/rootsnap.actions",
-        text: `# ${HEADER}\npre_transaction::::${executable} hook dnf\n`,
+        text: `# ${HEADER}\npre_transaction::::${dnfWord(executable)} hook dnf\n`,
         mode: 0o644,
       };
   }
@@ -97,7 +100,7 @@ export function lifecycleFiles(executable: string, options: LifecycleOptions): L
       path: `${dir}/rootsnap-prune.service`,
       text: service(
         "rootsnap: remove sets the retention policy lets go",
-        `${executable} prune --yes`,
+        execLine([executable, "prune", "--yes"]),
       ),
       mode: 0o644,
     },
@@ -116,7 +119,7 @@ After=local-fs.target lvm2-monitor.service
 
 [Service]
 Type=exec
-ExecStart=${executable} watch --follow
+ExecStart=${execLine([executable, "watch", "--follow"])}
 Restart=on-failure
 RestartSec=30s
 
@@ -131,7 +134,10 @@ WantedBy=multi-user.target
     files.push(
       {
         path: `${dir}/rootsnap-scheduled.service`,
-        text: service("rootsnap: scheduled snapshot set", `${executable} create --kind scheduled`),
+        text: service(
+          "rootsnap: scheduled snapshot set",
+          execLine([executable, "create", "--kind", "scheduled"]),
+        ),
         mode: 0o644,
       },
       {

@@ -8,13 +8,7 @@ import { test } from "node:test";
 import { bootLeftOut, filesToDrop } from "../../src/boot/bootcopy.ts";
 import { unifiedDiff } from "../../src/boot/diff.ts";
 import { defaultKernel, entryForKernel } from "../../src/boot/entries.ts";
-import {
-  grubScript,
-  hasRootsnapEntry,
-  nextEntryOf,
-  usesBls,
-  type Grub,
-} from "../../src/boot/grub.ts";
+import { grubScript, hasRootsnapEntry, nextEntryOf, usesBls } from "../../src/boot/grub.ts";
 import { setupBoot, uninstallBoot, SAVED_GRUB_CFG, STATE_PATH } from "../../src/boot/install.ts";
 import { INITRAMFS_HOOK, INITRAMFS_HOOK_TEXT } from "../../src/boot/initramfs.ts";
 import { Steps } from "../../src/boot/steps.ts";
@@ -22,7 +16,7 @@ import { unitFiles } from "../../src/boot/units.ts";
 import { ambiguousFstab } from "../../src/commands/doctor.ts";
 import { parseMountinfo } from "../../src/config/mounts.ts";
 import { run } from "../../src/lvm/runner.ts";
-import { fakeRunner, memoryFiles, sample } from "./helpers.ts";
+import { fakeRunner, GRUB, GRUB_TOOLS, memoryFiles, sample } from "./helpers.ts";
 
 const LINUX_ENTRY = `menuentry 'Debian GNU/Linux' --class debian --class gnu-linux $menuentry_id_option 'gnulinux-simple-abc' {
 \tload_video
@@ -143,16 +137,6 @@ test("doctor names fstab lines that a snapshot makes ambiguous", () => {
   assert.deepEqual(ambiguousFstab(fstab, mounts, new Set(["254:0", "254:1"])), ["UUID=1234 /"]);
 });
 
-const GRUB: Grub = {
-  dir: "/boot/grub",
-  config: "/boot/grub/grub.cfg",
-  env: "/boot/grub/grubenv",
-  mkconfig: "/usr/sbin/grub-mkconfig",
-  reboot: "/usr/sbin/grub-reboot",
-  editenv: "/usr/bin/grub-editenv",
-  scriptCheck: "/usr/bin/grub-script-check",
-};
-
 test("setup installs, is idempotent, and uninstall leaves every byte as before", async () => {
   const { files, data } = memoryFiles({
     "/boot/grub/grub.cfg": GRUB_CFG,
@@ -190,13 +174,6 @@ test("setup installs, is idempotent, and uninstall leaves every byte as before",
     "uninstall leaves exactly the files there were",
   );
 });
-
-const GRUB_TOOLS = Object.fromEntries(
-  ["grub-mkconfig", "grub-reboot", "grub-editenv", "grub-script-check"].map((tool) => [
-    `/usr/sbin/${tool}`,
-    "",
-  ]),
-);
 
 async function runCli(
   argv: string[],

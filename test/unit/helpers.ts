@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
 import type { BootFiles } from "../../src/boot/files.ts";
+import type { Grub } from "../../src/boot/grub.ts";
 import type { Io } from "../../src/cli/app.ts";
 import type { FileSystem } from "../../src/fs.ts";
 import { CommandError, type RunResult, type Runner } from "../../src/lvm/runner.ts";
@@ -240,3 +241,22 @@ export function tempDir(prefix: string): string {
   });
   return dir;
 }
+
+/** GRUB as Debian ships it. */
+export const GRUB: Grub = {
+  dir: "/boot/grub",
+  config: "/boot/grub/grub.cfg",
+  env: "/boot/grub/grubenv",
+  mkconfig: "/usr/sbin/grub-mkconfig",
+  reboot: "/usr/sbin/grub-reboot",
+  editenv: "/usr/bin/grub-editenv",
+  scriptCheck: "/usr/bin/grub-script-check",
+};
+
+/** The GRUB programs, for memoryFiles, so that detectGrub finds them. */
+export const GRUB_TOOLS = Object.fromEntries(
+  ["grub-mkconfig", "grub-reboot", "grub-editenv", "grub-script-check"].map((tool) => [
+    `/usr/sbin/${tool}`,
+    "",
+  ]),
+);
