@@ -1,10 +1,13 @@
 // The whole command line, run in-process on sample lvm2 reports: what it prints, what
 // it runs, and how it exits.
 import assert from "node:assert/strict";
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { main, type Io } from "../../src/cli/app.ts";
 import { ExitCode } from "../../src/errors.ts";
+import { nodeFileSystem } from "../../src/fs.ts";
 import {
   changes,
   cloneRow,
@@ -143,6 +146,64 @@ test("bad command lines are exit 64 with one line", async () => {
     [["next-boot", "now"], /unexpected argument "now"/],
   ];
   for (const [argv, message] of cases) assertRefused(await rootsnap(argv), ExitCode.usage, message);
+});
+
+test("a negative or nonsense size is refused for what it is, exit 64", async () => {
+  const cases: [string[], RegExp][] = [
+    [["create", "x", "--size", "-5G"], /--size "-5G" is not a size policy: sizes are positive/],
+    [["create", "x", "--size", "5000%ORIGIN"], /"5000%ORIGIN" .*: N%ORIGIN is at most 100/],
+    [["create", "x", "--size", "101%FREE"], /"101%FREE" .*: N%FREE is at most 100/],
+    [["create", "x", "--size", "0.0000001K"], /"0.0000001K" .*: a fixed size is at least 1M/],
+    [["create", "x", "--size", "9P"], /"9P" is not a size policy: a fixed size is at most 8P/],
+    [["create", "x", "--size", `${"9".repeat(30)}G`], /a fixed size is at most 8P/],
+    [["create", "x", "--wait", "-5"], /--wait "-5" is not a number of seconds: it is 0 or more/],
+    [["backup", "--to", "-5"], /--to needs a value, and "-5" looks like an option.*--to=-5/],
+  ];
+  for (const [argv, message] of cases) assertRefused(await rootsnap(argv), ExitCode.usage, message);
+});
+
+test("a configuration naming a size no snapshot can have is exit 78 with its line", async () => {
+  const fs = memoryFs({
+    ...MOUNTINFO,
+    "/etc/rootsnap/rootsnap.toml": '[[volumes]]\nlv = "vg0/root"\nsize = "5000%ORIGIN"\n',
+  });
+  assertRefused(
+    await rootsnap(["create", "x"], system(), { fs }),
+    ExitCode.config,
+    /rootsnap\.toml:3: size "5000%ORIGIN" in \[volumes\] is not a size policy: N%ORIGIN is at most 100/,
+  );
+});
+
+test("a volume named twice in [[volumes]] is exit 78 at the second one", async () => {
+  const fs = memoryFs({
+    ...MOUNTINFO,
+    "/etc/rootsnap/rootsnap.toml":
+      '[[volumes]]\nlv = "vg0/root"\n\n[[volumes]]\nlv = "vg0/home"\n\n[[volumes]]\nsize = "1G"\nlv = "vg0/root"\n',
+  });
+  assertRefused(
+    await rootsnap(["create", "x"], system(), { fs }),
+    ExitCode.config,
+    /rootsnap\.toml:9: lv "vg0\/root" is named twice in \[\[volumes\]\] \(first at line 2\)/,
+  );
+});
+
+test("--config naming a directory is exit 78: name the file", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "rootsnap-config-"));
+  try {
+    const memory = memoryFs(MOUNTINFO);
+    const fs = {
+      ...memory,
+      readText: (path: string) =>
+        path === dir ? nodeFileSystem.readText(path) : memory.readText(path),
+    };
+    assertRefused(
+      await rootsnap(["create", "x", "--config", dir], system(), { fs }),
+      ExitCode.config,
+      new RegExp(`rootsnap: error: --config ${dir} is a directory: name the file`),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("not root is exit 77 with the hint to run as root", async () => {
@@ -306,7 +367,7 @@ test("create refuses bad data before any lvcreate", async () => {
       "--volume",
       "vg0/home",
       "--size",
-      "150%ORIGIN",
+      "100%ORIGIN",
     ]),
     ExitCode.noSpace,
     /not enough space for the set: vg0 needs/,

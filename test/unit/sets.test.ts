@@ -119,8 +119,18 @@ test("size policies parse, and nonsense does not", () => {
     of: "ORIGIN",
     text: "20%origin",
   });
-  assert.equal(parseSizePolicy("150%ORIGIN")?.kind, "percent");
+  assert.equal(parseSizePolicy("100%ORIGIN")?.kind, "percent");
+  assert.equal(parseSizePolicy("250%USED")?.kind, "percent");
   for (const bad of ["10Q", "10", "0G", "150%FREE", "0%USED", "%ORIGIN", "20%VG", "-1G", ""]) {
+    assert.equal(parseSizePolicy(bad), undefined, bad);
+  }
+});
+
+test("sizes from 1M to 8P, and percentages of ORIGIN and FREE up to 100; N%USED may be more", () => {
+  assert.equal(parseSizePolicy("1M")?.kind, "fixed");
+  assert.equal(parseSizePolicy("8P")?.kind, "fixed");
+  assert.equal(parseSizePolicy("100%FREE")?.kind, "percent");
+  for (const bad of ["1023K", "8.001P", "1E", "100.5%ORIGIN", "0.0%USED"]) {
     assert.equal(parseSizePolicy(bad), undefined, bad);
   }
 });
@@ -129,9 +139,9 @@ test("COW extents: rounded up, at least one, no more than lvm would keep", () =>
   const inputs = { originBytes: 3 * GiB, vgFreeBytes: 4 * GiB, extentBytes: 4 * MiB };
   assert.equal(cowExtents(policy("20%ORIGIN"), inputs), Math.ceil((0.2 * 3 * GiB) / (4 * MiB)));
   assert.equal(cowExtents(policy("50%FREE"), inputs), 512);
-  assert.equal(cowExtents(policy("1K"), inputs), 1);
+  assert.equal(cowExtents(policy("1M"), inputs), 1);
   assert.equal(cowExtents(policy("10%USED"), { ...inputs, usedBytes: 1 * GiB }), 26);
-  const capped = cowExtents(policy("150%ORIGIN"), inputs);
+  const capped = cowExtents(policy("10G"), inputs);
   assert.equal(capped, Math.ceil(largestUsefulCowBytes(3 * GiB) / (4 * MiB)));
   assert.ok(capped > 768 && capped < 800);
 });
@@ -219,8 +229,8 @@ test("a plan is refused before anything is made", () => {
     [
       {
         requests: [
-          { volume: "vg0/root", size: policy("150%ORIGIN") },
-          { volume: "vg0/home", size: policy("1G") },
+          { volume: "vg0/root", size: policy("100%ORIGIN") },
+          { volume: "vg0/home", size: policy("2G") },
         ],
       },
       ExitCode.noSpace,
