@@ -248,3 +248,44 @@ export async function loadConfig(fs: FileSystem, path: string, named: boolean): 
   return parseConfig(path, source);
 }
 
+/** `on-failure = "refuse"` on a line of its own inside [hooks], comments allowed after it. */
+function refusesInText(source: string): boolean {
+  let inHooks = false;
+  for (const line of source.split("\n")) {
+    const header = /^\s*\[\s*([^\]]*?)\s*\]/.exec(line);
+    if (header !== null) inHooks = header[1]?.replace(/["']/g, "") === "hooks";
+    else if (inHooks && /^\s*["']?on-failure["']?\s*=\s*(["'])refuse\1\s*(#.*)?$/.test(line))
+      return true;
+  }
+  return false;
+}
+
+/**
+ * [hooks] on-failure when the configuration does not load: "refuse" only where the file says
+ * so beyond doubt (it parses as TOML, or the [hooks] table has the line), else the default.
+ */
+export async function hookFailurePolicy(
+  fs: FileSystem,
+  path: string,
+): Promise<HooksConfig["onFailure"]> {
+  let source: string | undefined;
+  try {
+    source = await fs.readText(path);
+  } catch {
+    return DEFAULT_HOOKS.onFailure;
+  }
+  if (source === undefined) return DEFAULT_HOOKS.onFailure;
+  const { parse } = await import("smol-toml");
+  let document: Record<string, unknown>;
+  try {
+    document = parse(source);
+  } catch {
+    return refusesInText(source) ? "refuse" : DEFAULT_HOOKS.onFailure;
+  }
+  const hooks = document.hooks;
+  const refuses =
+    typeof hooks === "object" &&
+    hooks !== null &&
+    (hooks as Record<string, unknown>)["on-failure"] === "refuse";
+  return refuses ? "refuse" : DEFAULT_HOOKS.onFailure;
+}

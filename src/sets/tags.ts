@@ -10,7 +10,8 @@ const KIND_PREFIX = "rootsnap.kind=";
 const CREATED_PREFIX = "rootsnap.created=";
 const LABEL_PREFIX = "rootsnap.label=";
 const MEMBERS_PREFIX = "rootsnap.members=";
-const LABEL_MAX = 200;
+/** Characters of a label, and so of its tag's value. */
+export const LABEL_MAX = 200;
 
 export interface SetIdentity {
   readonly name: string;
