@@ -295,6 +295,8 @@ test("create snapshots the LV mounted at / with 20%ORIGIN when nothing is config
       "rootsnap.created=1767607200",
       "--addtag",
       "rootsnap.members=1",
+      "--addtag",
+      "rootsnap.member=vg0/root",
       "vg0/root",
     ],
   ]);
@@ -642,12 +644,14 @@ test("an unexpected failure is exit 70", async () => {
 });
 
 /** Set before-upgrade as a create cut off after two of its three snapshots. */
-function incompleteSystem(): FakeSystem {
+function incompleteSystem(
+  tags = "rootsnap.members=3,rootsnap.member=vg0/home,rootsnap.member=vg0/root,rootsnap.member=vg0/swap",
+): FakeSystem {
   return system({
     lvs: editReport(sample(`${SETS}/lvs.json`), (rows) =>
       rows.map((row) =>
         (row.lv_tags ?? "").includes("rootsnap.set=before-upgrade")
-          ? { ...row, lv_tags: `${row.lv_tags ?? ""},rootsnap.members=3` }
+          ? { ...row, lv_tags: `${row.lv_tags ?? ""},${tags}` }
           : row,
       ),
     ),
@@ -703,6 +707,119 @@ test("prune removes an incomplete set whatever its kind's policy keeps", async (
   assert.match(run.io.stdoutText, /before-upgrade.*incomplete: 1 snapshot\(s\) missing/);
   const complete = await rootsnap(["prune", "--yes"]);
   assert.deepEqual(complete.changed, [], "a whole pre-update set is kept by keep-last 10");
+});
+
+test("a set made before sets recorded their volumes is not pruned for a snapshot it lacks", async () => {
+  const legacy = (): FakeSystem => incompleteSystem("rootsnap.members=3");
+  const run = await rootsnap(["prune", "--yes"], legacy());
+  assert.equal(run.code, 0, run.io.stderrText);
+  assert.deepEqual(run.changed, []);
+  assert.match(
+    run.io.stdoutText,
+    /before-upgrade.*perhaps in a VG that is absent now .*rootsnap remove before-upgrade drops it/,
+  );
+  assertRefused(
+    await rootsnap(["revert", "before-upgrade", "--yes"], legacy()),
+    ExitCode.dataError,
+    /set before-upgrade is incomplete: 1 of its 3 snapshots are missing/,
+  );
+});
+
+const SPANNING = "handwritten-lvm2-2.03.31/two-vgs/spanning";
+const ABSENT_VG = "handwritten-lvm2-2.03.31/two-vgs/absent-vg";
+
+/** Set span has vg0/home and thinvg/data; with `absent`, thinvg's disk is away. */
+function spanSystem(absent: boolean): FakeSystem {
+  const dir = absent ? ABSENT_VG : SPANNING;
+  return system({ lvs: sample(`${dir}/lvs.json`), vgs: sample(`${dir}/vgs.json`) });
+}
+
+interface SpanJson {
+  name: string;
+  missing: number;
+  unavailable: number;
+  absent_vgs: string[];
+  volumes: { snapshot: string }[];
+}
+
+async function spanSet(absent: boolean): Promise<SpanJson | undefined> {
+  const run = await rootsnap(["list", "--json"], spanSystem(absent));
+  assert.equal(run.code, 0, run.io.stderrText);
+  assert.deepEqual(
+    run.calls.map((argv) => argv[0]),
+    ["lvs"],
+    "list still makes one lvs call",
+  );
+  const { sets } = JSON.parse(run.io.stdoutText) as { sets: SpanJson[] };
+  return sets.find((set) => set.name === "span");
+}
+
+test("a set with a snapshot in a VG lvm does not report is shown as such, not as incomplete", async () => {
+  const away = await spanSet(true);
+  assert.deepEqual(away, {
+    ...away,
+    missing: 0,
+    unavailable: 1,
+    absent_vgs: ["thinvg"],
+    volumes: [{ ...away?.volumes[0], snapshot: "vg0/home-span" }],
+  });
+  const table = await rootsnap(["list"], spanSystem(true));
+  assert.match(
+    table.io.stdoutText,
+    /\n\s+thinvg\/data\s+thinvg\/data-span\s+-\s+unavailable\n/,
+    table.io.stdoutText,
+  );
+  const status = await rootsnap(["status", "--json"], spanSystem(true));
+  const { warnings } = JSON.parse(status.io.stdoutText) as { warnings: string[] };
+  assert.ok(
+    warnings.some((w) =>
+      /^set span has 1 of 2 snapshots in VG thinvg, which lvm does not see/.test(w),
+    ),
+    warnings.join("\n"),
+  );
+  const back = await spanSet(false);
+  assert.equal(back?.missing, 0);
+  assert.equal(back?.unavailable, 0);
+  assert.deepEqual(back?.absent_vgs, []);
+  assert.deepEqual(
+    back?.volumes.map((volume) => volume.snapshot),
+    ["thinvg/data-span", "vg0/home-span"],
+  );
+});
+
+test("prune never removes a set for a VG that is absent, whatever its policy", async () => {
+  const fs = memoryFs({
+    ...MOUNTINFO,
+    "/etc/rootsnap/rootsnap.toml": "[retention.manual]\nkeep-last = 0\n",
+  });
+  const run = await rootsnap(["prune", "--yes"], spanSystem(true), { fs });
+  assert.equal(run.code, 0, run.io.stderrText);
+  assert.ok(
+    !run.changed.some((argv) => argv.some((word) => word.includes("span"))),
+    JSON.stringify(run.changed),
+  );
+  assert.match(run.io.stdoutText, /span.*VG thinvg is absent: kept until lvm sees it again/);
+  const back = await rootsnap(["prune", "--yes"], spanSystem(false), { fs });
+  assert.ok(
+    back.changed.some((argv) => argv.join(" ") === "lvremove --yes vg0/home-span"),
+    "once whole again, its policy applies",
+  );
+});
+
+test("revert and backup refuse a set whose VG is absent: connect the disk", async () => {
+  assertRefused(
+    await rootsnap(["revert", "span", "--yes"], spanSystem(true)),
+    ExitCode.dataError,
+    /set span has 1 of its 2 snapshots in VG thinvg, which lvm does not see now \(thinvg\/data\).*connect the disk that holds thinvg/,
+  );
+  const backup = await rootsnap(["backup", "span", "--to", "/tmp/span.tar"], spanSystem(true));
+  assert.equal(backup.code, ExitCode.dataError, backup.io.stderrText);
+  assert.match(backup.io.stderrText, /in VG thinvg, which lvm does not see now/);
+  assert.equal(
+    backup.changed.filter((argv) => argv[1] !== "--version").length,
+    0,
+    "nothing mounted",
+  );
 });
 
 test("status removes the copy-on-write volume an interrupted merge left as a plain LV", async () => {

@@ -107,6 +107,19 @@ test("tags carry name, kind and time, and read back", () => {
   for (const bad of ["0", "-1", "x", "99999"]) {
     assert.equal(readSetTags([...tags, `rootsnap.members=${bad}`], null)?.members, undefined, bad);
   }
+  const recorded = { ...counted, memberVolumes: ["vg0/root", "vg2/data.1"] };
+  const recordedTags = setTags(recorded);
+  assert.deepEqual(recordedTags.slice(-2), [
+    "rootsnap.member=vg0/root",
+    "rootsnap.member=vg2/data.1",
+  ]);
+  for (const tag of recordedTags) assert.match(tag, /^[A-Za-z0-9_+.\-/=!:&#]+$/);
+  assert.deepEqual(readSetTags(recordedTags, null), recorded);
+  assert.deepEqual(
+    readSetTags([...tags, "rootsnap.member=root", "rootsnap.member=a/b/c"], null)?.memberVolumes,
+    undefined,
+    "a member tag that names no VG/LV is ignored",
+  );
 });
 
 test("size policies parse, and nonsense does not", () => {
@@ -161,6 +174,7 @@ const NEW_SET_TAGS = [
   ...["--addtag", "rootsnap", "--addtag", "rootsnap.set=new"],
   ...["--addtag", "rootsnap.kind=manual", "--addtag", "rootsnap.created=1767607200"],
   ...["--addtag", "rootsnap.members=2"],
+  ...["--addtag", "rootsnap.member=vg0/root", "--addtag", "rootsnap.member=thinvg/data"],
 ];
 
 test("a plan names the lvcreate of every volume, thick with extents and thin without", () => {
