@@ -65,3 +65,8 @@ export class CancelledError extends RootsnapError {
     super(ExitCode.failed, `${what}: cancelled, nothing changed`);
   }
 }
+
+/** A message on one line: lvm's stderr and hints may span several. */
+export function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, " / ").trim();
+}

@@ -3,7 +3,7 @@
 import { dirname } from "node:path";
 import { DEFAULT_CONFIG_PATH } from "../config/config.ts";
 import type { Context, Output } from "../commands/context.ts";
-import { ExitCode, RootsnapError, UsageError } from "../errors.ts";
+import { ExitCode, oneLine, RootsnapError, UsageError } from "../errors.ts";
 import type { BootFiles } from "../boot/files.ts";
 import type { FileSystem } from "../fs.ts";
 import { formatArgv, type Runner } from "../lvm/runner.ts";
@@ -220,13 +220,18 @@ async function runLifecycleVerb(io: Io, call: VerbInvocation, context: Context):
         "use apt, pacman or dnf",
       );
     }
-    const result = await hook(context, manager, async (fn) => {
-      const lock = await takeLock(io, call, context);
-      try {
-        return await fn();
-      } finally {
-        lock.release();
-      }
+    const result = await hook(context, manager, {
+      checkRoot: () => {
+        requireRoot(io, call.verb);
+      },
+      withLock: async (fn) => {
+        const lock = await takeLock(io, call, context);
+        try {
+          return await fn();
+        } finally {
+          lock.release();
+        }
+      },
     });
     if (json) io.stdout(render.jsonDocument({ hook: result }));
     return;
@@ -364,7 +369,8 @@ function takeLock(io: Io, call: VerbInvocation, context: Context): Promise<Lock>
 }
 
 async function dispatch(io: Io, call: VerbInvocation): Promise<void> {
-  requireRoot(io, call.verb);
+  // The package manager's hook decides itself whether a failure may stop the update.
+  if (call.verb !== "hook") requireRoot(io, call.verb);
   const context = contextFor(io, call);
   if (call.verb === "boot-finish" && !call.flags.dryRun) {
     // Not under the lock: lvm may take minutes to finish the merges this boot started.
@@ -382,10 +388,6 @@ async function dispatch(io: Io, call: VerbInvocation): Promise<void> {
   } finally {
     lock?.release();
   }
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, " / ").trim();
 }
 
 function report(io: Io, error: unknown, verbose: boolean): number {

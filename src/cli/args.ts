@@ -1,7 +1,7 @@
 // The command line of the contract, parsed with node:util parseArgs.
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
-import { parseSizePolicy, SIZE_SYNTAX, type SizePolicy } from "../sets/size.ts";
+import { notASizePolicy, readSizePolicy, SIZE_SYNTAX, type SizePolicy } from "../sets/size.ts";
 import { isSetKind, SET_KINDS, type SetKind } from "../sets/tags.ts";
 import { isCompression, type Compression } from "../backup/tar.ts";
 
@@ -180,15 +180,43 @@ function isVerb(word: string): word is Verb {
 }
 
 /** parseArgs messages are long and name node; keep what the user typed. */
-function usageFrom(error: unknown): UsageError {
+function usageFrom(error: unknown, argv: readonly string[]): UsageError {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: string }).code;
   const option = /'([^']+)'/.exec(message)?.[1] ?? "";
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return new UsageError(`unknown option ${option}`);
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
-    return new UsageError(`option ${option.split(" ")[0] ?? option} needs a value`);
+    const name = option.split(" ")[0] ?? option;
+    const next = argv[argv.indexOf(name) + 1];
+    if (argv.includes(name) && next?.startsWith("-") === true) {
+      return new UsageError(
+        `option ${name} needs a value, and ${JSON.stringify(next)} looks like an option`,
+        `if it is the value, write ${name}=${next}`,
+      );
+    }
+    return new UsageError(`option ${name} needs a value`);
   }
   return new UsageError(message.split(". ")[0] ?? message);
+}
+
+/** Options that take a number or a size: a negative one is refused for what it is. */
+const NUMERIC_OPTIONS = new Set(["--size", "--wait"]);
+
+/** `--size -5G`: parseArgs takes -5G for an option; hand it over as the value it means. */
+function joinNegativeValues(argv: readonly string[]): string[] {
+  const end = argv.indexOf("--");
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    const word = argv[i] ?? "";
+    const next = argv[i + 1];
+    if ((end === -1 || i < end) && NUMERIC_OPTIONS.has(word) && /^-\d/.test(next ?? "")) {
+      joined.push(`${word}=${next ?? ""}`);
+      i += 1;
+    } else {
+      joined.push(word);
+    }
+  }
+  return joined;
 }
 
 function verbOf(positionals: readonly string[]): Verb {
@@ -220,12 +248,13 @@ function checkArguments(verb: Verb, args: readonly string[]): void {
 
 function sizeOf(text: string | undefined): SizePolicy | undefined {
   if (text === undefined) return undefined;
-  const policy = parseSizePolicy(text);
-  if (policy === undefined)
+  const policy = readSizePolicy(text);
+  if ("problem" in policy) {
     throw new UsageError(
-      `--size ${JSON.stringify(text)} is not a size policy`,
+      notASizePolicy(`--size ${JSON.stringify(text)}`, policy.problem),
       `use ${SIZE_SYNTAX}`,
     );
+  }
   return policy;
 }
 
@@ -260,8 +289,9 @@ function kindOf(text: string | undefined): SetKind {
 function waitOf(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   if (!/^\d{1,6}$/.test(text)) {
+    const why = text.startsWith("-") ? ": it is 0 or more" : "";
     throw new UsageError(
-      `--wait ${JSON.stringify(text)} is not a number of seconds`,
+      `--wait ${JSON.stringify(text)} is not a number of seconds${why}`,
       "give whole seconds, e.g. --wait 300, or --wait 0 not to wait",
     );
   }
@@ -270,18 +300,19 @@ function waitOf(text: string | undefined): number | undefined {
 
 export function parseCommandLine(argv: readonly string[]): Invocation {
   let parsed;
+  const words = joinNegativeValues(argv);
   try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: words, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    throw usageFrom(error);
+    throw usageFrom(error, words);
   }
   const { values, positionals } = parsed;
   if (values.help === true) return { kind: "help" };
   if (values.version === true) return { kind: "version" };
   const verb = verbOf(positionals);
   checkVerbOptions(verb, values);
-  const args = positionals.slice(1);
-  checkArguments(verb, args);
+  const operands = positionals.slice(1);
+  checkArguments(verb, operands);
   const flags: GlobalFlags = {
     json: values.json === true,
     config: values.config,
@@ -297,11 +328,11 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     compress: compressionOf(values.compress),
     verify: values.verify,
   };
-  checkArchiveFlags(verb, args, archive);
+  checkArchiveFlags(verb, operands, archive);
   return {
     kind: "verb",
     verb,
-    args,
+    args: operands,
     flags,
     volumes: values.volume ?? [],
     size: sizeOf(values.size),

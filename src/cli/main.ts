@@ -5,6 +5,37 @@ import { DEFAULT_LOCK_PATH } from "./lock.ts";
 /** Aborted by the first signal: a backup or restore stops its programs and cleans up. */
 const interrupted = new AbortController();
 
+/** The first failure to write stdout other than a reader that went away. */
+let stdoutFailure: Error | undefined;
+
+/**
+ * Writes to `stream`, whose reader may go away (`rootsnap list | head -1`): the rest of the
+ * output is dropped without a word, and the verb still finishes the step it is in.
+ */
+function writerTo(stream: NodeJS.WriteStream, onFailure: (error: Error) => void) {
+  let closed = false;
+  const fail = (error: Error): void => {
+    if (closed) return;
+    closed = true;
+    if ((error as NodeJS.ErrnoException).code !== "EPIPE") onFailure(error);
+  };
+  stream.on("error", fail);
+  return (text: string): void => {
+    if (closed) return;
+    try {
+      stream.write(text);
+    } catch (error) {
+      // A file on stdout is written synchronously: its ENOSPC is thrown here.
+      fail(error as Error);
+    }
+  };
+}
+
+const stdout = writerTo(process.stdout, (error) => {
+  stdoutFailure = error;
+});
+const stderr = writerTo(process.stderr, () => undefined);
+
 async function runCli(argv: string[]): Promise<number> {
   const [
     { main },
@@ -22,8 +53,8 @@ async function runCli(argv: string[]): Promise<number> {
     import("./terminal.ts"),
   ]);
   return main(argv, {
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
+    stdout,
+    stderr,
     env: process.env,
     geteuid: () => process.geteuid?.() ?? -1,
     stdinIsTTY: isatty(0),
@@ -66,7 +97,7 @@ function finishOnSignals(): void {
       received += 1;
       // A second signal means the user wants out even so.
       if (received > 1) process.exit(130);
-      process.stderr.write(`rootsnap: ${signal} received; finishing the current step first\n`);
+      stderr(`rootsnap: ${signal} received; finishing the current step first\n`);
       interrupted.abort(signal);
     });
   }
@@ -74,7 +105,7 @@ function finishOnSignals(): void {
 
 const argv = process.argv.slice(2);
 if (argv.length === 1 && argv[0] === "--version") {
-  process.stdout.write(`rootsnap ${ROOTSNAP_VERSION}\n`);
+  stdout(`rootsnap ${ROOTSNAP_VERSION}\n`);
 } else {
   finishOnSignals();
   // No top-level await: the bundle is also loaded as CommonJS.
@@ -82,3 +113,9 @@ if (argv.length === 1 && argv[0] === "--version") {
     process.exitCode = code;
   });
 }
+
+process.on("exit", (code) => {
+  if (stdoutFailure === undefined) return;
+  stderr(`rootsnap: error: writing to stdout failed: ${stdoutFailure.message}\n`);
+  if (code === 0) process.exitCode = 1;
+});

@@ -12,6 +12,7 @@ import type { MountResult } from "../commands/mount.ts";
 import type { UmountResult } from "../commands/umount.ts";
 import type { VerifyResult } from "../backup/verify.ts";
 import type { SetVolume, SnapshotSet } from "../sets/model.ts";
+import { snapshotLvName } from "../sets/names.ts";
 import { formatBytes } from "../sets/plan.ts";
 
 export const JSON_VERSION = 1;
@@ -47,6 +48,8 @@ export function setJson(set: SnapshotSet): Record<string, unknown> {
     created: isoTime(set.created),
     label: set.label ?? null,
     missing: set.missing,
+    unavailable: set.unavailable.length,
+    absent_vgs: set.absentVgs,
     volumes: set.volumes.map(volumeJson),
   };
 }
@@ -89,6 +92,10 @@ export function setsTable(sets: readonly SnapshotSet[]): string {
     ]);
     // One row per snapshot the set lacks, each cell one word for whoever splits the columns.
     for (let i = 0; i < set.missing; i += 1) volumes.push(["-", "-", "-", "missing"]);
+    for (const origin of set.unavailable) {
+      const [vg = "", lv = ""] = origin.split("/");
+      volumes.push([origin, `${vg}/${snapshotLvName(lv, set.name)}`, "-", "unavailable"]);
+    }
     return volumes.map((cells, index) => [
       index === 0 ? set.name : "",
       index === 0 ? set.kind : "",

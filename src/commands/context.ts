@@ -46,12 +46,20 @@ export function requireSet(sets: readonly SnapshotSet[], name: string): Snapshot
 
 /** Refuses a set that lacks some of its snapshots: `what` of part of it would mislead. */
 export function requireComplete(set: SnapshotSet, what: string): void {
-  if (set.missing === 0) return;
-  const had = set.volumes.length + set.missing;
-  throw new DataError(
-    `set ${set.name} is incomplete: ${set.missing} of its ${had} snapshots are missing (its creation was cut off, or one was removed by hand), so ${what}`,
-    `nothing was changed; rootsnap remove ${set.name} drops what is left`,
-  );
+  const had = set.volumes.length + set.missing + set.unavailable.length;
+  if (set.missing > 0) {
+    throw new DataError(
+      `set ${set.name} is incomplete: ${set.missing} of its ${had} snapshots are missing (its creation was cut off, or one was removed by hand), so ${what}`,
+      `nothing was changed; rootsnap remove ${set.name} drops what is left`,
+    );
+  }
+  if (set.unavailable.length > 0) {
+    const vgs = set.absentVgs.join(", ");
+    throw new DataError(
+      `set ${set.name} has ${set.unavailable.length} of its ${had} snapshots in VG ${vgs}, which lvm does not see now (${set.unavailable.join(", ")}), so ${what}`,
+      `nothing was changed; connect the disk that holds ${vgs} (then vgchange -ay ${vgs}) and run it again`,
+    );
+  }
 }
 
 /** Reads all LVs once and finds the named set among them. */

@@ -1,8 +1,10 @@
 // rootsnap hook apt|pacman|dnf: run by the package manager before it changes anything.
-// Takes one pre-update set per package-manager run, labelled with its command line; a
+// Takes one pre-update set per package-manager run, labelled with its command line; any
 // failure warns and lets the update go on unless [hooks] on-failure = "refuse".
-import { loadConfig } from "../config/config.ts";
+import { hookFailurePolicy, loadConfig } from "../config/config.ts";
+import { oneLine, RootsnapError } from "../errors.ts";
 import type { PackageManager } from "../lifecycle/units.ts";
+import { LABEL_MAX } from "../sets/tags.ts";
 import { create } from "./create.ts";
 import type { Context } from "./context.ts";
 
@@ -50,6 +52,18 @@ async function managerProcess(
   return undefined;
 }
 
+/** Control characters written as escapes (\n, \u001b), and at most LABEL_MAX characters. */
+export function printableLabel(text: string): string {
+  const escapes: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+  const escaped = text.replace(
+    /[\p{Cc}\u2028\u2029]/gu,
+    (c) => escapes[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+  if (escaped.length <= LABEL_MAX) return escaped;
+  // Not between the two halves of a surrogate pair.
+  return `${escaped.slice(0, LABEL_MAX - 3).replace(/[\uD800-\uDBFF]$/, "")}...`;
+}
+
 async function commandLine(
   context: Context,
   p: Proc | undefined,
@@ -57,40 +71,61 @@ async function commandLine(
 ): Promise<string> {
   const raw = p === undefined ? undefined : await context.fs.readText(`/proc/${p.pid}/cmdline`);
   const [program, ...args] = (raw ?? "").split("\0").filter(Boolean);
-  return program === undefined ? manager : [program.replace(/^.*\//, ""), ...args].join(" ");
+  if (program === undefined) return manager;
+  return printableLabel([program.replace(/^.*\//, ""), ...args].join(" "));
 }
 
 /** Runs fn holding rootsnap's lock; throws when another rootsnap holds it. */
 export type WithLock = <T>(fn: () => Promise<T>) => Promise<T>;
 
+export interface HookSteps {
+  readonly withLock: WithLock;
+  /** Throws when this run may not use lvm (not root). */
+  readonly checkRoot: () => void;
+}
+
+/** Why no set was taken, as one line: the error and its hint. */
+function reasonOf(error: unknown): string {
+  if (!(error instanceof Error)) return oneLine(String(error));
+  const hint = error instanceof RootsnapError && error.hint !== undefined ? ` (${error.hint})` : "";
+  return oneLine(`${error.message}${hint}`);
+}
+
+/** Never fails the package manager unless on-failure = "refuse": then it fails as create would. */
 export async function hook(
   context: Context,
   manager: PackageManager,
-  withLock: WithLock,
+  steps: HookSteps,
 ): Promise<HookResult> {
-  const config = await loadConfig(context.fs, context.configPath, context.configNamed);
-  const owner = await managerProcess(context, manager);
-  const label = await commandLine(context, owner, manager);
+  let label: string = manager;
+  let onFailure: "warn" | "refuse" | undefined;
   const none = (skipped: string): HookResult => ({ manager, set: null, label, skipped });
-  if (!config.hooks.packageManager) return none("[hooks] package-manager is false");
-  const files = context.bootFiles;
-  const marker =
-    owner === undefined ? undefined : `${MARKER_DIR}/${manager}-${owner.pid}-${owner.start}`;
-  if (marker !== undefined && files !== undefined) {
-    if (await files.exists(marker)) return none("a set was already taken for this run");
-    await files.makeDirectory(MARKER_DIR);
-    if (!context.dryRun) await files.writeAtomic(marker, "", 0o600);
-  }
   try {
-    const result = await withLock(() =>
+    steps.checkRoot();
+    const config = await loadConfig(context.fs, context.configPath, context.configNamed);
+    onFailure = config.hooks.onFailure;
+    const owner = await managerProcess(context, manager);
+    label = await commandLine(context, owner, manager);
+    if (!config.hooks.packageManager) return none("[hooks] package-manager is false");
+    const files = context.bootFiles;
+    const marker =
+      owner === undefined ? undefined : `${MARKER_DIR}/${manager}-${owner.pid}-${owner.start}`;
+    if (marker !== undefined && files !== undefined) {
+      if (await files.exists(marker)) return none("a set was already taken for this run");
+      await files.makeDirectory(MARKER_DIR);
+      if (!context.dryRun) await files.writeAtomic(marker, "", 0o600);
+    }
+    const result = await steps.withLock(() =>
       create(context, { name: undefined, kind: "pre-update", volumes: [], size: undefined, label }),
     );
     context.output.note(`rootsnap: took set ${result.set.name} before: ${label}`);
     return { manager, set: result.set.name, label, skipped: null };
   } catch (error) {
-    if (config.hooks.onFailure === "refuse") throw error;
-    const message = error instanceof Error ? error.message : String(error);
-    context.output.warn(`no pre-update set was taken (${message}); the update goes on`);
-    return none(message);
+    // A configuration that does not load says nothing reliable: its own fallback decides.
+    onFailure ??= await hookFailurePolicy(context.fs, context.configPath);
+    if (onFailure === "refuse") throw error;
+    const reason = reasonOf(error);
+    context.output.warn(`no pre-update set was taken: ${reason}; the update goes on`);
+    return none(reason);
   }
 }

@@ -46,6 +46,8 @@ export function decide(
       merging: s.volumes.some((v) => v.state === "merging"),
       mounted: inUse(s, mounts),
       missing: s.missing,
+      missingMayBeAway: !s.recordsVolumes,
+      absentVgs: s.absentVgs,
     })),
     policies,
     now,

@@ -87,9 +87,15 @@ async function finishMerges(
 function warningsFor(sets: readonly SnapshotSet[], merges: readonly PendingMerge[]): string[] {
   const warnings: string[] = [];
   for (const set of sets) {
+    const had = set.volumes.length + set.missing + set.unavailable.length;
     if (set.missing > 0) {
+      const drop = set.recordsVolumes ? "rootsnap prune or rootsnap remove" : "rootsnap remove";
       warnings.push(
-        `set ${set.name} is incomplete (${set.missing} of ${set.volumes.length + set.missing} snapshots missing) and cannot be reverted; rootsnap prune or rootsnap remove ${set.name} drops it`,
+        `set ${set.name} is incomplete (${set.missing} of ${had} snapshots missing) and cannot be reverted; ${drop} ${set.name} drops it`,
+      );
+    } else if (set.unavailable.length > 0) {
+      warnings.push(
+        `set ${set.name} has ${set.unavailable.length} of ${had} snapshots in VG ${set.absentVgs.join(", ")}, which lvm does not see: connect its disk; until then the set cannot be reverted, and prune keeps it`,
       );
     }
     for (const volume of set.volumes) {

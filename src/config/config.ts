@@ -3,7 +3,13 @@
 import { ConfigError } from "../errors.ts";
 import type { FileSystem } from "../fs.ts";
 import type { RetentionPolicies } from "../sets/retention.ts";
-import { parseSizePolicy, SIZE_SYNTAX, type SizePolicy } from "../sets/size.ts";
+import {
+  notASizePolicy,
+  parseSizePolicy,
+  readSizePolicy,
+  SIZE_SYNTAX,
+  type SizePolicy,
+} from "../sets/size.ts";
 import {
   DEFAULT_HOOKS,
   DEFAULT_RETENTION,
@@ -122,10 +128,10 @@ class Reader implements TableReader {
 
   size(value: unknown, table: string, index: number): SizePolicy | undefined {
     if (value === undefined) return undefined;
-    const policy = typeof value === "string" ? parseSizePolicy(value) : undefined;
-    if (policy === undefined) {
+    const policy = typeof value === "string" ? readSizePolicy(value) : { problem: "" };
+    if ("problem" in policy) {
       this.fail(
-        `size ${JSON.stringify(value)} in [${table}] is not a size policy`,
+        notASizePolicy(`size ${JSON.stringify(value)} in [${table}]`, policy.problem),
         table,
         index,
         "size",
@@ -148,6 +154,24 @@ class Reader implements TableReader {
       );
     }
     return { lv, size: this.size(table.size, "volumes", index) };
+  }
+
+  /** Every [[volumes]] entry; one volume named twice would be snapshotted twice in one set. */
+  volumes(values: readonly unknown[]): VolumeConfig[] {
+    const volumes = values.map((value, index) => this.volume(value, index));
+    volumes.forEach(({ lv }, index) => {
+      const first = volumes.findIndex((volume) => volume.lv === lv);
+      if (first === index) return;
+      const firstLine = lineOfKey(this.source, "volumes", first, "lv");
+      this.fail(
+        `lv "${lv}" is named twice in [[volumes]]${firstLine === undefined ? "" : ` (first at line ${firstLine})`}`,
+        "volumes",
+        index,
+        "lv",
+        "keep one [[volumes]] entry per volume",
+      );
+    });
+    return volumes;
   }
 }
 
@@ -174,7 +198,7 @@ export async function parseConfig(path: string, source: string): Promise<Config>
   return {
     path,
     defaultSize: reader.size(defaults.size, "defaults", 0) ?? defaultSize(),
-    volumes: (volumes as unknown[]).map((volume, index) => reader.volume(volume, index)),
+    volumes: reader.volumes(volumes as unknown[]),
     retention: readRetention(reader, document.retention),
     watchdog: readWatchdog(reader, document.watchdog),
     hooks: readHooks(reader, document.hooks),
@@ -188,9 +212,27 @@ function defaultSize(): SizePolicy {
   return policy;
 }
 
+/** The file's text, or undefined when there is none; a file that cannot be read is exit 78. */
+async function readConfigText(
+  fs: FileSystem,
+  path: string,
+  named: boolean,
+): Promise<string | undefined> {
+  try {
+    return await fs.readText(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === undefined) throw error;
+    const what = named ? `--config ${path}` : path;
+    if (code === "EISDIR") throw new ConfigError(`${what} is a directory: name the file`);
+    if (code === "EACCES") throw new ConfigError(`${what} cannot be read: permission denied`);
+    throw new ConfigError(`${what} cannot be read: ${(error as Error).message}`);
+  }
+}
+
 /** The configuration; a missing default file means defaults, a missing named one is an error. */
 export async function loadConfig(fs: FileSystem, path: string, named: boolean): Promise<Config> {
-  const source = await fs.readText(path);
+  const source = await readConfigText(fs, path, named);
   if (source === undefined) {
     if (named) throw new ConfigError(`${path}: no such file`);
     return {
@@ -204,4 +246,46 @@ export async function loadConfig(fs: FileSystem, path: string, named: boolean): 
     };
   }
   return parseConfig(path, source);
+}
+
+/** `on-failure = "refuse"` on a line of its own inside [hooks], comments allowed after it. */
+function refusesInText(source: string): boolean {
+  let inHooks = false;
+  for (const line of source.split("\n")) {
+    const header = /^\s*\[\s*([^\]]*?)\s*\]/.exec(line);
+    if (header !== null) inHooks = header[1]?.replace(/["']/g, "") === "hooks";
+    else if (inHooks && /^\s*["']?on-failure["']?\s*=\s*(["'])refuse\1\s*(#.*)?$/.test(line))
+      return true;
+  }
+  return false;
+}
+
+/**
+ * [hooks] on-failure when the configuration does not load: "refuse" only where the file says
+ * so beyond doubt (it parses as TOML, or the [hooks] table has the line), else the default.
+ */
+export async function hookFailurePolicy(
+  fs: FileSystem,
+  path: string,
+): Promise<HooksConfig["onFailure"]> {
+  let source: string | undefined;
+  try {
+    source = await fs.readText(path);
+  } catch {
+    return DEFAULT_HOOKS.onFailure;
+  }
+  if (source === undefined) return DEFAULT_HOOKS.onFailure;
+  const { parse } = await import("smol-toml");
+  let document: Record<string, unknown>;
+  try {
+    document = parse(source);
+  } catch {
+    return refusesInText(source) ? "refuse" : DEFAULT_HOOKS.onFailure;
+  }
+  const hooks = document.hooks;
+  const refuses =
+    typeof hooks === "object" &&
+    hooks !== null &&
+    (hooks as Record<string, unknown>)["on-failure"] === "refuse";
+  return refuses ? "refuse" : DEFAULT_HOOKS.onFailure;
 }

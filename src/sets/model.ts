@@ -26,9 +26,16 @@ export interface SnapshotSet {
   readonly volumes: readonly SetVolume[];
   /**
    * Snapshots the set was made with that LVM no longer has, while none of it merges (a
-   * finished merge removes its snapshot): a create cut off by a crash, or an lvremove.
+   * finished merge removes its snapshot): a create cut off by a crash, or an lvremove. Only
+   * VGs that lvm reports count, when the set records its volumes.
    */
   readonly missing: number;
+  /** "vg/lv" of the origins whose snapshots lie in a VG lvm does not report now (a disk away). */
+  readonly unavailable: readonly string[];
+  /** The VGs of those, each once. */
+  readonly absentVgs: readonly string[];
+  /** False for a set made without a record of its volumes: its missing ones may be in absent VGs. */
+  readonly recordsVolumes: boolean;
 }
 
 /** Byte-order comparison: localeCompare would load ICU, which costs more than the listing. */
@@ -59,9 +66,35 @@ function toSetVolume(lv: LogicalVolume, byName: ReadonlyMap<string, LogicalVolum
   };
 }
 
-/** All sets found in one `lvs` report, newest first. */
+function vgOf(volume: string): string {
+  return volume.slice(0, volume.indexOf("/"));
+}
+
+type Completeness = Pick<SnapshotSet, "missing" | "unavailable" | "absentVgs" | "recordsVolumes">;
+
+/** What the set lacks, told apart by whether lvm reports the VG it would lie in. */
+function completeness(
+  members: number | undefined,
+  memberVolumes: readonly string[] | undefined,
+  volumes: readonly SetVolume[],
+  reported: ReadonlySet<string>,
+): Completeness {
+  const merging = volumes.some((v) => v.state === "merging");
+  if (memberVolumes === undefined) {
+    const missing = merging ? 0 : Math.max(0, (members ?? 0) - volumes.length);
+    return { missing, unavailable: [], absentVgs: [], recordsVolumes: false };
+  }
+  const unavailable = memberVolumes.filter((volume) => !reported.has(vgOf(volume)));
+  const absentVgs = [...new Set(unavailable.map(vgOf))];
+  const expected = memberVolumes.length - unavailable.length;
+  const missing = merging ? 0 : Math.max(0, expected - volumes.length);
+  return { missing, unavailable, absentVgs, recordsVolumes: true };
+}
+
+/** All sets found in one `lvs` report, newest first; its VGs are those lvm reports now. */
 export function collectSets(lvs: readonly LogicalVolume[]): SnapshotSet[] {
   const byName = new Map(lvs.map((lv) => [lv.fullName, lv]));
+  const reported = new Set(lvs.map((lv) => lv.vg));
   const sets = new Map<
     string,
     {
@@ -70,6 +103,7 @@ export function collectSets(lvs: readonly LogicalVolume[]): SnapshotSet[] {
       created: Date;
       label?: string;
       members?: number;
+      memberVolumes?: readonly string[];
       volumes: SetVolume[];
     }
   >();
@@ -84,15 +118,16 @@ export function collectSets(lvs: readonly LogicalVolume[]): SnapshotSet[] {
     if (identity.created < set.created) set.created = identity.created;
     if (identity.members !== undefined && identity.members > (set.members ?? 0))
       set.members = identity.members;
+    const recorded = identity.memberVolumes;
+    if (recorded !== undefined && recorded.length > (set.memberVolumes?.length ?? 0))
+      set.memberVolumes = recorded;
     set.volumes.push(toSetVolume(lv, byName));
   }
   return [...sets.values()]
-    .map(({ members, ...set }) => ({
+    .map(({ members, memberVolumes, ...set }) => ({
       ...set,
       volumes: set.volumes.sort((a, b) => compareText(a.snapshot, b.snapshot)),
-      missing: set.volumes.some((v) => v.state === "merging")
-        ? 0
-        : Math.max(0, (members ?? 0) - set.volumes.length),
+      ...completeness(members, memberVolumes, set.volumes, reported),
     }))
     .sort((a, b) => b.created.getTime() - a.created.getTime() || compareText(a.name, b.name));
 }

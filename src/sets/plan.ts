@@ -189,8 +189,9 @@ export function planCreate(inputs: PlanInputs): CreatePlan {
     seen.add(`${vg}/${lv}`);
   }
   if (inputs.requests.length === 0) throw new UsageError("no volume to snapshot");
-  // Every member carries the set's size, so a set cut short by a crash is recognised.
-  const set: SetIdentity = { ...inputs.set, members: inputs.requests.length };
+  // Every member names all the set's volumes, so a set cut short by a crash is recognised,
+  // and a member in a VG that is absent for a while is told from a missing one.
+  const set: SetIdentity = { ...inputs.set, members: seen.size, memberVolumes: [...seen] };
   const snapshots = inputs.requests.map((request) => planOne({ ...inputs, set }, request));
   checkSpace(snapshots, inputs.vgs);
   return { set, snapshots };

@@ -30,6 +30,10 @@ export interface PruneCandidate {
   readonly mounted: boolean;
   /** Snapshots it lacks: such a set cannot be reverted and takes no place in a policy. */
   readonly missing?: number;
+  /** The set records no volumes: what it lacks may lie in a VG that is absent for now. */
+  readonly missingMayBeAway?: boolean;
+  /** VGs lvm does not report now that hold some of its snapshots: kept until they are back. */
+  readonly absentVgs?: readonly string[];
 }
 
 export interface PruneDecision {
@@ -103,6 +107,22 @@ function decideKind(
   return kept;
 }
 
+/**
+ * Why a set part of which may merely be out of reach is kept, or undefined: removing what
+ * can be seen would leave a set whose disk comes back broken.
+ */
+function unreachableReason(s: PruneCandidate): string | undefined {
+  const missing = s.missing ?? 0;
+  if (missing > 0 && s.missingMayBeAway === true) {
+    return `incomplete: ${missing} snapshot(s) missing, perhaps in a VG that is absent now (the set does not record its volumes); rootsnap remove ${s.name} drops it`;
+  }
+  const absent = s.absentVgs ?? [];
+  if (missing === 0 && absent.length > 0) {
+    return `VG ${absent.join(", ")} is absent: kept until lvm sees it again`;
+  }
+  return undefined;
+}
+
 /** One decision per set, in the order given. */
 export function planPrune(
   sets: readonly PruneCandidate[],
@@ -112,6 +132,11 @@ export function planPrune(
   const byKind = new Map<SetKind, PruneCandidate[]>();
   const reasons = new Map<string, PruneDecision>();
   for (const s of sets) {
+    const unreachable = unreachableReason(s);
+    if (unreachable !== undefined) {
+      reasons.set(s.name, { name: s.name, keep: true, reason: unreachable });
+      continue;
+    }
     if ((s.missing ?? 0) > 0) {
       reasons.set(
         s.name,

@@ -10,7 +10,11 @@ const KIND_PREFIX = "rootsnap.kind=";
 const CREATED_PREFIX = "rootsnap.created=";
 const LABEL_PREFIX = "rootsnap.label=";
 const MEMBERS_PREFIX = "rootsnap.members=";
-const LABEL_MAX = 200;
+const MEMBER_PREFIX = "rootsnap.member=";
+/** lvm(8) VALID NAMES, for a VG and an LV. */
+const VOLUME_NAME = /^[A-Za-z0-9+_.-]+\/[A-Za-z0-9+_.-]+$/;
+/** Characters of a label, and so of its tag's value. */
+export const LABEL_MAX = 200;
 
 export interface SetIdentity {
   readonly name: string;
@@ -20,6 +24,11 @@ export interface SetIdentity {
   readonly label?: string;
   /** How many snapshots the set was made with; fewer on LVM means a cut-off create. */
   readonly members?: number;
+  /**
+   * "vg/lv" of every origin the set was made of (older sets lack it): a member
+   * in a VG lvm does not report now is out of reach, not missing.
+   */
+  readonly memberVolumes?: readonly string[];
 }
 
 export function isSetKind(text: string): text is SetKind {
@@ -43,6 +52,7 @@ export function setTags(identity: SetIdentity): string[] {
     `${CREATED_PREFIX}${Math.floor(identity.created.getTime() / 1000)}`,
     ...(identity.label ? [`${LABEL_PREFIX}${labelTag(identity.label)}`] : []),
     ...(identity.members === undefined ? [] : [`${MEMBERS_PREFIX}${identity.members}`]),
+    ...(identity.memberVolumes ?? []).map((volume) => `${MEMBER_PREFIX}${volume}`),
   ];
 }
 
@@ -69,11 +79,16 @@ export function readSetTags(
     membersText !== undefined && /^[1-9]\d{0,3}$/.test(membersText)
       ? Number(membersText)
       : undefined;
+  const memberVolumes = tags
+    .filter((tag) => tag.startsWith(MEMBER_PREFIX))
+    .map((tag) => tag.slice(MEMBER_PREFIX.length))
+    .filter((volume) => VOLUME_NAME.test(volume));
   return {
     name,
     kind: isSetKind(kindText) ? kindText : "manual",
     created,
     ...(label ? { label } : {}),
     ...(members === undefined ? {} : { members }),
+    ...(memberVolumes.length === 0 ? {} : { memberVolumes }),
   };
 }

@@ -1,10 +1,13 @@
 // The whole command line, run in-process on sample lvm2 reports: what it prints, what
 // it runs, and how it exits.
 import assert from "node:assert/strict";
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { main, type Io } from "../../src/cli/app.ts";
 import { ExitCode } from "../../src/errors.ts";
+import { nodeFileSystem } from "../../src/fs.ts";
 import {
   changes,
   cloneRow,
@@ -145,6 +148,64 @@ test("bad command lines are exit 64 with one line", async () => {
   for (const [argv, message] of cases) assertRefused(await rootsnap(argv), ExitCode.usage, message);
 });
 
+test("a negative or nonsense size is refused for what it is, exit 64", async () => {
+  const cases: [string[], RegExp][] = [
+    [["create", "x", "--size", "-5G"], /--size "-5G" is not a size policy: sizes are positive/],
+    [["create", "x", "--size", "5000%ORIGIN"], /"5000%ORIGIN" .*: N%ORIGIN is at most 100/],
+    [["create", "x", "--size", "101%FREE"], /"101%FREE" .*: N%FREE is at most 100/],
+    [["create", "x", "--size", "0.0000001K"], /"0.0000001K" .*: a fixed size is at least 1M/],
+    [["create", "x", "--size", "9P"], /"9P" is not a size policy: a fixed size is at most 8P/],
+    [["create", "x", "--size", `${"9".repeat(30)}G`], /a fixed size is at most 8P/],
+    [["create", "x", "--wait", "-5"], /--wait "-5" is not a number of seconds: it is 0 or more/],
+    [["backup", "--to", "-5"], /--to needs a value, and "-5" looks like an option.*--to=-5/],
+  ];
+  for (const [argv, message] of cases) assertRefused(await rootsnap(argv), ExitCode.usage, message);
+});
+
+test("a configuration naming a size no snapshot can have is exit 78 with its line", async () => {
+  const fs = memoryFs({
+    ...MOUNTINFO,
+    "/etc/rootsnap/rootsnap.toml": '[[volumes]]\nlv = "vg0/root"\nsize = "5000%ORIGIN"\n',
+  });
+  assertRefused(
+    await rootsnap(["create", "x"], system(), { fs }),
+    ExitCode.config,
+    /rootsnap\.toml:3: size "5000%ORIGIN" in \[volumes\] is not a size policy: N%ORIGIN is at most 100/,
+  );
+});
+
+test("a volume named twice in [[volumes]] is exit 78 at the second one", async () => {
+  const fs = memoryFs({
+    ...MOUNTINFO,
+    "/etc/rootsnap/rootsnap.toml":
+      '[[volumes]]\nlv = "vg0/root"\n\n[[volumes]]\nlv = "vg0/home"\n\n[[volumes]]\nsize = "1G"\nlv = "vg0/root"\n',
+  });
+  assertRefused(
+    await rootsnap(["create", "x"], system(), { fs }),
+    ExitCode.config,
+    /rootsnap\.toml:9: lv "vg0\/root" is named twice in \[\[volumes\]\] \(first at line 2\)/,
+  );
+});
+
+test("--config naming a directory is exit 78: name the file", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "rootsnap-config-"));
+  try {
+    const memory = memoryFs(MOUNTINFO);
+    const fs = {
+      ...memory,
+      readText: (path: string) =>
+        path === dir ? nodeFileSystem.readText(path) : memory.readText(path),
+    };
+    assertRefused(
+      await rootsnap(["create", "x", "--config", dir], system(), { fs }),
+      ExitCode.config,
+      new RegExp(`rootsnap: error: --config ${dir} is a directory: name the file`),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("not root is exit 77 with the hint to run as root", async () => {
   const run = await rootsnap(["list"], system(), { geteuid: () => 1000 });
   assertRefused(run, ExitCode.notRoot, /needs root privileges.*hint: run as root/);
@@ -234,6 +295,8 @@ test("create snapshots the LV mounted at / with 20%ORIGIN when nothing is config
       "rootsnap.created=1767607200",
       "--addtag",
       "rootsnap.members=1",
+      "--addtag",
+      "rootsnap.member=vg0/root",
       "vg0/root",
     ],
   ]);
@@ -306,7 +369,7 @@ test("create refuses bad data before any lvcreate", async () => {
       "--volume",
       "vg0/home",
       "--size",
-      "150%ORIGIN",
+      "100%ORIGIN",
     ]),
     ExitCode.noSpace,
     /not enough space for the set: vg0 needs/,
@@ -581,12 +644,14 @@ test("an unexpected failure is exit 70", async () => {
 });
 
 /** Set before-upgrade as a create cut off after two of its three snapshots. */
-function incompleteSystem(): FakeSystem {
+function incompleteSystem(
+  tags = "rootsnap.members=3,rootsnap.member=vg0/home,rootsnap.member=vg0/root,rootsnap.member=vg0/swap",
+): FakeSystem {
   return system({
     lvs: editReport(sample(`${SETS}/lvs.json`), (rows) =>
       rows.map((row) =>
         (row.lv_tags ?? "").includes("rootsnap.set=before-upgrade")
-          ? { ...row, lv_tags: `${row.lv_tags ?? ""},rootsnap.members=3` }
+          ? { ...row, lv_tags: `${row.lv_tags ?? ""},${tags}` }
           : row,
       ),
     ),
@@ -642,6 +707,119 @@ test("prune removes an incomplete set whatever its kind's policy keeps", async (
   assert.match(run.io.stdoutText, /before-upgrade.*incomplete: 1 snapshot\(s\) missing/);
   const complete = await rootsnap(["prune", "--yes"]);
   assert.deepEqual(complete.changed, [], "a whole pre-update set is kept by keep-last 10");
+});
+
+test("a set made before sets recorded their volumes is not pruned for a snapshot it lacks", async () => {
+  const legacy = (): FakeSystem => incompleteSystem("rootsnap.members=3");
+  const run = await rootsnap(["prune", "--yes"], legacy());
+  assert.equal(run.code, 0, run.io.stderrText);
+  assert.deepEqual(run.changed, []);
+  assert.match(
+    run.io.stdoutText,
+    /before-upgrade.*perhaps in a VG that is absent now .*rootsnap remove before-upgrade drops it/,
+  );
+  assertRefused(
+    await rootsnap(["revert", "before-upgrade", "--yes"], legacy()),
+    ExitCode.dataError,
+    /set before-upgrade is incomplete: 1 of its 3 snapshots are missing/,
+  );
+});
+
+const SPANNING = "handwritten-lvm2-2.03.31/two-vgs/spanning";
+const ABSENT_VG = "handwritten-lvm2-2.03.31/two-vgs/absent-vg";
+
+/** Set span has vg0/home and thinvg/data; with `absent`, thinvg's disk is away. */
+function spanSystem(absent: boolean): FakeSystem {
+  const dir = absent ? ABSENT_VG : SPANNING;
+  return system({ lvs: sample(`${dir}/lvs.json`), vgs: sample(`${dir}/vgs.json`) });
+}
+
+interface SpanJson {
+  name: string;
+  missing: number;
+  unavailable: number;
+  absent_vgs: string[];
+  volumes: { snapshot: string }[];
+}
+
+async function spanSet(absent: boolean): Promise<SpanJson | undefined> {
+  const run = await rootsnap(["list", "--json"], spanSystem(absent));
+  assert.equal(run.code, 0, run.io.stderrText);
+  assert.deepEqual(
+    run.calls.map((argv) => argv[0]),
+    ["lvs"],
+    "list still makes one lvs call",
+  );
+  const { sets } = JSON.parse(run.io.stdoutText) as { sets: SpanJson[] };
+  return sets.find((set) => set.name === "span");
+}
+
+test("a set with a snapshot in a VG lvm does not report is shown as such, not as incomplete", async () => {
+  const away = await spanSet(true);
+  assert.deepEqual(away, {
+    ...away,
+    missing: 0,
+    unavailable: 1,
+    absent_vgs: ["thinvg"],
+    volumes: [{ ...away?.volumes[0], snapshot: "vg0/home-span" }],
+  });
+  const table = await rootsnap(["list"], spanSystem(true));
+  assert.match(
+    table.io.stdoutText,
+    /\n\s+thinvg\/data\s+thinvg\/data-span\s+-\s+unavailable\n/,
+    table.io.stdoutText,
+  );
+  const status = await rootsnap(["status", "--json"], spanSystem(true));
+  const { warnings } = JSON.parse(status.io.stdoutText) as { warnings: string[] };
+  assert.ok(
+    warnings.some((w) =>
+      /^set span has 1 of 2 snapshots in VG thinvg, which lvm does not see/.test(w),
+    ),
+    warnings.join("\n"),
+  );
+  const back = await spanSet(false);
+  assert.equal(back?.missing, 0);
+  assert.equal(back?.unavailable, 0);
+  assert.deepEqual(back?.absent_vgs, []);
+  assert.deepEqual(
+    back?.volumes.map((volume) => volume.snapshot),
+    ["thinvg/data-span", "vg0/home-span"],
+  );
+});
+
+test("prune never removes a set for a VG that is absent, whatever its policy", async () => {
+  const fs = memoryFs({
+    ...MOUNTINFO,
+    "/etc/rootsnap/rootsnap.toml": "[retention.manual]\nkeep-last = 0\n",
+  });
+  const run = await rootsnap(["prune", "--yes"], spanSystem(true), { fs });
+  assert.equal(run.code, 0, run.io.stderrText);
+  assert.ok(
+    !run.changed.some((argv) => argv.some((word) => word.includes("span"))),
+    JSON.stringify(run.changed),
+  );
+  assert.match(run.io.stdoutText, /span.*VG thinvg is absent: kept until lvm sees it again/);
+  const back = await rootsnap(["prune", "--yes"], spanSystem(false), { fs });
+  assert.ok(
+    back.changed.some((argv) => argv.join(" ") === "lvremove --yes vg0/home-span"),
+    "once whole again, its policy applies",
+  );
+});
+
+test("revert and backup refuse a set whose VG is absent: connect the disk", async () => {
+  assertRefused(
+    await rootsnap(["revert", "span", "--yes"], spanSystem(true)),
+    ExitCode.dataError,
+    /set span has 1 of its 2 snapshots in VG thinvg, which lvm does not see now \(thinvg\/data\).*connect the disk that holds thinvg/,
+  );
+  const backup = await rootsnap(["backup", "span", "--to", "/tmp/span.tar"], spanSystem(true));
+  assert.equal(backup.code, ExitCode.dataError, backup.io.stderrText);
+  assert.match(backup.io.stderrText, /in VG thinvg, which lvm does not see now/);
+  assert.equal(
+    backup.changed.filter((argv) => argv[1] !== "--version").length,
+    0,
+    "nothing mounted",
+  );
 });
 
 test("status removes the copy-on-write volume an interrupted merge left as a plain LV", async () => {

@@ -48,7 +48,7 @@ test("mistakes name the file, the line and the key, and exit 78", async () => {
     ['[defaults]\nsize = "10Q"\n', `${PATH}:2: size "10Q" in [defaults] is not a size policy`],
     [
       '[[volumes]]\nlv = "vg0/root"\n\n[[volumes]]\nlv = "vg0/home"\nsize = "150%FREE"\n',
-      `${PATH}:6: size "150%FREE" in [volumes] is not a size policy`,
+      `${PATH}:6: size "150%FREE" in [volumes] is not a size policy: N%FREE is at most 100`,
     ],
     [
       '[[volumes]]\nlv = "root"\n',

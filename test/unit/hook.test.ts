@@ -1,9 +1,13 @@
 // The package-manager hook, in-process: one labelled pre-update set per run, and an
 // update that goes on when no set can be taken (unless the config says refuse).
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
 import type { BootFiles } from "../../src/boot/files.ts";
-import { main } from "../../src/cli/app.ts";
+import { main, type Io } from "../../src/cli/app.ts";
+import { ExitCode } from "../../src/errors.ts";
 import { changes, fakeLvm, memoryFs, sample, testIo } from "./helpers.ts";
 
 const SETS = "handwritten-lvm2-2.03.16/two-vgs/sets";
@@ -47,6 +51,7 @@ async function runHook(
   extraFiles: Record<string, string> = {},
   failures = {},
   boot = memoryBootFiles(),
+  overrides: Partial<Io> = {},
 ) {
   const fake = fakeLvm({
     lvs: sample(`${SETS}/lvs.json`),
@@ -57,9 +62,28 @@ async function runHook(
   const io = testIo(fake.runner, {
     fs: memoryFs({ ...PROC, ...extraFiles }, { "/": 2 * 2 ** 30 }),
     bootFiles: boot.files,
+    ...overrides,
   });
   const code = await main(["hook", "apt"], io);
   return { code, io, changed: changes(fake.calls), boot };
+}
+
+/** The hook let the update go on, saying in one line why no set was taken. */
+function assertWarnedOnce(run: Awaited<ReturnType<typeof runHook>>, why: RegExp): void {
+  assert.equal(run.code, 0, run.io.stderrText);
+  const warnings = run.io.stderrText
+    .split("\n")
+    .filter((line) => /rootsnap: (warning|error|internal)/.test(line));
+  assert.equal(warnings.length, 1, run.io.stderrText);
+  assert.match(
+    warnings[0] ?? "",
+    /^rootsnap: warning: no pre-update set was taken: .*; the update goes on$/,
+  );
+  assert.match(warnings[0] ?? "", why);
+  assert.deepEqual(
+    run.changed.filter((argv) => argv[0] === "lvcreate"),
+    [],
+  );
 }
 
 test("apt's hook takes one pre-update set labelled with apt's command line", async () => {
@@ -81,7 +105,7 @@ test("a set that cannot be made warns and lets the update go on", async () => {
   assert.equal(run.code, 0, run.io.stderrText);
   assert.match(
     run.io.stderrText,
-    /rootsnap: warning: no pre-update set was taken .*; the update goes on/,
+    /rootsnap: warning: no pre-update set was taken: .*; the update goes on/,
   );
 });
 
@@ -100,6 +124,84 @@ test("package-manager = false takes no set", async () => {
   });
   assert.equal(run.code, 0);
   assert.deepEqual(run.changed, []);
+});
+
+test("a rootsnap.toml with a mistake lets the update go on, with one line saying why", async () => {
+  const run = await runHook({
+    "/etc/rootsnap/rootsnap.toml": '[defaults]\nsize = "1G"\ncolour = "red"\n',
+  });
+  assertWarnedOnce(run, /taken: \/etc\/rootsnap\/rootsnap\.toml:3: unknown key "colour"/);
+  assert.deepEqual(run.changed, []);
+});
+
+test("a broken rootsnap.toml that says refuse stops the update; one that does not, does not", async () => {
+  const refusing = [
+    '[hooks]\non-failure = "refuse"\n\n[defaults]\ncolour = 1\n',
+    "[hooks]\n  on-failure = 'refuse'   # no update without a set\n\n[defaults\n",
+  ];
+  for (const text of refusing) {
+    const run = await runHook({ "/etc/rootsnap/rootsnap.toml": text });
+    assert.equal(run.code, ExitCode.config, text);
+    assert.match(run.io.stderrText, /^rootsnap: error: \/etc\/rootsnap\/rootsnap\.toml:\d+: /);
+  }
+  const unsure = [
+    '[defaults\non-failure = "refuse"\n',
+    '[hooks]\non-failure = "refuse-ish"\n',
+    '# on-failure = "refuse"\n[defaults\n',
+  ];
+  for (const text of unsure) {
+    assertWarnedOnce(
+      await runHook({ "/etc/rootsnap/rootsnap.toml": text }),
+      /rootsnap\.toml:\d+: /,
+    );
+  }
+});
+
+test("nothing makes the hook fail the package manager under on-failure = warn", async () => {
+  const denied = (path: string, code: string) => {
+    const files = memoryFs({ ...PROC }, { "/": 2 * 2 ** 30 });
+    return {
+      ...files,
+      readText: (p: string) =>
+        p === path
+          ? Promise.reject(Object.assign(new Error(`${code}: ${p}`), { code }))
+          : files.readText(p),
+    };
+  };
+  const lockPath = join(mkdtempSync(join(tmpdir(), "rootsnap-hook-")), "rootsnap.lock");
+  try {
+    writeFileSync(lockPath, "999\n");
+    const cases: [Partial<Io>, RegExp][] = [
+      [{ fs: denied("/etc/rootsnap/rootsnap.toml", "EISDIR") }, /rootsnap\.toml is a directory/],
+      [{ geteuid: () => 1000 }, /needs root privileges/],
+      [{ fs: denied("/proc/self/stat", "EACCES") }, /EACCES: \/proc\/self\/stat/],
+      [{ runner: () => Promise.reject(new TypeError("boom")) }, /taken: boom;/],
+      [{ lockPath, isRunning: (pid) => pid === 999 }, /another rootsnap \(pid 999\) is running/],
+    ];
+    for (const [overrides, why] of cases) {
+      assertWarnedOnce(await runHook({}, {}, memoryBootFiles(), overrides), why);
+    }
+  } finally {
+    rmSync(dirname(lockPath), { recursive: true, force: true });
+  }
+});
+
+test("the label is one printable line: control characters escaped, at most 200 characters", async () => {
+  const cmdline = ["/usr/bin/apt-get", "install", "./a\nb.deb", "\u001b[31mred", "x".repeat(400)];
+  const run = await runHook({ "/proc/700/cmdline": `${cmdline.join("\0")}\0` });
+  assert.equal(run.code, 0, run.io.stderrText);
+  const lines = run.io.stderrText.trimEnd().split("\n");
+  const note = lines.find((line) => line.startsWith("rootsnap: took set "));
+  assert.ok(note, run.io.stderrText);
+  const label = note.replace(/^rootsnap: took set \S+ before: /, "");
+  assert.match(label, /^apt-get install \.\/a\\nb\.deb \\u001b\[31mred x+\.\.\.$/);
+  assert.equal(label.length, 200);
+  assert.doesNotMatch(run.io.stderrText.replace(/\n/g, ""), /\p{Cc}/u, "no control character");
+  const tags = (run.changed.find((argv) => argv[0] === "lvcreate") ?? []).filter((word) =>
+    word.startsWith("rootsnap.label="),
+  );
+  assert.equal(tags.length, 1);
+  assert.match(tags[0] ?? "", /^rootsnap\.label=[A-Za-z0-9_+.\-/=!:&#]{1,200}$/);
 });
 
 /** Every lvcreate fails, whatever it names. */

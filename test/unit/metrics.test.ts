@@ -82,7 +82,18 @@ test("a merging set is reported as merging", () => {
 
 test("label values with quotes, backslashes and newlines are escaped", () => {
   const text = renderMetrics(
-    [{ name: 'a"b\\c\nd', kind: "manual", created: new Date(0), volumes: [], missing: 0 }],
+    [
+      {
+        name: 'a"b\\c\nd',
+        kind: "manual",
+        created: new Date(0),
+        volumes: [],
+        missing: 0,
+        unavailable: [],
+        absentVgs: [],
+        recordsVolumes: true,
+      },
+    ],
     [],
     new Date(0),
   );

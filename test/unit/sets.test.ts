@@ -107,6 +107,19 @@ test("tags carry name, kind and time, and read back", () => {
   for (const bad of ["0", "-1", "x", "99999"]) {
     assert.equal(readSetTags([...tags, `rootsnap.members=${bad}`], null)?.members, undefined, bad);
   }
+  const recorded = { ...counted, memberVolumes: ["vg0/root", "vg2/data.1"] };
+  const recordedTags = setTags(recorded);
+  assert.deepEqual(recordedTags.slice(-2), [
+    "rootsnap.member=vg0/root",
+    "rootsnap.member=vg2/data.1",
+  ]);
+  for (const tag of recordedTags) assert.match(tag, /^[A-Za-z0-9_+.\-/=!:&#]+$/);
+  assert.deepEqual(readSetTags(recordedTags, null), recorded);
+  assert.deepEqual(
+    readSetTags([...tags, "rootsnap.member=root", "rootsnap.member=a/b/c"], null)?.memberVolumes,
+    undefined,
+    "a member tag that names no VG/LV is ignored",
+  );
 });
 
 test("size policies parse, and nonsense does not", () => {
@@ -119,8 +132,18 @@ test("size policies parse, and nonsense does not", () => {
     of: "ORIGIN",
     text: "20%origin",
   });
-  assert.equal(parseSizePolicy("150%ORIGIN")?.kind, "percent");
+  assert.equal(parseSizePolicy("100%ORIGIN")?.kind, "percent");
+  assert.equal(parseSizePolicy("250%USED")?.kind, "percent");
   for (const bad of ["10Q", "10", "0G", "150%FREE", "0%USED", "%ORIGIN", "20%VG", "-1G", ""]) {
+    assert.equal(parseSizePolicy(bad), undefined, bad);
+  }
+});
+
+test("sizes from 1M to 8P, and percentages of ORIGIN and FREE up to 100; N%USED may be more", () => {
+  assert.equal(parseSizePolicy("1M")?.kind, "fixed");
+  assert.equal(parseSizePolicy("8P")?.kind, "fixed");
+  assert.equal(parseSizePolicy("100%FREE")?.kind, "percent");
+  for (const bad of ["1023K", "8.001P", "1E", "100.5%ORIGIN", "0.0%USED"]) {
     assert.equal(parseSizePolicy(bad), undefined, bad);
   }
 });
@@ -129,9 +152,9 @@ test("COW extents: rounded up, at least one, no more than lvm would keep", () =>
   const inputs = { originBytes: 3 * GiB, vgFreeBytes: 4 * GiB, extentBytes: 4 * MiB };
   assert.equal(cowExtents(policy("20%ORIGIN"), inputs), Math.ceil((0.2 * 3 * GiB) / (4 * MiB)));
   assert.equal(cowExtents(policy("50%FREE"), inputs), 512);
-  assert.equal(cowExtents(policy("1K"), inputs), 1);
+  assert.equal(cowExtents(policy("1M"), inputs), 1);
   assert.equal(cowExtents(policy("10%USED"), { ...inputs, usedBytes: 1 * GiB }), 26);
-  const capped = cowExtents(policy("150%ORIGIN"), inputs);
+  const capped = cowExtents(policy("10G"), inputs);
   assert.equal(capped, Math.ceil(largestUsefulCowBytes(3 * GiB) / (4 * MiB)));
   assert.ok(capped > 768 && capped < 800);
 });
@@ -151,6 +174,7 @@ const NEW_SET_TAGS = [
   ...["--addtag", "rootsnap", "--addtag", "rootsnap.set=new"],
   ...["--addtag", "rootsnap.kind=manual", "--addtag", "rootsnap.created=1767607200"],
   ...["--addtag", "rootsnap.members=2"],
+  ...["--addtag", "rootsnap.member=vg0/root", "--addtag", "rootsnap.member=thinvg/data"],
 ];
 
 test("a plan names the lvcreate of every volume, thick with extents and thin without", () => {
@@ -219,8 +243,8 @@ test("a plan is refused before anything is made", () => {
     [
       {
         requests: [
-          { volume: "vg0/root", size: policy("150%ORIGIN") },
-          { volume: "vg0/home", size: policy("1G") },
+          { volume: "vg0/root", size: policy("100%ORIGIN") },
+          { volume: "vg0/home", size: policy("2G") },
         ],
       },
       ExitCode.noSpace,

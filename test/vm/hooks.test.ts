@@ -141,7 +141,7 @@ test(
       assert.equal(full.code, 0, full.stdout);
       assert.match(
         full.stdout,
-        /rootsnap: warning: no pre-update set was taken \(.*\); the update goes on/,
+        /rootsnap: warning: no pre-update set was taken: .*; the update goes on/,
       );
       assert.equal(
         (await m.sh("dpkg-query -W -f '${Status}' rootsnap-other")).trim(),
