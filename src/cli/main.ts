@@ -9,19 +9,24 @@ const interrupted = new AbortController();
 let stdoutFailure: Error | undefined;
 
 /**
- * Writes to `stream`, whose reader may go away (`rootsnap list | head -1`): the rest of the
- * output is dropped without a word, and the verb still finishes the step it is in.
+ * Writes to the stream, whose reader may go away (`rootsnap list | head -1`): the rest of the
+ * output is dropped without a word, and the verb still finishes the step it is in. The
+ * stream is made at the first write: setting one up costs start-up time.
  */
-function writerTo(stream: NodeJS.WriteStream, onFailure: (error: Error) => void) {
+function writerTo(open: () => NodeJS.WriteStream, onFailure: (error: Error) => void) {
+  let stream: NodeJS.WriteStream | undefined;
   let closed = false;
   const fail = (error: Error): void => {
     if (closed) return;
     closed = true;
     if ((error as NodeJS.ErrnoException).code !== "EPIPE") onFailure(error);
   };
-  stream.on("error", fail);
   return (text: string): void => {
     if (closed) return;
+    if (stream === undefined) {
+      stream = open();
+      stream.on("error", fail);
+    }
     try {
       stream.write(text);
     } catch (error) {
@@ -31,10 +36,16 @@ function writerTo(stream: NodeJS.WriteStream, onFailure: (error: Error) => void)
   };
 }
 
-const stdout = writerTo(process.stdout, (error) => {
-  stdoutFailure = error;
-});
-const stderr = writerTo(process.stderr, () => undefined);
+const stdout = writerTo(
+  () => process.stdout,
+  (error) => {
+    stdoutFailure = error;
+  },
+);
+const stderr = writerTo(
+  () => process.stderr,
+  () => undefined,
+);
 
 async function runCli(argv: string[]): Promise<number> {
   const [
