@@ -129,7 +129,9 @@ export function testIo(runner: Runner, overrides: Partial<Io> = {}): TestIo {
     runner,
     fs: memoryFs({ "/proc/self/mountinfo": sample("handwritten-mountinfo.txt") }),
     clock: () => new Date("2026-01-05T10:00:00Z"),
-    lockPath: join(mkdtempSync(join(tmpdir(), "rootsnap-test-")), "rootsnap.lock"),
+    // Made only when the test names none: a test that does removes its own directory.
+    lockPath:
+      overrides.lockPath ?? join(mkdtempSync(join(tmpdir(), "rootsnap-test-")), "rootsnap.lock"),
     pid: 4242,
     isRunning: () => false,
     sleep: () => Promise.resolve(),
