@@ -47,6 +47,7 @@ export function setJson(set: SnapshotSet): Record<string, unknown> {
     created: isoTime(set.created),
     label: set.label ?? null,
     missing: set.missing,
+    temporary: set.temporary !== undefined,
     volumes: set.volumes.map(volumeJson),
   };
 }
@@ -91,7 +92,7 @@ export function setsTable(sets: readonly SnapshotSet[]): string {
     for (let i = 0; i < set.missing; i += 1) volumes.push(["-", "-", "-", "missing"]);
     return volumes.map((cells, index) => [
       index === 0 ? set.name : "",
-      index === 0 ? set.kind : "",
+      index === 0 ? (set.temporary === undefined ? set.kind : "temporary") : "",
       index === 0 ? humanTime(set.created) : "",
       ...cells,
     ]);

@@ -10,6 +10,7 @@ const KIND_PREFIX = "rootsnap.kind=";
 const CREATED_PREFIX = "rootsnap.created=";
 const LABEL_PREFIX = "rootsnap.label=";
 const MEMBERS_PREFIX = "rootsnap.members=";
+const TEMPORARY_PREFIX = "rootsnap.temporary=";
 const LABEL_MAX = 200;
 
 export interface SetIdentity {
@@ -20,6 +21,26 @@ export interface SetIdentity {
   readonly label?: string;
   /** How many snapshots the set was made with; fewer on LVM means a cut-off create. */
   readonly members?: number;
+  /** The run a temporary set (backup with no NAME) belongs to, to be removed once it is gone. */
+  readonly temporary?: SetOwner;
+}
+
+/** A process, told apart from a later one with its pid: its start time and its boot. */
+export interface SetOwner {
+  readonly pid: number;
+  /** Clock ticks from boot to its start (/proc/PID/stat field 22); "" when unknown. */
+  readonly started: string;
+  /** /proc/sys/kernel/random/boot_id of its boot; "" when unknown. */
+  readonly boot: string;
+}
+
+function ownerTag(owner: SetOwner): string {
+  return `${TEMPORARY_PREFIX}${owner.pid}:${owner.started}:${owner.boot}`;
+}
+
+function readOwner(text: string | undefined): SetOwner | undefined {
+  const m = /^([1-9]\d{0,9}):(\d*):([0-9a-f-]*)$/.exec(text ?? "");
+  return m === null ? undefined : { pid: Number(m[1]), started: m[2] ?? "", boot: m[3] ?? "" };
 }
 
 export function isSetKind(text: string): text is SetKind {
@@ -43,6 +64,7 @@ export function setTags(identity: SetIdentity): string[] {
     `${CREATED_PREFIX}${Math.floor(identity.created.getTime() / 1000)}`,
     ...(identity.label ? [`${LABEL_PREFIX}${labelTag(identity.label)}`] : []),
     ...(identity.members === undefined ? [] : [`${MEMBERS_PREFIX}${identity.members}`]),
+    ...(identity.temporary === undefined ? [] : [ownerTag(identity.temporary)]),
   ];
 }
 
@@ -69,11 +91,13 @@ export function readSetTags(
     membersText !== undefined && /^[1-9]\d{0,3}$/.test(membersText)
       ? Number(membersText)
       : undefined;
+  const temporary = readOwner(valueOf(tags, TEMPORARY_PREFIX));
   return {
     name,
     kind: isSetKind(kindText) ? kindText : "manual",
     created,
     ...(label ? { label } : {}),
     ...(members === undefined ? {} : { members }),
+    ...(temporary === undefined ? {} : { temporary }),
   };
 }
