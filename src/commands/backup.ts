@@ -11,6 +11,7 @@ import {
   type ArchiveSink,
 } from "../backup/archive.ts";
 import {
+  cancelReason,
   failedStage,
   judgeFill,
   runArchive,
@@ -204,6 +205,9 @@ async function archive(run: Run, entries: readonly MountEntry[], dir: string, si
   });
   let stop = outcome.stop;
   const failed = failedStage(outcome.ends);
+  // A Ctrl-C reaches tar and the checksum's readers too: whatever ended first, it was that.
+  if (options.signal?.aborted === true && (stop !== undefined || failed !== undefined))
+    stop = { kind: "cancelled", reason: cancelReason(options.signal) };
   if (stop === undefined && failed !== undefined) {
     // A snapshot that became invalid makes tar fail; say that, not tar's symptom.
     const verdict = judgeFill(await readFill().catch(() => []), new Set());
@@ -364,6 +368,7 @@ export async function backup(context: Context, options: BackupOptions): Promise<
   await requirePrograms(context, options.compress);
   const lvm = lvmOf(context);
   const temporary = options.name === undefined;
+  if (options.signal?.aborted === true) throw new OperationError("backup interrupted");
   const name = options.name ?? (await temporarySet(context, lvm, options));
   // Removal of a temporary set is part of the command the user asked for: no question.
   const yes: Context = { ...context, confirm: () => Promise.resolve(true) };
