@@ -59,15 +59,6 @@ async function runCli(argv: string[]): Promise<number> {
   });
 }
 
-/** What rootsnap says on stderr; a terminal that hung up (SIGHUP) or a closed pipe must not stop it. */
-function say(text: string): void {
-  try {
-    process.stderr.write(text);
-  } catch {
-    // Nobody is reading any more: the clean-up goes on all the same.
-  }
-}
-
 /**
  * Stopping between two lvm commands would leave half a set: the first signal makes the verb
  * finish or roll back, and later ones never cut that clean-up short (only SIGKILL can).
@@ -80,13 +71,13 @@ function finishOnSignals(): void {
     process.on(signal, () => {
       received += 1;
       if (received === 1) {
-        say(`rootsnap: ${signal} received; finishing the current step first\n`);
+        process.stderr.write(`rootsnap: ${signal} received; finishing the current step first\n`);
         // A second Ctrl-C goes to the terminal's whole process group: not to the clean-up's programs.
         startChildrenApart();
         interrupted.abort(signal);
       } else if (received === 2) {
-        say(
-          `rootsnap: ${signal} received again; cleaning up before it exits (unmounting, removing the temporary set, releasing the lock), further signals are ignored\n`,
+        process.stderr.write(
+          `rootsnap: ${signal} received again; cleaning up before exiting (what this run mounted or made, and the lock); further signals are ignored\n`,
         );
       }
     });
