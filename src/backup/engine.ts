@@ -82,7 +82,8 @@ export function nextFillDelayMs(percent: number, percentPerMs: number): number {
   return Math.min(longest, Math.max(1000, untilStop / 2));
 }
 
-function reasonOf(signal: AbortSignal): string {
+/** What a cancellation says it was: the signal's name. */
+export function cancelReason(signal: AbortSignal): string {
   const reason: unknown = signal.reason;
   return typeof reason === "string" ? reason : "interrupted";
 }
@@ -110,7 +111,7 @@ export async function runArchive(job: ArchiveJob): Promise<ArchiveOutcome> {
     tap.kill();
   };
   const onAbort = (): void => {
-    if (job.signal) halt({ kind: "cancelled", reason: reasonOf(job.signal) });
+    if (job.signal) halt({ kind: "cancelled", reason: cancelReason(job.signal) });
   };
   if (job.signal?.aborted === true) onAbort();
   job.signal?.addEventListener("abort", onAbort);

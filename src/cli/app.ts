@@ -243,10 +243,18 @@ async function runLifecycleVerb(io: Io, call: VerbInvocation, context: Context):
     await files.makeDirectory(dirname(path));
     await files.writeAtomic(path, data, mode);
   };
+  // Without waiting: a pass must extend a snapshot that fills while a backup holds the lock.
+  const lockNow = (): Promise<Lock | string> =>
+    acquireLock(io.lockPath, io.pid, (pid) => io.isRunning(pid)).catch((error: unknown) => {
+      if (error instanceof RootsnapError && error.exitCode === ExitCode.locked)
+        return error.message;
+      throw error;
+    });
+  const options = { write, takeLock: lockNow };
   const result =
     call.follow && io.signal !== undefined
-      ? await watchFollow(context, write, io.signal)
-      : await watchOnce(context, lvmOf(context), write);
+      ? await watchFollow(context, options, io.signal)
+      : await watchOnce(context, lvmOf(context), options);
   if (json) io.stdout(render.watchJson(result));
 }
 

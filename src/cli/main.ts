@@ -1,5 +1,6 @@
 // The rootsnap executable: the one place that touches process.*, wiring the real world
 // into main(). `--version` answers before anything else is loaded.
+import { startChildrenApart } from "../lvm/apart.ts";
 import { DEFAULT_LOCK_PATH } from "./lock.ts";
 
 /** Aborted by the first signal: a backup or restore stops its programs and cleans up. */
@@ -100,16 +101,25 @@ async function runCli(argv: string[]): Promise<number> {
   });
 }
 
-/** Stopping between two lvm commands would leave half a set: finish, or roll back, first. */
+/**
+ * Stopping between two lvm commands would leave half a set: the first signal makes the verb
+ * finish or roll back, and later ones never cut that clean-up short (only SIGKILL can).
+ */
 function finishOnSignals(): void {
   let received = 0;
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.on(signal, () => {
       received += 1;
-      // A second signal means the user wants out even so.
-      if (received > 1) process.exit(130);
-      stderr(`rootsnap: ${signal} received; finishing the current step first\n`);
-      interrupted.abort(signal);
+      if (received === 1) {
+        stderr(`rootsnap: ${signal} received; finishing the current step first\n`);
+        // A second Ctrl-C goes to the terminal's whole process group: not to the clean-up's programs.
+        startChildrenApart();
+        interrupted.abort(signal);
+      } else if (received === 2) {
+        stderr(
+          `rootsnap: ${signal} received again; cleaning up before exiting (what this run mounted or made, and the lock); further signals are ignored\n`,
+        );
+      }
     });
   }
 }

@@ -50,6 +50,7 @@ export function setJson(set: SnapshotSet): Record<string, unknown> {
     missing: set.missing,
     unavailable: set.unavailable.length,
     absent_vgs: set.absentVgs,
+    temporary: set.temporary !== undefined,
     volumes: set.volumes.map(volumeJson),
   };
 }
@@ -98,7 +99,7 @@ export function setsTable(sets: readonly SnapshotSet[]): string {
     }
     return volumes.map((cells, index) => [
       index === 0 ? set.name : "",
-      index === 0 ? set.kind : "",
+      index === 0 ? (set.temporary === undefined ? set.kind : "temporary") : "",
       index === 0 ? humanTime(set.created) : "",
       ...cells,
     ]);

@@ -11,6 +11,7 @@ import {
   type ArchiveSink,
 } from "../backup/archive.ts";
 import {
+  cancelReason,
   failedStage,
   judgeFill,
   runArchive,
@@ -48,12 +49,13 @@ import {
   UsageError,
 } from "../errors.ts";
 import type { Lvm } from "../lvm/lvm.ts";
-import type { SnapshotSet } from "../sets/model.ts";
+import { collectSets, type SnapshotSet } from "../sets/model.ts";
 import { defaultSetName } from "../sets/names.ts";
 import type { SizePolicy } from "../sets/size.ts";
 import { create } from "./create.ts";
 import { lvmOf, readMounts, readSet, requireComplete, type Context } from "./context.ts";
 import { remove } from "./remove.ts";
+import { currentOwner, removeLeftovers } from "./temporary.ts";
 
 export interface BackupOptions {
   readonly name: string | undefined;
@@ -203,6 +205,9 @@ async function archive(run: Run, entries: readonly MountEntry[], dir: string, si
   });
   let stop = outcome.stop;
   const failed = failedStage(outcome.ends);
+  // A Ctrl-C reaches tar and the checksum's readers too: whatever ended first, it was that.
+  if (options.signal?.aborted === true && (stop !== undefined || failed !== undefined))
+    stop = { kind: "cancelled", reason: cancelReason(options.signal) };
   if (stop === undefined && failed !== undefined) {
     // A snapshot that became invalid makes tar fail; say that, not tar's symptom.
     const verdict = judgeFill(await readFill().catch(() => []), new Set());
@@ -342,9 +347,13 @@ async function cleanUp(context: Context, step: () => Promise<unknown>, fix: stri
   }
 }
 
-async function temporarySet(context: Context, options: BackupOptions): Promise<string> {
+/** A set tagged with this run, after those of runs that are gone are cleared away. */
+async function temporarySet(context: Context, lvm: Lvm, options: BackupOptions): Promise<string> {
+  await removeLeftovers(context, lvm, collectSets(await lvm.logicalVolumes()));
   const name = defaultSetName("backup", context.clock());
-  await create(context, { name, kind: "manual", volumes: options.volumes, size: options.size });
+  const temporary = await currentOwner(context.fs, options.pid);
+  const { volumes, size } = options;
+  await create(context, { name, kind: "manual", volumes, size, temporary });
   return name;
 }
 
@@ -359,7 +368,8 @@ export async function backup(context: Context, options: BackupOptions): Promise<
   await requirePrograms(context, options.compress);
   const lvm = lvmOf(context);
   const temporary = options.name === undefined;
-  const name = options.name ?? (await temporarySet(context, options));
+  if (options.signal?.aborted === true) throw new OperationError("backup interrupted");
+  const name = options.name ?? (await temporarySet(context, lvm, options));
   // Removal of a temporary set is part of the command the user asked for: no question.
   const yes: Context = { ...context, confirm: () => Promise.resolve(true) };
   try {

@@ -14,7 +14,7 @@ import {
   type VolumeRequest,
 } from "../sets/plan.ts";
 import type { SizePolicy } from "../sets/size.ts";
-import type { SetIdentity, SetKind } from "../sets/tags.ts";
+import type { SetIdentity, SetKind, SetOwner } from "../sets/tags.ts";
 import { lvmOf, readMounts, type Commands, type Context } from "./context.ts";
 import { pruneWith } from "./prune.ts";
 
@@ -27,6 +27,8 @@ export interface CreateOptions {
   readonly size: SizePolicy | undefined;
   /** What the set is taken for (a package manager's command line). */
   readonly label?: string;
+  /** The run a temporary set belongs to (backup with no NAME). */
+  readonly temporary?: SetOwner;
 }
 
 export interface CreateResult {
@@ -128,6 +130,7 @@ export async function create(context: Context, options: CreateOptions): Promise<
     kind: options.kind,
     created,
     ...(options.label ? { label: options.label } : {}),
+    ...(options.temporary ? { temporary: options.temporary } : {}),
   };
   const plan = planCreate({ set, ...(await planInputs(context, lvm, options)) });
   await executeCreate(lvm, plan);

@@ -8,6 +8,7 @@ import { planPrune, type PruneDecision, type RetentionPolicies } from "../sets/r
 import type { SetKind } from "../sets/tags.ts";
 import { lvmOf, readMounts, type Commands, type Context } from "./context.ts";
 import { dropSet } from "./remove.ts";
+import { decideTemporary, removeLeftover } from "./temporary.ts";
 
 export interface PruneEntry extends PruneDecision {
   readonly kind: SetKind;
@@ -68,13 +69,13 @@ export async function pruneWith(
   const config = await loadConfig(context.fs, context.configPath, context.configNamed);
   const sets = collectSets(await lvm.logicalVolumes());
   const protect = new Set(options.protect);
-  const decided = decide(
-    sets,
-    await readMounts(context),
-    config.retention,
-    context.clock(),
-    options.kinds,
-  );
+  const mounts = await readMounts(context);
+  // Temporary sets count in no retention policy; a full prune removes those of gone runs.
+  const lasting = sets.filter((s) => s.temporary === undefined);
+  const decided = [
+    ...decide(lasting, mounts, config.retention, context.clock(), options.kinds),
+    ...(options.kinds === undefined ? await decideTemporary(context.fs, sets, mounts) : []),
+  ];
   const decisions = decided.map((d) =>
     protect.has(d.name) && !d.keep ? { ...d, keep: true, reason: "just created" } : d,
   );
@@ -90,7 +91,7 @@ export async function pruneWith(
   for (const name of going) {
     const set = sets.find((s) => s.name === name);
     if (set === undefined) continue;
-    removed.push(...(await dropSet(lvm, set)));
+    removed.push(...(await (set.temporary ? removeLeftover(lvm, set, mounts) : dropSet(lvm, set))));
     context.output.note(`${lvm.dryRun ? "would remove" : "removed"} set ${name}`);
   }
   return { decisions, removed, commands: lvm.changes, dryRun: lvm.dryRun };

@@ -10,9 +10,14 @@ import { requireFile } from "../backup/verify.ts";
 import { CancelledError, DataError, OperationError, UsageError } from "../errors.ts";
 import type { Context } from "./context.ts";
 
+/** Device and inode of a directory, as stat gives them. */
+export type Identify = (path: string) => Promise<{ readonly dev: number; readonly ino: number }>;
+
 export interface RestoreOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressListener;
+  /** stat, unless a test hands in its own. */
+  readonly identify?: Identify;
 }
 
 export interface RestoreResult {
@@ -22,7 +27,14 @@ export interface RestoreResult {
   readonly elapsedMs: number;
 }
 
-async function target(context: Context, to: string): Promise<string> {
+/** Whether dir is the running system's / under any name: a link, or a bind mount of it. */
+async function isRoot(dir: string, identify: Identify): Promise<boolean> {
+  if ((await realpath(dir)) === "/") return true;
+  const [self, root] = await Promise.all([identify(dir), identify("/")]);
+  return self.dev === root.dev && self.ino === root.ino;
+}
+
+async function target(context: Context, to: string, identify: Identify): Promise<string> {
   const dir = resolve(to);
   const found = await stat(dir).catch(() => undefined);
   if (found === undefined || !found.isDirectory()) {
@@ -31,9 +43,9 @@ async function target(context: Context, to: string): Promise<string> {
       "make and mount the new file system there first",
     );
   }
-  if ((await realpath(dir)) === "/") {
+  if (await isRoot(dir, identify)) {
     throw new DataError(
-      "refusing to restore over the running system's /",
+      `refusing to restore over the running system's /${dir === "/" ? "" : ` (${dir} is / itself, mounted or linked there)`}`,
       "restore into a new file system mounted elsewhere, e.g. from a rescue system: mount /dev/VG/LV /mnt && rootsnap restore ARCHIVE --to /mnt",
     );
   }
@@ -54,7 +66,7 @@ export async function restore(
   if (context.dryRun) throw new UsageError("restore has no --dry-run");
   const path = resolve(archive);
   const total = await requireFile(path, "archive");
-  const dir = await target(context, to);
+  const dir = await target(context, to, options.identify ?? ((path) => stat(path)));
   const selinux = await tarHasSelinux(context.runner);
   const stages = (await isZstdFile(path))
     ? [zstdDecompressArgv(path), tarExtractArgv(dir, selinux)]

@@ -9,6 +9,7 @@ import type { LogicalVolume, VolumeGroup } from "../lvm/model.ts";
 import { collectSets, type SetVolume, type SnapshotSet } from "../sets/model.ts";
 import { lvmOf, type Context } from "./context.ts";
 import { dropSet } from "./remove.ts";
+import { sleepUnlessAborted } from "../sleep.ts";
 
 export interface WatchEvent {
   readonly level: "warning" | "notice";
@@ -26,6 +27,17 @@ export interface WatchResult {
 
 export type WriteFile = (path: string, data: string, mode: number) => Promise<void>;
 
+/**
+ * rootsnap's lock taken without waiting, or why it is not to be had: a pass that would
+ * remove a set takes it (a backup or a create may be using that set), one that extends does not.
+ */
+export type TakeLock = () => Promise<{ release(): void } | string>;
+
+export interface WatchOptions {
+  readonly write?: WriteFile;
+  readonly takeLock?: TakeLock;
+}
+
 /** Bytes to add: extendPercent of the current size, in whole extents. */
 function increment(size: number, percent: number, extent: number): number {
   const want = Math.max(extent, Math.ceil((size * percent) / 100));
@@ -37,6 +49,16 @@ interface Pass {
   readonly config: WatchdogConfig;
   readonly vgs: Map<string, VolumeGroup>;
   readonly events: WatchEvent[];
+  readonly takeLock?: TakeLock;
+  /** The lock once this pass took it, or why it could not. */
+  lock?: { release(): void } | string;
+}
+
+/** Undefined when the pass may remove a set; otherwise why not. */
+async function lockForRemoval(pass: Pass): Promise<string | undefined> {
+  if (pass.takeLock === undefined || pass.lvm.dryRun) return undefined;
+  pass.lock ??= await pass.takeLock();
+  return typeof pass.lock === "string" ? pass.lock : undefined;
 }
 
 function event(
@@ -88,11 +110,12 @@ async function act(
     }
   }
   const removing = action === "remove" || (action === "extend" && fallback === "remove");
-  const protectedBy = set.volumes.some((x) => x.state === "merging")
+  let protectedBy = set.volumes.some((x) => x.state === "merging")
     ? "a merge is pending"
     : set.volumes.some((x) => x.snapshotLv.open)
       ? "it is in use"
       : undefined;
+  if (removing && protectedBy === undefined) protectedBy = await lockForRemoval(pass);
   if (removing && protectedBy === undefined) {
     await dropSet(pass.lvm, set);
     event(
@@ -117,21 +140,12 @@ async function act(
   );
 }
 
-/** One look at every set; acts on each volume at or above the threshold. */
-export async function watchOnce(
-  context: Context,
-  lvm: Lvm,
-  write?: WriteFile,
-): Promise<WatchResult> {
-  const { watchdog: config } = await loadConfig(
-    context.fs,
-    context.configPath,
-    context.configNamed,
-  );
-  const [lvs, vgs] = await Promise.all([lvm.logicalVolumes(), lvm.volumeGroups()]);
-  const byName = new Map(lvs.map((lv) => [lv.fullName, lv]));
-  const pass: Pass = { lvm, config, vgs: new Map(vgs.map((vg) => [vg.name, vg])), events: [] };
-  const sets = collectSets(lvs);
+/** Acts on each active volume at or above the threshold, each thin pool once. */
+async function actOnSets(
+  pass: Pass,
+  sets: readonly SnapshotSet[],
+  byName: Map<string, LogicalVolume>,
+): Promise<void> {
   const handledPools = new Set<string>();
   for (const set of [...sets].reverse()) {
     for (const v of set.volumes) {
@@ -145,13 +159,42 @@ export async function watchOnce(
         );
         continue;
       }
-      if (v.state !== "active" || v.usedPercent === null || v.usedPercent < config.threshold)
+      if (v.state !== "active" || v.usedPercent === null || v.usedPercent < pass.config.threshold)
         continue;
       const target = filling(v, byName);
       if (target === undefined || handledPools.has(target.fullName)) continue;
       if (v.thin) handledPools.add(target.fullName);
       await act(pass, set, v, target);
     }
+  }
+}
+
+/** One look at every set; acts on each volume at or above the threshold. */
+export async function watchOnce(
+  context: Context,
+  lvm: Lvm,
+  options: WatchOptions = {},
+): Promise<WatchResult> {
+  const { write, takeLock } = options;
+  const { watchdog: config } = await loadConfig(
+    context.fs,
+    context.configPath,
+    context.configNamed,
+  );
+  const [lvs, vgs] = await Promise.all([lvm.logicalVolumes(), lvm.volumeGroups()]);
+  const byName = new Map(lvs.map((lv) => [lv.fullName, lv]));
+  const pass: Pass = {
+    lvm,
+    config,
+    vgs: new Map(vgs.map((vg) => [vg.name, vg])),
+    events: [],
+    takeLock,
+  };
+  const sets = collectSets(lvs);
+  try {
+    await actOnSets(pass, sets, byName);
+  } finally {
+    if (typeof pass.lock === "object") pass.lock.release();
   }
   let metrics: string | undefined;
   if (config.metrics !== undefined && write !== undefined && !lvm.dryRun) {
@@ -169,30 +212,20 @@ export async function watchOnce(
 }
 
 /**
- * Looks again every [watchdog] interval until the signal aborts. It takes no rootsnap lock
- * (a long backup must not stop it): LVM locks its own metadata, and sets in use or being
- * merged are never removed.
+ * Looks again every [watchdog] interval until the signal aborts. It waits for no rootsnap
+ * lock (it must extend a snapshot that fills during a long backup): LVM locks its own
+ * metadata, and only a pass that removes a set takes rootsnap's lock, if it is free.
  */
 export async function watchFollow(
   context: Context,
-  write: WriteFile,
+  options: WatchOptions,
   signal: AbortSignal,
 ): Promise<WatchResult> {
   const { watchdog } = await loadConfig(context.fs, context.configPath, context.configNamed);
   let last: WatchResult = { events: [], metrics: undefined };
   while (!signal.aborted) {
-    last = await watchOnce(context, lvmOf(context), write);
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, watchdog.interval * 1000);
-      signal.addEventListener(
-        "abort",
-        () => {
-          clearTimeout(t);
-          resolve();
-        },
-        { once: true },
-      );
-    });
+    last = await watchOnce(context, lvmOf(context), options);
+    await sleepUnlessAborted(watchdog.interval * 1000, signal);
   }
   return last;
 }

@@ -56,6 +56,8 @@ const TIMELINE_KEYS = ["hourly", "daily", "weekly", "monthly", "yearly"] as cons
 const RETENTION_KEYS = ["keep-last", "keep-within", ...TIMELINE_KEYS];
 const WATCHDOG_KEYS = ["threshold", "action", "fallback", "extend-percent", "interval", "metrics"];
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+/** A timer holds at most 2^31-1 ms (24.8 days); Node fires a longer one after 1 ms. */
+const INTERVAL_MAX_SECONDS = 24 * 86_400;
 
 /** "90s", "15m", "36h", "30d", "2w" in seconds, or undefined. */
 export function parseDuration(text: string): number | undefined {
@@ -148,8 +150,11 @@ export function readWatchdog(r: TableReader, value: unknown): WatchdogConfig {
       : typeof t.interval === "string"
         ? parseDuration(t.interval)
         : undefined;
-  if (interval === undefined || interval < 1) {
+  if (interval === undefined) {
     r.fail("interval in [watchdog] is not a duration", "watchdog", 0, "interval", 'use e.g. "10s"');
+  }
+  if (interval < 1 || interval > INTERVAL_MAX_SECONDS) {
+    r.fail("interval in [watchdog] must be from 1s to 24d", "watchdog", 0, "interval");
   }
   const metrics = t.metrics;
   if (

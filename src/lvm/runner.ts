@@ -2,6 +2,7 @@
 // stdin closed, a timeout, and errors that carry argv, exit code and stderr.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import type { Readable } from "node:stream";
+import { childrenApart } from "./apart.ts";
 
 export interface RunOptions {
   /** Milliseconds before the process is killed (SIGTERM, then SIGKILL 5 s later). */
@@ -104,6 +105,7 @@ export const run: Runner = (argv, options = {}) => {
       cwd: options.cwd,
       env: childEnv(options.env),
       stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      detached: childrenApart(),
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -178,6 +180,8 @@ function runBlocking(
     timeout: Number.isFinite(timeoutMs) ? timeoutMs : undefined,
     killSignal: "SIGTERM",
     maxBuffer: Infinity,
+    // spawnSync honours it as spawn does, though @types/node lists it for spawn only.
+    ...({ detached: childrenApart() } as object),
   });
   // Both are null when the program could not be started.
   const stdout = (result.stdout as Buffer | null)?.toString("utf8") ?? "";
@@ -241,5 +245,6 @@ export function start(argv: readonly string[], options: StartOptions = {}): Chil
     cwd: options.cwd,
     env: childEnv(options.env),
     stdio: [options.stdin ?? "ignore", options.stdout ?? output, output],
+    detached: childrenApart(),
   });
 }

@@ -1,6 +1,6 @@
 // Snapshot sets as read back from LVM: every LV tagged with a set name, grouped.
 import { isThin, type LogicalVolume } from "../lvm/model.ts";
-import { readSetTags, type SetKind } from "./tags.ts";
+import { readSetTags, type SetKind, type SetOwner } from "./tags.ts";
 
 export type VolumeState = "active" | "inactive" | "invalid" | "merging";
 
@@ -23,6 +23,8 @@ export interface SnapshotSet {
   readonly kind: SetKind;
   readonly created: Date;
   readonly label?: string;
+  /** Set for a temporary set (backup with no NAME): the run it belongs to. */
+  readonly temporary?: SetOwner;
   readonly volumes: readonly SetVolume[];
   /**
    * Snapshots the set was made with that LVM no longer has, while none of it merges (a
@@ -104,6 +106,7 @@ export function collectSets(lvs: readonly LogicalVolume[]): SnapshotSet[] {
       label?: string;
       members?: number;
       memberVolumes?: readonly string[];
+      temporary?: SetOwner;
       volumes: SetVolume[];
     }
   >();

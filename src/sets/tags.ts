@@ -15,6 +15,7 @@ const MEMBER_PREFIX = "rootsnap.member=";
 const VOLUME_NAME = /^[A-Za-z0-9+_.-]+\/[A-Za-z0-9+_.-]+$/;
 /** Characters of a label, and so of its tag's value. */
 export const LABEL_MAX = 200;
+const TEMPORARY_PREFIX = "rootsnap.temporary=";
 
 export interface SetIdentity {
   readonly name: string;
@@ -29,6 +30,26 @@ export interface SetIdentity {
    * in a VG lvm does not report now is out of reach, not missing.
    */
   readonly memberVolumes?: readonly string[];
+  /** The run a temporary set (backup with no NAME) belongs to, to be removed once it is gone. */
+  readonly temporary?: SetOwner;
+}
+
+/** A process, told apart from a later one with its pid: its start time and its boot. */
+export interface SetOwner {
+  readonly pid: number;
+  /** Clock ticks from boot to its start (/proc/PID/stat field 22); "" when unknown. */
+  readonly started: string;
+  /** /proc/sys/kernel/random/boot_id of its boot; "" when unknown. */
+  readonly boot: string;
+}
+
+function ownerTag(owner: SetOwner): string {
+  return `${TEMPORARY_PREFIX}${owner.pid}:${owner.started}:${owner.boot}`;
+}
+
+function readOwner(text: string | undefined): SetOwner | undefined {
+  const m = /^([1-9]\d{0,9}):(\d*):([0-9a-f-]*)$/.exec(text ?? "");
+  return m === null ? undefined : { pid: Number(m[1]), started: m[2] ?? "", boot: m[3] ?? "" };
 }
 
 export function isSetKind(text: string): text is SetKind {
@@ -53,6 +74,7 @@ export function setTags(identity: SetIdentity): string[] {
     ...(identity.label ? [`${LABEL_PREFIX}${labelTag(identity.label)}`] : []),
     ...(identity.members === undefined ? [] : [`${MEMBERS_PREFIX}${identity.members}`]),
     ...(identity.memberVolumes ?? []).map((volume) => `${MEMBER_PREFIX}${volume}`),
+    ...(identity.temporary === undefined ? [] : [ownerTag(identity.temporary)]),
   ];
 }
 
@@ -83,6 +105,7 @@ export function readSetTags(
     .filter((tag) => tag.startsWith(MEMBER_PREFIX))
     .map((tag) => tag.slice(MEMBER_PREFIX.length))
     .filter((volume) => VOLUME_NAME.test(volume));
+  const temporary = readOwner(valueOf(tags, TEMPORARY_PREFIX));
   return {
     name,
     kind: isSetKind(kindText) ? kindText : "manual",
@@ -90,5 +113,6 @@ export function readSetTags(
     ...(label ? { label } : {}),
     ...(members === undefined ? {} : { members }),
     ...(memberVolumes.length === 0 ? {} : { memberVolumes }),
+    ...(temporary === undefined ? {} : { temporary }),
   };
 }

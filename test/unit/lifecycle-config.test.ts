@@ -80,6 +80,6 @@ test("bad lifecycle settings name the file, the line and the key", async () => {
   );
   assert.equal(
     await configError(`[watchdog]\ninterval = "0s"\n`),
-    `${P}:2: interval in [watchdog] is not a duration`,
+    `${P}:2: interval in [watchdog] must be from 1s to 24d`,
   );
 });

@@ -96,7 +96,7 @@ export async function prepareGuest(m: Machine, layout: BackupLayout): Promise<vo
   );
 }
 
-function expectCode(r: GuestResult, code: number, what: string, pattern?: RegExp): void {
+export function expectCode(r: GuestResult, code: number, what: string, pattern?: RegExp): void {
   const detail = `${what}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
   assert.equal(r.code, code, detail);
   if (pattern) assert.match(r.stderr, pattern, detail);
@@ -220,7 +220,7 @@ export function signalRootsnap(signal: string): string {
 }
 
 /** Starts rootsnap backup in the background, waits until its tree is mounted. */
-async function startBackup(m: Machine, args: string, tag: string): Promise<void> {
+export async function startBackup(m: Machine, args: string, tag: string): Promise<void> {
   await m.sh(
     `(rootsnap backup ${args} > /tmp/${tag}.out 2> /tmp/${tag}.err; echo $? > /tmp/${tag}.rc) < /dev/null > /dev/null 2>&1 & ` +
       `for i in $(seq 150); do grep -q ' /run/rootsnap/' /proc/self/mountinfo && pgrep -x tar > /dev/null && exit 0; sleep 0.2; done; cat /tmp/${tag}.err; exit 1`,
@@ -228,7 +228,7 @@ async function startBackup(m: Machine, args: string, tag: string): Promise<void>
   );
 }
 
-async function waitBackup(m: Machine, tag: string): Promise<GuestResult> {
+export async function waitBackup(m: Machine, tag: string): Promise<GuestResult> {
   const out = await m.sh(
     `for i in $(seq 600); do [ -s /tmp/${tag}.rc ] && break; sleep 0.2; done; cat /tmp/${tag}.rc; echo ---; cat /tmp/${tag}.err`,
     { timeoutMs: 180_000 },
