@@ -108,6 +108,10 @@ export const nodeBootFiles: BootFiles = {
   },
   async makePrivateDirectory(path) {
     await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+    // Whoever may write the parent could swap the private directory for one of their own.
+    const parent = await lstat(dirname(path));
+    if (parent.isDirectory() && (parent.mode & 0o022) !== 0)
+      await restrictMode(dirname(path), parent.mode & 0o7755);
     await mkdir(path, { mode: 0o700 }).catch((error: unknown) => {
       if (errno(error) !== "EEXIST") throw error;
     });

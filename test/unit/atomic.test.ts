@@ -144,6 +144,7 @@ test("the /boot copy's directory and files are made private, old copies narrowed
   const dir = join(root, "var/lib/rootsnap/boot");
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   chmodSync(dir, 0o755);
+  chmodSync(join(dir, ".."), 0o777);
   writeFileSync(join(dir, "old.tar"), "copy", { mode: 0o644 });
   chmodSync(join(dir, "old.tar"), 0o644);
   const secret = secretIn(root);
@@ -151,6 +152,7 @@ test("the /boot copy's directory and files are made private, old copies narrowed
   symlinkSync(secret, join(dir, "planted.tar"));
   await nodeBootFiles.makePrivateDirectory(dir);
   assert.equal(statSync(dir).mode & 0o777, 0o700);
+  assert.equal(statSync(join(dir, "..")).mode & 0o777, 0o755, "nobody else may swap it");
   assert.equal(statSync(join(dir, "old.tar")).mode & 0o777, 0o600);
   assert.equal(statSync(secret).mode & 0o777, 0o640, "a link's target is not touched");
   const fresh = await nodeBootFiles.createPrivateFile(dir, "set.tar.partial-");

@@ -2,16 +2,7 @@
 // under sh with stand-ins for lvm's programs, date and rootsnap on PATH.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { DEFAULT_LOCK_PATH } from "../../src/cli/lock.ts";
@@ -32,7 +23,7 @@ import { parseSizePolicy, type SizePolicy } from "../../src/sets/size.ts";
 import type { BootFiles } from "../../src/boot/files.ts";
 import { refreshBootPlan } from "../../src/commands/boot-plan.ts";
 import type { Context } from "../../src/commands/context.ts";
-import { editReport, fakeLvm, memoryFs, sample, type FakeSystem } from "./helpers.ts";
+import { editReport, fakeLvm, memoryFs, sample, tempDir, type FakeSystem } from "./helpers.ts";
 
 const SETS = "handwritten-lvm2-2.03.16/two-vgs/sets";
 const EPOCH = 1767607200;
@@ -69,7 +60,7 @@ interface Guest {
  * logs its argv, one word per line, then "--"), and a configuration file.
  */
 function setUp(tools: Record<string, string>): Guest {
-  const dir = mkdtempSync(join(tmpdir(), "rootsnap-plan-"));
+  const dir = tempDir("rootsnap-plan-");
   mkdirSync(join(dir, "bin"));
   const bodies: Record<string, string> = {
     date: `exec /bin/date -d @${EPOCH} "$@"`,

@@ -1,8 +1,7 @@
 // Boot integration: the generated GRUB script run against a stand-in 10_linux, grub.cfg
 // parsing, diffs, /boot copies, and setup then uninstall leaving every byte as it was.
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { bootLeftOut, filesToDrop } from "../../src/boot/bootcopy.ts";
@@ -16,7 +15,7 @@ import { unitFiles } from "../../src/boot/units.ts";
 import { ambiguousFstab } from "../../src/commands/doctor.ts";
 import { parseMountinfo } from "../../src/config/mounts.ts";
 import { run } from "../../src/lvm/runner.ts";
-import { fakeRunner, GRUB, GRUB_TOOLS, memoryFiles, sample } from "./helpers.ts";
+import { fakeRunner, GRUB, GRUB_TOOLS, memoryFiles, sample, tempDir } from "./helpers.ts";
 
 const LINUX_ENTRY = `menuentry 'Debian GNU/Linux' --class debian --class gnu-linux $menuentry_id_option 'gnulinux-simple-abc' {
 \tload_video
@@ -41,7 +40,7 @@ submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option 'gnulinux-a
 `;
 
 test("the /etc/grub.d script copies 10_linux's first entry with the parameter and its own id", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "rootsnap-grubd-"));
+  const dir = tempDir("rootsnap-grubd-");
   const linux = join(dir, "10_linux");
   writeFileSync(
     linux,

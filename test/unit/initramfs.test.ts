@@ -2,8 +2,7 @@
 // under sh against the udev rules and lvm2 hooks recorded on Debian 12 and 13, and the
 // decision of when revert rebuilds the initramfs.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import {
@@ -15,7 +14,7 @@ import {
 } from "../../src/boot/initramfs.ts";
 import { Steps } from "../../src/boot/steps.ts";
 import { run } from "../../src/lvm/runner.ts";
-import { fakeRunner, memoryFiles } from "./helpers.ts";
+import { fakeRunner, memoryFiles, tempDir } from "./helpers.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
 const RECORDED = [
@@ -39,7 +38,7 @@ for (const { system, dir, rulesDir } of RECORDED) {
   test(`${system}: the hook gives the initramfs copy of lvm's rule --poll n, and only the direct one`, async () => {
     const rules = recorded(dir, RULES);
     assert.ok(rulesStartPoller(rules), "the recorded rule polls");
-    const root = mkdtempSync(join(tmpdir(), "rootsnap-initramfs-"));
+    const root = tempDir("rootsnap-initramfs-");
     const destdir = join(root, "dest");
     const copied = join(destdir, rulesDir, "udev", "rules.d", "69-lvm.rules");
     mkdirSync(join(copied, ".."), { recursive: true });

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { acquireLock } from "../../src/cli/lock.ts";
 import { ExitCode } from "../../src/errors.ts";
+import { tempDir } from "./helpers.ts";
 
-const lockPath = () => join(mkdtempSync(join(tmpdir(), "rootsnap-lock-")), "rootsnap.lock");
+const lockPath = () => join(tempDir("rootsnap-lock-"), "rootsnap.lock");
 
 test("the lock holds the owner's pid and goes away on release", async () => {
   const path = lockPath();
