@@ -220,6 +220,12 @@ async function activeUnits(steps: Steps, names: readonly string[]): Promise<Set<
   return new Set(names.filter((_, i) => states[i]?.trim() === "active"));
 }
 
+/** A unit that failed stays listed until this, even once its file is gone. */
+async function resetFailed(steps: Steps, names: readonly string[]): Promise<void> {
+  // It exits 1 for a unit systemd has not loaded, and goes on with the others.
+  await steps.change(["systemctl", "reset-failed", ...names], { okCodes: [0, 1] });
+}
+
 export async function setupBoot(
   files: BootFiles,
   steps: Steps,
@@ -322,6 +328,7 @@ export async function setupBoot(
       if (started.length > 0) {
         undo.add(`systemctl stop ${started.join(" ")}`, async () => {
           await steps.change(["systemctl", "stop", ...started]);
+          await resetFailed(steps, started);
         });
       }
       restarted = true;
@@ -380,6 +387,10 @@ export async function uninstallBoot(
   if (installedUnits.length > 0) {
     await steps.change(["systemctl", "disable", "--now", ...installedUnits]);
   }
+  const unitNames = changes
+    .filter((change) => change.path.startsWith(`${UNIT_DIR}/`))
+    .map((change) => basename(change.path));
+  if (unitNames.length > 0) await resetFailed(steps, unitNames);
   for (const change of changes) {
     steps.note(["rm", change.path]);
     if (!steps.dryRun) await files.remove(change.path);
