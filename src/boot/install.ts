@@ -220,6 +220,69 @@ async function activeUnits(steps: Steps, names: readonly string[]): Promise<Set<
   return new Set(names.filter((_, i) => states[i]?.trim() === "active"));
 }
 
+/** A unit that failed stays listed until this, even once its file is gone. */
+async function resetFailed(steps: Steps, names: readonly string[]): Promise<void> {
+  // It exits 1 for a unit systemd has not loaded, and goes on with the others.
+  await steps.change(["systemctl", "reset-failed", ...names], { okCodes: [0, 1] });
+}
+
+/** The units `systemctl enable` links (those with [Install]), and those started at once. */
+function unitRoles(units: readonly DesiredFile[]): { enabled: DesiredFile[]; startNow: string[] } {
+  return {
+    // Units without [Install] (those a timer starts) are not enabled themselves.
+    enabled: units.filter((unit) => unit.text.includes("[Install]")),
+    startNow: units.filter((unit) => startsNow(unit.path)).map((unit) => basename(unit.path)),
+  };
+}
+
+/**
+ * Writes the changed files, enables the units and starts the timers and the watchdog, each
+ * step with its undo in `undo`: a failure leaves enabled and running what was before.
+ */
+async function installUnits(
+  files: BootFiles,
+  steps: Steps,
+  undo: UndoLog,
+  changes: readonly FileChange[],
+  units: readonly DesiredFile[],
+  wantsMissing: readonly string[],
+): Promise<void> {
+  const { enabled, startNow } = unitRoles(units);
+  const newlyEnabled: string[] = [];
+  for (const unit of enabled) {
+    const link = `${UNIT_DIR}/${unit.wantedBy ?? ""}.wants/${basename(unit.path)}`;
+    if (unit.wantedBy === undefined || !(await files.exists(link)))
+      newlyEnabled.push(basename(unit.path));
+  }
+  const running = await activeUnits(steps, startNow);
+  let restarted = false;
+  // Once the unit files are back, systemd reads them again and what ran before runs them.
+  undo.add("systemctl daemon-reload", async () => {
+    await steps.change(["systemctl", "daemon-reload"]);
+    const before = startNow.filter((name) => running.has(name));
+    if (restarted && before.length > 0) await steps.change(["systemctl", "restart", ...before]);
+  });
+  for (const change of changes) await undo.write(change.path, change.after ?? "", change.mode);
+  await steps.change(["systemctl", "daemon-reload"]);
+  for (const dir of wantsMissing) undo.add(dir, () => undo.removeDirectory(dir));
+  if (newlyEnabled.length > 0) {
+    undo.add(`systemctl disable ${newlyEnabled.join(" ")}`, async () => {
+      await steps.change(["systemctl", "disable", ...newlyEnabled]);
+    });
+  }
+  await steps.change(["systemctl", "enable", ...enabled.map((unit) => basename(unit.path))]);
+  if (startNow.length === 0) return;
+  const started = startNow.filter((name) => !running.has(name));
+  if (started.length > 0) {
+    undo.add(`systemctl stop ${started.join(" ")}`, async () => {
+      await steps.change(["systemctl", "stop", ...started]);
+      await resetFailed(steps, started);
+    });
+  }
+  restarted = true;
+  await steps.change(["systemctl", "restart", ...startNow]);
+}
+
 export async function setupBoot(
   files: BootFiles,
   steps: Steps,
@@ -265,68 +328,28 @@ export async function setupBoot(
   if (!(await files.isDirectory(STATE_DIR))) createdDirectories.push(STATE_DIR);
   for (const change of changes)
     steps.note(["install", "-m", change.mode.toString(8), "/dev/stdin", change.path]);
-  // Units without [Install] (those a timer starts) are not enabled themselves.
-  const enabled = units.filter((unit) => unit.text.includes("[Install]"));
-  const unitNames = enabled.map((unit) => basename(unit.path));
-  const startNow = units.filter((unit) => startsNow(unit.path)).map((unit) => basename(unit.path));
   if (steps.dryRun) {
+    const { enabled, startNow } = unitRoles(units);
     await steps.change(["systemctl", "daemon-reload"]);
-    await steps.change(["systemctl", "enable", ...unitNames]);
+    await steps.change(["systemctl", "enable", ...enabled.map((unit) => basename(unit.path))]);
     if (startNow.length > 0) await steps.change(["systemctl", "restart", ...startNow]);
     await regenerateGrubConfig(files, steps, grub, true);
     return { changes, commands: steps.commands, dryRun: true, unchanged: false, warnings };
   }
-  // What a failed run must leave as it was: the units enabled and running before.
-  const newlyEnabled: string[] = [];
-  for (const unit of enabled) {
-    const link = `${UNIT_DIR}/${unit.wantedBy ?? ""}.wants/${basename(unit.path)}`;
-    if (unit.wantedBy === undefined || !(await files.exists(link)))
-      newlyEnabled.push(basename(unit.path));
-  }
-  const running = await activeUnits(steps, startNow);
   // Keep grub.cfg from before the first setup, unless it has been regenerated since.
   const keepSaved = state?.savedBefore === true && state.writtenSha256 === sha256(grubCfg);
   const savedBefore = state === undefined || keepSaved;
-  const writeState = (undo: UndoLog | undefined, writtenSha256: string | null): Promise<void> => {
-    const text = `${JSON.stringify({ grubConfig: grub.config, writtenSha256, savedBefore, createdDirectories, executable } satisfies SetupState, null, 2)}\n`;
-    return undo === undefined
-      ? files.writeAtomic(STATE_PATH, text, 0o644)
-      : undo.write(STATE_PATH, text, 0o644, true);
-  };
+  const record = (writtenSha256: string | null): string =>
+    `${JSON.stringify({ grubConfig: grub.config, writtenSha256, savedBefore, createdDirectories, executable } satisfies SetupState, null, 2)}\n`;
   const undo = new UndoLog(files);
-  let restarted = false;
   try {
     await undo.makeDirectory(STATE_DIR, true);
     if (state === undefined) await undo.write(SAVED_GRUB_CFG, grubCfg, 0o600, true);
     if (!savedBefore) await undo.remove(SAVED_GRUB_CFG, true);
     // The record comes first: an interrupted setup is undone by uninstall.
-    await writeState(undo, null);
+    await undo.write(STATE_PATH, record(null), 0o644, true);
     for (const dir of lifecycle.missingDirectories) await undo.makeDirectory(dir);
-    // Once the unit files are back, systemd reads them again and what ran before runs them.
-    undo.add("systemctl daemon-reload", async () => {
-      await steps.change(["systemctl", "daemon-reload"]);
-      const before = startNow.filter((name) => running.has(name));
-      if (restarted && before.length > 0) await steps.change(["systemctl", "restart", ...before]);
-    });
-    for (const change of changes) await undo.write(change.path, change.after ?? "", change.mode);
-    await steps.change(["systemctl", "daemon-reload"]);
-    for (const dir of wantsMissing) undo.add(dir, () => undo.removeDirectory(dir));
-    if (newlyEnabled.length > 0) {
-      undo.add(`systemctl disable ${newlyEnabled.join(" ")}`, async () => {
-        await steps.change(["systemctl", "disable", ...newlyEnabled]);
-      });
-    }
-    await steps.change(["systemctl", "enable", ...unitNames]);
-    if (startNow.length > 0) {
-      const started = startNow.filter((name) => !running.has(name));
-      if (started.length > 0) {
-        undo.add(`systemctl stop ${started.join(" ")}`, async () => {
-          await steps.change(["systemctl", "stop", ...started]);
-        });
-      }
-      restarted = true;
-      await steps.change(["systemctl", "restart", ...startNow]);
-    }
+    await installUnits(files, steps, undo, changes, units, wantsMissing);
     const grubMode = await files.mode(grub.config);
     undo.add(grub.config, async () => {
       const now = await files.read(grub.config);
@@ -334,7 +357,11 @@ export async function setupBoot(
         await files.writeAtomic(grub.config, grubCfg, grubMode ?? 0o644);
     });
     await regenerateGrubConfig(files, steps, grub, true);
-    await writeState(undefined, sha256((await files.read(grub.config)) ?? ""));
+    await files.writeAtomic(
+      STATE_PATH,
+      record(sha256((await files.read(grub.config)) ?? "")),
+      0o644,
+    );
   } catch (error) {
     const failed = await undo.undo();
     warn(
@@ -380,6 +407,10 @@ export async function uninstallBoot(
   if (installedUnits.length > 0) {
     await steps.change(["systemctl", "disable", "--now", ...installedUnits]);
   }
+  const unitNames = changes
+    .filter((change) => change.path.startsWith(`${UNIT_DIR}/`))
+    .map((change) => basename(change.path));
+  if (unitNames.length > 0) await resetFailed(steps, unitNames);
   for (const change of changes) {
     steps.note(["rm", change.path]);
     if (!steps.dryRun) await files.remove(change.path);

@@ -128,10 +128,11 @@ export function inexpressiblePath(
 }
 
 function hint(program: string, problem: LocationProblem | undefined): string {
-  if (program === DEFAULT_EXECUTABLE && problem !== undefined && problem.path !== program) {
-    const path = shellQuote(problem.path);
+  const path = shellQuote(problem?.path ?? program);
+  if (problem?.path === program && /^is (owned|writable|not executable)/.test(problem.why))
+    return `make it root's alone: chown root ${path} && chmod 0755 ${path}`;
+  if (program === DEFAULT_EXECUTABLE && problem !== undefined)
     return `make it root's alone: chown root ${path} && chmod go-w ${path}`;
-  }
   return `install it root-owned: install -m 0755 ${shellQuote(program)} ${DEFAULT_EXECUTABLE}, then run ${DEFAULT_EXECUTABLE} setup`;
 }
 

@@ -427,10 +427,7 @@ test("the location check on real directories: a non-root owner, o+w, g+w, links,
     join(base, "open-links"),
   );
   // The refusal: exit 77, naming the place and how to install it instead.
-  const refused = await requireTrustedProgram(join(base, "open", "rootsnap"), []).then(
-    () => undefined,
-    (error: unknown) => error,
-  );
+  const refused = await failure(requireTrustedProgram(join(base, "open", "rootsnap"), []));
   assert.ok(refused instanceof RootsnapError);
   assert.equal(refused.exitCode, 77);
   assert.match(
@@ -440,6 +437,13 @@ test("the location check on real directories: a non-root owner, o+w, g+w, links,
   assert.match(
     refused.hint ?? "",
     /^install it root-owned: install -m 0755 .*open\/rootsnap \/usr\/local\/bin\/rootsnap/,
+  );
+  // The program file itself: put right where it is.
+  const itself = await failure(requireTrustedProgram(join(base, "plain", "rootsnap"), []));
+  assert.ok(itself instanceof RootsnapError);
+  assert.match(
+    itself.hint ?? "",
+    /^make it root's alone: chown root \S*plain\/rootsnap && chmod 0755 /,
   );
 });
 
@@ -485,7 +489,7 @@ function systemctl(calls: readonly string[][]): string[] {
 
 async function failure(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
-    () => assert.fail("setup should have failed"),
+    () => assert.fail("it should have failed"),
     (error: unknown) => error,
   );
 }
@@ -536,6 +540,7 @@ test("a setup whose grub-mkconfig, grub-script-check or systemctl enable fails l
             `enable ${units}`,
             `restart ${started}`,
             `stop ${started}`,
+            `reset-failed ${started}`,
             `disable ${units}`,
             "daemon-reload",
           ];
@@ -595,6 +600,7 @@ test("a re-run of setup that fails puts the previous install back", async () => 
     "enable rootsnap-prune.timer rootsnap-watch.service rootsnap-scheduled.timer rootsnap-boot.service rootsnap-finish.service",
     "restart rootsnap-prune.timer rootsnap-watch.service rootsnap-scheduled.timer",
     "stop rootsnap-scheduled.timer",
+    "reset-failed rootsnap-scheduled.timer",
     "disable rootsnap-scheduled.timer",
     "daemon-reload",
     "restart rootsnap-prune.timer rootsnap-watch.service",
@@ -659,6 +665,7 @@ test("uninstall removes what an older setup wrote, unquoted", async () => {
   assert.deepEqual([...data.keys()], ["/boot/grub/grub.cfg"]);
   assert.deepEqual(systemctl(fake.calls), [
     "disable --now rootsnap-finish.service rootsnap-watch.service",
+    "reset-failed rootsnap-finish.service rootsnap-watch.service",
     "daemon-reload",
   ]);
 });

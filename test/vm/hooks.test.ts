@@ -4,22 +4,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { installRootsnap, vmSkip, withMachine, type Machine } from "./rig/index.ts";
+import { APT_INSTALL as APT, makeDeb } from "./scenarios/test-debs.ts";
 
 interface ListJson {
   sets: { name: string; kind: string; label: string | null }[];
-}
-
-/** Builds a tiny package in the guest; `postinst` is its maintainer script, if any. */
-async function makeDeb(m: Machine, name: string, postinst?: string): Promise<string> {
-  const deb = `/root/${name}_1.0_all.deb`;
-  await m.sh(
-    `rm -rf /tmp/${name} && mkdir -p /tmp/${name}/DEBIAN /tmp/${name}/usr/share/${name} &&
-     printf 'Package: ${name}\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: rootsnap tests <tests@example.invalid>\\nDescription: rootsnap test package\\n' > /tmp/${name}/DEBIAN/control &&
-     echo ${name} > /tmp/${name}/usr/share/${name}/payload &&
-     ${postinst ? `printf '#!/bin/sh\\n${postinst}\\n' > /tmp/${name}/DEBIAN/postinst && chmod 755 /tmp/${name}/DEBIAN/postinst &&` : ""}
-     dpkg-deb -b /tmp/${name} ${deb} >/dev/null`,
-  );
-  return deb;
 }
 
 async function sets(m: Machine): Promise<ListJson["sets"]> {
@@ -27,7 +15,6 @@ async function sets(m: Machine): Promise<ListJson["sets"]> {
 }
 
 const CONFIG = '[defaults]\nsize = "512M"\n\n[retention.scheduled]\nkeep-last = 2\n';
-const APT = "DEBIAN_FRONTEND=noninteractive apt-get install -y -q";
 
 test(
   "apt hook, revert of an update, interrupted apt, full VG, timers",
