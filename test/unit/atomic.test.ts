@@ -206,7 +206,9 @@ await nodeBootFiles.move(${JSON.stringify(join(dir, "grub.cfg.new"))}, ${JSON.st
     const r = spawnSync(
       "strace",
       [
-        "-f",
+        // One file per thread: a single file splits calls that overlap into two lines.
+        "-ff",
+        "-ttt",
         "-qq",
         "-o",
         trace,
@@ -220,7 +222,12 @@ await nodeBootFiles.move(${JSON.stringify(join(dir, "grub.cfg.new"))}, ${JSON.st
       { encoding: "utf8" },
     );
     assert.equal(r.status, 0, r.stderr);
-    const lines = readFileSync(trace, "utf8").split("\n");
+    // Every thread's calls in the order they started.
+    const lines = readdirSync(dir)
+      .filter((name) => name.startsWith("trace."))
+      .flatMap((name) => readFileSync(join(dir, name), "utf8").split("\n"))
+      .filter((line) => line !== "")
+      .sort((a, b) => Number(a.split(" ")[0]) - Number(b.split(" ")[0]));
     const fdsOf = (pattern: RegExp): string[] =>
       lines.flatMap((line) => {
         const m = pattern.exec(line);
@@ -259,14 +266,21 @@ await nodeBootFiles.move(${JSON.stringify(join(dir, "grub.cfg.new"))}, ${JSON.st
 
     // move (grub.cfg made by grub-mkconfig): the file is synced before it replaces the old one.
     const src = join(dir, "grub.cfg.new");
-    const srcFds = fdsOf(
-      new RegExp(`openat\\(AT_FDCWD, ${quoted(src)}, O_RDONLY[^)]*O_NOFOLLOW[^)]*\\) = (\\d+)`),
+    const srcOpen = new RegExp(
+      `openat\\(AT_FDCWD, ${quoted(src)}, O_RDONLY[^)]*O_NOFOLLOW[^)]*\\) = (\\d+)`,
     );
+    const srcFds = fdsOf(srcOpen);
+    const srcOpened = index(srcOpen);
     const moved = index(
       new RegExp(`rename(at2?)?\\(.*${quoted(src)}.*${quoted(join(dir, "grub.cfg"))}`),
     );
-    const srcSync = lines.findIndex((line) => srcFds.some((d) => line.includes(`fsync(${d})`)));
-    assert.ok(srcSync !== -1 && srcSync < moved, "grub.cfg's data is on disk before the rename");
+    const srcSync = lines.findIndex(
+      (line, i) => i > srcOpened && srcFds.some((d) => line.includes(`fsync(${d})`)),
+    );
+    assert.ok(
+      srcOpened !== -1 && srcSync !== -1 && srcSync < moved,
+      "grub.cfg's data is on disk before the rename",
+    );
     const after = lines.findIndex(
       (line, i) => i > moved && dirFds.some((d) => line.includes(`fsync(${d})`)),
     );
