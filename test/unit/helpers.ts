@@ -7,6 +7,7 @@ import { after } from "node:test";
 import type { BootFiles } from "../../src/boot/files.ts";
 import type { Grub } from "../../src/boot/grub.ts";
 import type { Io } from "../../src/cli/app.ts";
+import type { Context } from "../../src/commands/context.ts";
 import type { FileSystem } from "../../src/fs.ts";
 import { CommandError, type RunResult, type Runner } from "../../src/lvm/runner.ts";
 
@@ -260,3 +261,18 @@ export const GRUB_TOOLS = Object.fromEntries(
     "",
   ]),
 );
+
+/** A command's context with quiet output, no dry run and the default configuration path. */
+export function testContext(runner: Runner, overrides: Partial<Context> = {}): Context {
+  return {
+    runner,
+    fs: memoryFs({}),
+    clock: () => new Date("2026-01-05T10:00:00Z"),
+    output: { note: () => undefined, warn: () => undefined },
+    dryRun: false,
+    configPath: "/etc/rootsnap/rootsnap.toml",
+    configNamed: false,
+    confirm: () => Promise.resolve(true),
+    ...overrides,
+  };
+}

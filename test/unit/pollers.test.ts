@@ -1,10 +1,17 @@
 // lvm's own merge pollers: recognised from their command lines, and left alone by status.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Context } from "../../src/commands/context.ts";
 import { status } from "../../src/commands/status.ts";
 import { isPoller, lvmPollersAfter } from "../../src/lvm/pollers.ts";
-import { changes, editReport, fakeLvm, memoryFs, sample, type FakeSystem } from "./helpers.ts";
+import {
+  changes,
+  editReport,
+  fakeLvm,
+  memoryFs,
+  sample,
+  testContext,
+  type FakeSystem,
+} from "./helpers.ts";
 
 const MERGING = "handwritten-lvm2-2.03.31/two-vgs/merging";
 // As ps showed it on Debian 13 after a revert: udev's autoactivation forked to poll.
@@ -41,17 +48,11 @@ function contextWith(
 ) {
   const fake = fakeLvm(state);
   const notes: string[] = [];
-  const context: Context = {
-    runner: fake.runner,
+  const context = testContext(fake.runner, {
     fs: memoryFs(files),
-    clock: () => new Date("2026-01-05T10:00:00Z"),
     output: { note: (m) => notes.push(m), warn: (m) => notes.push(m) },
-    dryRun: false,
-    configPath: "/etc/rootsnap/rootsnap.toml",
-    configNamed: false,
-    confirm: () => Promise.resolve(true),
     sleep,
-  };
+  });
   return { context, calls: fake.calls, notes };
 }
 

@@ -4,10 +4,9 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import type { Context } from "../../src/commands/context.ts";
 import { restore } from "../../src/commands/restore.ts";
 import { ExitCode, RootsnapError } from "../../src/errors.ts";
-import { fakeRunner, memoryFs } from "./helpers.ts";
+import { fakeRunner, testContext } from "./helpers.ts";
 
 test("a target that is / through a bind mount (same device and inode) is refused with exit 65", async () => {
   const dir = mkdtempSync(join(tmpdir(), "rootsnap-restore-"));
@@ -17,16 +16,7 @@ test("a target that is / through a bind mount (same device and inode) is refused
     const target = join(dir, "b");
     mkdirSync(target);
     const fake = fakeRunner(() => ({}));
-    const context: Context = {
-      runner: fake.runner,
-      fs: memoryFs({}),
-      clock: () => new Date("2026-01-05T10:00:00Z"),
-      output: { note: () => undefined, warn: () => undefined },
-      dryRun: false,
-      configPath: "/etc/rootsnap/rootsnap.toml",
-      configNamed: false,
-      confirm: () => Promise.resolve(true),
-    };
+    const context = testContext(fake.runner);
     // What stat says of `mount --bind / DIR`: DIR is the root directory of /'s file system.
     const identify = (path: string) =>
       Promise.resolve(path === "/" || path === target ? { dev: 2049, ino: 2 } : { dev: 1, ino: 9 });

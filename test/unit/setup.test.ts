@@ -43,7 +43,6 @@ import { unitFiles } from "../../src/boot/units.ts";
 import { BOOT_PLAN_PATH } from "../../src/boot/plan.ts";
 import { main } from "../../src/cli/app.ts";
 import { keepBootPlan } from "../../src/commands/boot-plan.ts";
-import type { Context } from "../../src/commands/context.ts";
 import { RootsnapError } from "../../src/errors.ts";
 import { lifecycleFiles } from "../../src/lifecycle/units.ts";
 import { run } from "../../src/lvm/runner.ts";
@@ -53,8 +52,8 @@ import {
   GRUB,
   GRUB_TOOLS,
   memoryFiles,
-  memoryFs,
   sample,
+  testContext,
   testIo,
   type Reply,
 } from "./helpers.ts";
@@ -714,16 +713,7 @@ test("next-boot and boot-finish write no boot plan that hands over to an untrust
     [STATE_PATH]: JSON.stringify({ executable: program }),
   });
   const fake = fakeRunner(() => ({}));
-  const context: Context = {
-    runner: fake.runner,
-    fs: memoryFs({}),
-    clock: () => new Date("2026-01-05T10:00:00Z"),
-    output: { note: () => undefined, warn: () => undefined },
-    dryRun: false,
-    configPath: "/etc/rootsnap/rootsnap.toml",
-    configNamed: false,
-    confirm: () => Promise.resolve(true),
-  };
+  const context = testContext(fake.runner);
   const kept = await keepBootPlan(context, files, "/usr/local/bin/rootsnap");
   assert.equal(kept.warnings.length, 1);
   assert.match(

@@ -7,11 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mock, test } from "node:test";
 import { main } from "../../src/cli/app.ts";
-import type { Context } from "../../src/commands/context.ts";
 import { watchFollow } from "../../src/commands/watch.ts";
 import { parseConfig } from "../../src/config/config.ts";
 import { ConfigError, ExitCode } from "../../src/errors.ts";
-import { changes, fakeLvm, memoryFs, sample, testIo } from "./helpers.ts";
+import { changes, fakeLvm, memoryFs, sample, testContext, testIo } from "./helpers.ts";
 
 const SETS = "handwritten-lvm2-2.03.16/two-vgs/sets";
 const CONFIG = "/etc/rootsnap/rootsnap.toml";
@@ -94,16 +93,11 @@ test("watch --follow leaves no abort listener behind a pass: no MaxListenersExce
     mock.timers.reset();
     process.off("warning", onWarning);
   });
-  const context: Context = {
-    runner,
+  const context = testContext(runner, {
     fs: memoryFs({ [CONFIG]: `[watchdog]\naction = "warn"\ninterval = "10s"\n` }),
-    clock: () => new Date("2026-01-05T10:00:00Z"),
-    output: { note: () => undefined, warn: () => undefined },
-    dryRun: false,
     configPath: CONFIG,
     configNamed: true,
-    confirm: () => Promise.resolve(true),
-  };
+  });
   let finished = false;
   const watching = watchFollow(context, {}, controller.signal).then(() => {
     finished = true;
