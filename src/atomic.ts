@@ -18,7 +18,8 @@ export interface NewFile {
   readonly handle: FileHandle;
 }
 
-function errnoOf(error: unknown): string | undefined {
+/** The errno name of a failed file operation ("ENOENT", ...), if it has one. */
+export function errnoOf(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException).code;
 }
 

@@ -4,6 +4,7 @@ import { lstat, mkdir, readFile, readdir, rm, rmdir, stat } from "node:fs/promis
 import { dirname, join } from "node:path";
 import {
   createNewFile,
+  errnoOf as errno,
   moveDurably,
   restrictMode,
   syncDirectory,
@@ -36,10 +37,6 @@ export interface BootFiles {
   createPrivateFile(dir: string, prefix: string): Promise<string>;
   /** Moves a file within one file system, replacing the target in one step. */
   move(from: string, to: string): Promise<void>;
-}
-
-function errno(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException).code;
 }
 
 export const nodeBootFiles: BootFiles = {
