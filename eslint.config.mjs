@@ -1,5 +1,6 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import { layersConfig } from "./eslint.layers.mjs";
 
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", "test/fixtures/", "**/*.mjs"] },
@@ -22,4 +23,5 @@ export default tseslint.config(
       ],
     },
   },
+  layersConfig,
 );

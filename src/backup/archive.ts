@@ -3,8 +3,8 @@
 // the pipeline's last stage writes to the descriptor itself.
 import { lstat, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { createNewFile, syncDirectory, writeFileAtomic } from "../atomic.ts";
-import { NoSpaceError, OperationError } from "../errors.ts";
+import { createNewFile, syncDirectory, writeFileAtomic } from "../system/atomic.ts";
+import { NoSpaceError, OperationError } from "../system/errors.ts";
 
 const PRIVATE = 0o600;
 

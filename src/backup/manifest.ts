@@ -1,7 +1,7 @@
 // The manifest beside a file archive: what was archived from where, and the archive's
 // checksum, so a later --verify can tell a damaged archive from a good one.
 import { readFile } from "node:fs/promises";
-import { DataError } from "../errors.ts";
+import { DataError } from "../system/errors.ts";
 import type { Compression } from "./tar.ts";
 
 export const MANIFEST_VERSION = 1;

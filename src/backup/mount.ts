@@ -3,7 +3,7 @@
 import { mkdir, rmdir, stat } from "node:fs/promises";
 import { posix } from "node:path";
 import { mountPointsOf, type Mount } from "../config/mounts.ts";
-import { DataError, OperationError } from "../errors.ts";
+import { DataError, OperationError } from "../system/errors.ts";
 import type { Lvm } from "../lvm/lvm.ts";
 import type { SetVolume, SnapshotSet } from "../sets/model.ts";
 

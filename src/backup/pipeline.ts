@@ -4,7 +4,7 @@ import type { ChildProcess } from "node:child_process";
 import { closeSync, constants, openSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
-import { formatArgv, run, start, type Runner } from "../lvm/runner.ts";
+import { formatArgv, run, start, type Runner } from "../system/runner.ts";
 
 export interface StageEnd {
   readonly argv: readonly string[];

@@ -6,8 +6,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { OperationError } from "../errors.ts";
-import { run, type Runner } from "../lvm/runner.ts";
+import { OperationError } from "../system/errors.ts";
+import { run, type Runner } from "../system/runner.ts";
 
 export interface Tap {
   /** The pipeline's last stage: copies its stdin to its stdout and into the FIFOs. */

@@ -1,6 +1,6 @@
 // The GNU tar command lines for a full-fidelity system archive and its restore.
 import { open } from "node:fs/promises";
-import type { Runner } from "../lvm/runner.ts";
+import type { Runner } from "../system/runner.ts";
 
 /**
  * Trees that the running system fills at boot or that hold nothing worth keeping; the

@@ -1,7 +1,7 @@
 // backup --verify: the archive's checksum against its manifest, and a full read by tar.
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import { DataError } from "../errors.ts";
+import { DataError } from "../system/errors.ts";
 import { failedStage, stageMessage } from "./engine.ts";
 import { feedFile } from "./feed.ts";
 import { readManifest, type Manifest } from "./manifest.ts";

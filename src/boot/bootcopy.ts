@@ -1,13 +1,13 @@
 // /boot outside the snapshot: when /boot is its own file system and / is in a set, the
 // set keeps a copy of what booting needs (kernels, initramfs, grub.cfg) in a tar on /,
 // and revert puts it back, so the reverted / boots a kernel whose modules it has.
-import type { Commands, Context } from "../commands/context.ts";
-import { readMounts } from "../commands/context.ts";
+import type { Commands, Context } from "../system/context.ts";
+import { readMounts } from "../config/mounts.ts";
 import { mountAt, type Mount } from "../config/mounts.ts";
-import { OperationError } from "../errors.ts";
+import { OperationError } from "../system/errors.ts";
 import type { SnapshotSet } from "../sets/model.ts";
-import type { BootFiles } from "./files.ts";
-import { Steps } from "./steps.ts";
+import type { BootFiles } from "../system/files.ts";
+import { Steps } from "../system/steps.ts";
 
 export const BOOT_COPY_DIR = "/var/lib/rootsnap/boot";
 const STAGING = "/boot/.rootsnap-restore";

@@ -1,7 +1,7 @@
 // GRUB as the distributions ship it: where its files live, what its tools are called,
 // and the /etc/grub.d script that keeps rootsnap's entry a copy of the default one.
-import { ExitCode, RootsnapError } from "../errors.ts";
-import type { BootFiles } from "./files.ts";
+import { ExitCode, RootsnapError } from "../system/errors.ts";
+import type { BootFiles } from "../system/files.ts";
 
 /** The menu entry id `grub-reboot` is given, and the kernel parameter the entry adds. */
 export const ENTRY_ID = "rootsnap-boot";

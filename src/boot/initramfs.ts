@@ -9,8 +9,8 @@
 // scripts, also implies): the kernel still merges at activation, and lvm finishes the
 // merges in the running system (rootsnap-finish.service or `rootsnap status`:
 // `lvchange --poll y`).
-import type { BootFiles } from "./files.ts";
-import type { Steps } from "./steps.ts";
+import type { BootFiles } from "../system/files.ts";
+import type { Steps } from "../system/steps.ts";
 
 export const INITRAMFS_HOOK = "/etc/initramfs-tools/hooks/rootsnap-lvm-poll";
 const UPDATE_INITRAMFS = ["/usr/sbin/update-initramfs", "/sbin/update-initramfs"];

@@ -3,9 +3,9 @@
 // so uninstall can put the boot configuration back byte for byte.
 import { createHash } from "node:crypto";
 import { basename, dirname } from "node:path";
-import { ExitCode, OperationError, RootsnapError } from "../errors.ts";
+import { ExitCode, OperationError, RootsnapError } from "../system/errors.ts";
 import { unifiedDiff } from "./diff.ts";
-import type { BootFiles } from "./files.ts";
+import type { BootFiles } from "../system/files.ts";
 import { INITRAMFS_HOOK } from "./initramfs.ts";
 import {
   GRUB_SCRIPT_PATH,
@@ -15,8 +15,8 @@ import {
   ENTRY_ID,
   type Grub,
 } from "./grub.ts";
-import type { Steps } from "./steps.ts";
-import { lifecyclePaths, startsNow, type LifecycleFile } from "../lifecycle/units.ts";
+import type { Steps } from "../system/steps.ts";
+import { lifecyclePaths, startsNow, type LifecycleFile } from "./lifecycle-units.ts";
 import { BOOT_PLAN_PATH } from "./plan.ts";
 import { ARTICLE_UNITS, UNIT_DIR, unitFiles } from "./units.ts";
 import { UndoLog } from "./undo.ts";

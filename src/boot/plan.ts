@@ -3,9 +3,9 @@
 // start-up lies on the boot's critical path. The script only fills in the set's name and
 // time (`date`), makes the snapshots all or nothing, and hands over to
 // `rootsnap create --kind boot` when the files the plan was made from have changed.
-import { DEFAULT_LOCK_PATH } from "../cli/lock.ts";
-import type { FileSystem } from "../fs.ts";
-import { shellQuote } from "../lvm/runner.ts";
+import { DEFAULT_LOCK_PATH } from "../system/lock.ts";
+import type { FileSystem } from "../system/fs.ts";
+import { shellQuote } from "../system/runner.ts";
 import { removeArgv } from "../sets/apply.ts";
 import { defaultSetName, defaultSetNameFormat } from "../sets/names.ts";
 import type { CreatePlan } from "../sets/plan.ts";

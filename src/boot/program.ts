@@ -3,9 +3,9 @@
 // links followed), or whose path a unit or hook file cannot carry.
 import { lstat, readlink } from "node:fs/promises";
 import { join } from "node:path";
-import { ExitCode, RootsnapError } from "../errors.ts";
-import type { PackageManager } from "../lifecycle/units.ts";
-import { shellQuote } from "../lvm/runner.ts";
+import { ExitCode, RootsnapError } from "../system/errors.ts";
+import type { PackageManager } from "./lifecycle-units.ts";
+import { shellQuote } from "../system/runner.ts";
 import { DEFAULT_EXECUTABLE } from "./units.ts";
 
 export interface PathEntry {

@@ -2,13 +2,13 @@
 // runs, so it would start the newest kernel, whose modules the merge takes away. The
 // one-shot entry is pointed at the set's own default kernel instead; the merge then
 // brings back the set's grubenv, so the one-shot clears itself.
-import type { Commands, Context } from "../commands/context.ts";
-import { readMounts } from "../commands/context.ts";
+import type { Commands, Context } from "../system/context.ts";
+import { readMounts } from "../config/mounts.ts";
 import { mountAt, type Mount } from "../config/mounts.ts";
 import type { SnapshotSet } from "../sets/model.ts";
 import { defaultKernel, entryForKernel, grubEntries } from "./entries.ts";
 import { detectGrub, type Grub } from "./grub.ts";
-import { Steps } from "./steps.ts";
+import { Steps } from "../system/steps.ts";
 
 export interface KernelEntry {
   readonly grub: Grub;

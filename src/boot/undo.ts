@@ -1,7 +1,7 @@
 // What a setup run has changed so far, each change with the step that takes it back, so that a
 // run failing half-way puts the system back as it found it, newest change first.
 import { dirname } from "node:path";
-import type { BootFiles } from "./files.ts";
+import type { BootFiles } from "../system/files.ts";
 
 interface Step {
   readonly what: string;

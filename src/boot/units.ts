@@ -2,7 +2,7 @@
 // local-fs.target when the kernel command line asks for it (by running the boot plan,
 // src/boot/plan.ts), and one that finishes
 // what a boot leaves open (pending merges, a one-shot GRUB entry, /boot copies).
-import { shellQuote } from "../lvm/runner.ts";
+import { shellQuote } from "../system/runner.ts";
 import { KERNEL_PARAMETER } from "./grub.ts";
 import { BOOT_PLAN_PATH } from "./plan.ts";
 import { execLine } from "./quote.ts";

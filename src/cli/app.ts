@@ -2,11 +2,11 @@
 // Everything from the outside world comes through Io, so tests run it in-process.
 import { dirname } from "node:path";
 import { DEFAULT_CONFIG_PATH } from "../config/config.ts";
-import type { Context, Output } from "../commands/context.ts";
-import { ExitCode, oneLine, RootsnapError, UsageError } from "../errors.ts";
-import type { BootFiles } from "../boot/files.ts";
-import type { FileSystem } from "../fs.ts";
-import { formatArgv, type Runner } from "../lvm/runner.ts";
+import type { Context, Output } from "../system/context.ts";
+import { ExitCode, oneLine, RootsnapError, UsageError } from "../system/errors.ts";
+import type { BootFiles } from "../system/files.ts";
+import type { FileSystem } from "../system/fs.ts";
+import { formatArgv, type Runner } from "../system/runner.ts";
 import { validateSetName } from "../sets/names.ts";
 import { HELP, parseCommandLine, type Invocation } from "./args.ts";
 import {
@@ -14,10 +14,10 @@ import {
   BOOT_FINISH_LOCK_WAIT_SECONDS,
   DEFAULT_LOCK_WAIT_SECONDS,
   type Lock,
-} from "./lock.ts";
+} from "../system/lock.ts";
 import * as render from "./render.ts";
-import { sleep } from "../sleep.ts";
-import { rootsnapVersion } from "../version.ts";
+import { sleep } from "../system/sleep.ts";
+import { rootsnapVersion } from "../system/version.ts";
 
 export interface Io {
   stdout(text: string): void;
@@ -237,8 +237,8 @@ async function runLifecycleVerb(io: Io, call: VerbInvocation, context: Context):
     return;
   }
   const { watchOnce, watchFollow } = await import("../commands/watch.ts");
-  const { lvmOf } = await import("../commands/context.ts");
-  const files = io.bootFiles ?? (await import("../boot/files.ts")).nodeBootFiles;
+  const { lvmOf } = await import("../lvm/lvm.ts");
+  const files = io.bootFiles ?? (await import("../system/files.ts")).nodeBootFiles;
   const write = async (path: string, data: string, mode: number): Promise<void> => {
     await files.makeDirectory(dirname(path));
     await files.writeAtomic(path, data, mode);

@@ -1,6 +1,6 @@
 // The command line of the contract, parsed with node:util parseArgs.
 import { parseArgs } from "node:util";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../system/errors.ts";
 import { notASizePolicy, readSizePolicy, SIZE_SYNTAX, type SizePolicy } from "../sets/size.ts";
 import { isSetKind, SET_KINDS, type SetKind } from "../sets/tags.ts";
 import { isCompression, type Compression } from "../backup/tar.ts";

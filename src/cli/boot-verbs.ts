@@ -1,10 +1,10 @@
 // The boot integration verbs on the command line: setup, uninstall, next-boot, doctor,
 // and boot-finish (run by rootsnap-finish.service, not by people).
-import { nodeBootFiles } from "../boot/files.ts";
+import { nodeBootFiles } from "../system/files.ts";
 import { diffOf, type InstallResult } from "../boot/install.ts";
 import { DEFAULT_EXECUTABLE } from "../boot/units.ts";
-import type { Context } from "../commands/context.ts";
-import { OperationError } from "../errors.ts";
+import type { Context } from "../system/context.ts";
+import { OperationError } from "../system/errors.ts";
 import type { Invocation } from "./args.ts";
 import type { Io } from "./app.ts";
 import { commandLines, jsonDocument, table } from "./render.ts";

@@ -1,7 +1,7 @@
 // The rootsnap executable: the one place that touches process.*, wiring the real world
 // into main(). `--version` answers before anything else is loaded.
-import { startChildrenApart } from "../lvm/apart.ts";
-import { DEFAULT_LOCK_PATH } from "./lock.ts";
+import { startChildrenApart } from "../system/apart.ts";
+import { DEFAULT_LOCK_PATH } from "../system/lock.ts";
 
 /** Aborted by the first signal: a backup or restore stops its programs and cleans up. */
 const interrupted = new AbortController();
@@ -58,10 +58,10 @@ async function runCli(argv: string[]): Promise<number> {
     { isatty },
   ] = await Promise.all([
     import("./app.ts"),
-    import("../lvm/runner.ts"),
-    import("../fs.ts"),
-    import("./lock.ts"),
-    import("../boot/files.ts"),
+    import("../system/runner.ts"),
+    import("../system/fs.ts"),
+    import("../system/lock.ts"),
+    import("../system/files.ts"),
     import("./terminal.ts"),
   ]);
   return main(argv, {

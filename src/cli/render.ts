@@ -1,12 +1,12 @@
 // Turns command results into text for people or into the versioned JSON of the contract.
-import { formatArgv } from "../lvm/runner.ts";
-import type { Commands } from "../commands/context.ts";
-import type { CreateResult } from "../commands/create.ts";
-import type { PruneResult } from "../commands/prune.ts";
+import { formatArgv } from "../system/runner.ts";
+import type { Commands } from "../system/context.ts";
+import type { CreateResult } from "../lifecycle/make.ts";
+import type { PruneResult } from "../lifecycle/prune.ts";
 import type { RemoveResult } from "../commands/remove.ts";
 import type { WatchResult } from "../commands/watch.ts";
 import type { RevertResult } from "../commands/revert.ts";
-import type { StatusResult } from "../commands/status.ts";
+import type { StatusResult } from "../lifecycle/state.ts";
 import type { BackupResult } from "../commands/backup.ts";
 import type { MountResult } from "../commands/mount.ts";
 import type { UmountResult } from "../commands/umount.ts";

@@ -47,15 +47,18 @@ import {
   OperationError,
   RootsnapError,
   UsageError,
-} from "../errors.ts";
+} from "../system/errors.ts";
 import type { Lvm } from "../lvm/lvm.ts";
 import { collectSets, type SnapshotSet } from "../sets/model.ts";
 import { defaultSetName } from "../sets/names.ts";
 import type { SizePolicy } from "../sets/size.ts";
-import { create } from "./create.ts";
-import { lvmOf, readMounts, readSet, requireComplete, type Context } from "./context.ts";
-import { remove } from "./remove.ts";
-import { currentOwner, removeLeftovers } from "./temporary.ts";
+import { makeSet } from "../lifecycle/make.ts";
+import type { Context } from "../system/context.ts";
+import { lvmOf } from "../lvm/lvm.ts";
+import { readMounts } from "../config/mounts.ts";
+import { readSet, requireComplete } from "../sets/model.ts";
+import { dropSet } from "../sets/apply.ts";
+import { currentOwner, removeLeftovers } from "../lifecycle/temporary.ts";
 
 export interface BackupOptions {
   readonly name: string | undefined;
@@ -353,7 +356,7 @@ async function temporarySet(context: Context, lvm: Lvm, options: BackupOptions):
   const name = defaultSetName("backup", context.clock());
   const temporary = await currentOwner(context.fs, options.pid);
   const { volumes, size } = options;
-  await create(context, { name, kind: "manual", volumes, size, temporary });
+  await makeSet(context, { name, kind: "manual", volumes, size, temporary });
   return name;
 }
 
@@ -370,8 +373,6 @@ export async function backup(context: Context, options: BackupOptions): Promise<
   const temporary = options.name === undefined;
   if (options.signal?.aborted === true) throw new OperationError("backup interrupted");
   const name = options.name ?? (await temporarySet(context, lvm, options));
-  // Removal of a temporary set is part of the command the user asked for: no question.
-  const yes: Context = { ...context, confirm: () => Promise.resolve(true) };
   try {
     const set = await readSet(lvm, name);
     requireComplete(set, "an archive of the rest would not be the whole system");
@@ -385,6 +386,12 @@ export async function backup(context: Context, options: BackupOptions): Promise<
     });
     return { manifest, path: dest.kind === "file" ? dest.path : null, elapsedMs };
   } finally {
-    if (temporary) await cleanUp(context, () => remove(yes, name), `rootsnap remove ${name} --yes`);
+    // Removal of a temporary set is part of the command the user asked for: no question.
+    if (temporary)
+      await cleanUp(
+        context,
+        async () => dropSet(lvmOf(context), await readSet(lvmOf(context), name)),
+        `rootsnap remove ${name} --yes`,
+      );
   }
 }

@@ -3,17 +3,19 @@
 // not (grubenv on LVM), copies /boot for this boot's set, and drops copies of gone sets;
 // it prunes the boot sets after a boot that made one, and regenerates the boot plan.
 import { bootCopyPath, bootLeftOut, pruneBootCopies, saveBootCopy } from "../boot/bootcopy.ts";
-import { nodeBootFiles, type BootFiles } from "../boot/files.ts";
+import { nodeBootFiles, type BootFiles } from "../system/files.ts";
 import { detectGrub } from "../boot/grub.ts";
 import { cancelOneShot } from "../boot/install.ts";
-import { Steps } from "../boot/steps.ts";
-import { RootsnapError } from "../errors.ts";
+import { Steps } from "../system/steps.ts";
+import { RootsnapError } from "../system/errors.ts";
 import { DEFAULT_EXECUTABLE } from "../boot/units.ts";
 import type { SnapshotSet } from "../sets/model.ts";
-import { keepBootPlan } from "./boot-plan.ts";
-import { lvmOf, readMounts, type Commands, type Context } from "./context.ts";
-import { pruneWith } from "./prune.ts";
-import { status } from "./status.ts";
+import { keepBootPlan } from "../lifecycle/boot-plan.ts";
+import type { Commands, Context } from "../system/context.ts";
+import { lvmOf } from "../lvm/lvm.ts";
+import { readMounts } from "../config/mounts.ts";
+import { pruneWith } from "../lifecycle/prune.ts";
+import { status } from "../lifecycle/state.ts";
 
 export interface BootFinishResult {
   readonly mergesFinished: readonly string[];

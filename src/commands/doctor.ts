@@ -1,5 +1,5 @@
 // rootsnap doctor: whether setup and revert will work on this system, one check a line.
-import { nodeBootFiles, type BootFiles } from "../boot/files.ts";
+import { nodeBootFiles, type BootFiles } from "../system/files.ts";
 import { detectGrub, hasRootsnapEntry } from "../boot/grub.ts";
 import { interruptedSetup, readState } from "../boot/install.ts";
 import { mountHolding } from "../boot/revertboot.ts";
@@ -7,11 +7,13 @@ import { BOOT_PLAN_PATH, readBootFailure, unplannedReason } from "../boot/plan.t
 import { BOOT_UNIT } from "../boot/units.ts";
 import { initramfsPolling } from "../boot/initramfs.ts";
 import { mountAt, type Mount } from "../config/mounts.ts";
-import { RootsnapError } from "../errors.ts";
+import { RootsnapError } from "../system/errors.ts";
 import type { LogicalVolume } from "../lvm/model.ts";
-import { create, rootVolume } from "./create.ts";
-import { bootUnitInstalled } from "./boot-plan.ts";
-import { lvmOf, readMounts, type Context } from "./context.ts";
+import { makeSet, rootVolume } from "../lifecycle/make.ts";
+import { bootUnitInstalled } from "../lifecycle/boot-plan.ts";
+import type { Context } from "../system/context.ts";
+import { lvmOf } from "../lvm/lvm.ts";
+import { readMounts } from "../config/mounts.ts";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 
@@ -148,7 +150,7 @@ async function mergePollingCheck(files: BootFiles): Promise<Check> {
 
 async function spaceCheck(context: Context): Promise<Check> {
   try {
-    await create(
+    await makeSet(
       { ...context, dryRun: true, output: { note: () => undefined, warn: () => undefined } },
       {
         name: "doctor-check",

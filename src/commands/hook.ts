@@ -2,11 +2,11 @@
 // Takes one pre-update set per package-manager run, labelled with its command line; any
 // failure warns and lets the update go on unless [hooks] on-failure = "refuse".
 import { hookFailurePolicy, loadConfig } from "../config/config.ts";
-import { oneLine, RootsnapError } from "../errors.ts";
-import type { PackageManager } from "../lifecycle/units.ts";
+import { oneLine, RootsnapError } from "../system/errors.ts";
+import type { PackageManager } from "../boot/lifecycle-units.ts";
 import { LABEL_MAX } from "../sets/tags.ts";
-import { create } from "./create.ts";
-import type { Context } from "./context.ts";
+import { makeSet } from "../lifecycle/make.ts";
+import type { Context } from "../system/context.ts";
 
 export const MARKER_DIR = "/run/rootsnap";
 
@@ -116,7 +116,13 @@ export async function hook(
       if (!context.dryRun) await files.writeAtomic(marker, "", 0o600);
     }
     const result = await steps.withLock(() =>
-      create(context, { name: undefined, kind: "pre-update", volumes: [], size: undefined, label }),
+      makeSet(context, {
+        name: undefined,
+        kind: "pre-update",
+        volumes: [],
+        size: undefined,
+        label,
+      }),
     );
     context.output.note(`rootsnap: took set ${result.set.name} before: ${label}`);
     return { manager, set: result.set.name, label, skipped: null };

@@ -1,6 +1,7 @@
 // rootsnap list: every set, newest first, from one `lvs` call.
 import { collectSets, type SnapshotSet } from "../sets/model.ts";
-import { lvmOf, type Context } from "./context.ts";
+import type { Context } from "../system/context.ts";
+import { lvmOf } from "../lvm/lvm.ts";
 
 export interface ListResult {
   readonly sets: readonly SnapshotSet[];

@@ -8,7 +8,10 @@ import {
   type MountEntry,
 } from "../backup/mount.ts";
 import type { SnapshotSet } from "../sets/model.ts";
-import { lvmOf, readMounts, readSet, type Commands, type Context } from "./context.ts";
+import type { Commands, Context } from "../system/context.ts";
+import { lvmOf } from "../lvm/lvm.ts";
+import { readMounts } from "../config/mounts.ts";
+import { readSet } from "../sets/model.ts";
 
 export interface MountResult {
   readonly set: SnapshotSet;

@@ -1,13 +1,13 @@
 // rootsnap next-boot [--cancel]: only the next boot starts rootsnap's entry and so takes
 // a boot-time set; rootsnap-finish.service clears the one-shot where GRUB cannot.
-import { nodeBootFiles, type BootFiles } from "../boot/files.ts";
+import { nodeBootFiles, type BootFiles } from "../system/files.ts";
 import { detectGrub, ENTRY_ID, hasRootsnapEntry, nextEntryOf } from "../boot/grub.ts";
 import { cancelOneShot } from "../boot/install.ts";
-import { Steps } from "../boot/steps.ts";
-import { ConfigError } from "../errors.ts";
+import { Steps } from "../system/steps.ts";
+import { ConfigError } from "../system/errors.ts";
 import { DEFAULT_EXECUTABLE } from "../boot/units.ts";
-import { keepBootPlan } from "./boot-plan.ts";
-import type { Commands, Context } from "./context.ts";
+import { keepBootPlan } from "../lifecycle/boot-plan.ts";
+import type { Commands, Context } from "../system/context.ts";
 
 export interface NextBootResult {
   /** The entry the next boot starts once, or null for a normal boot. */

@@ -7,8 +7,8 @@ import { bytesRead, dieWithRootsnap, startPipeline } from "../backup/pipeline.ts
 import type { ProgressListener } from "../backup/progress.ts";
 import { isZstdFile, tarExtractArgv, tarHasSelinux, zstdDecompressArgv } from "../backup/tar.ts";
 import { requireFile } from "../backup/verify.ts";
-import { CancelledError, DataError, OperationError, UsageError } from "../errors.ts";
-import type { Context } from "./context.ts";
+import { CancelledError, DataError, OperationError, UsageError } from "../system/errors.ts";
+import type { Context } from "../system/context.ts";
 
 /** Device and inode of a directory, as stat gives them. */
 export type Identify = (path: string) => Promise<{ readonly dev: number; readonly ino: number }>;

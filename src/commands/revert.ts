@@ -1,7 +1,7 @@
 // rootsnap revert NAME: merge every snapshot of a set back into its origin, then read
 // lv_attr again to tell what merged now and what waits for the next activation:
 // lvconvert --merge exits 0 in both cases.
-import { CancelledError, DataError, OperationError } from "../errors.ts";
+import { CancelledError, DataError, OperationError } from "../system/errors.ts";
 import type { LogicalVolume } from "../lvm/model.ts";
 import type { Lvm } from "../lvm/lvm.ts";
 import { collectSets, type SetVolume, type SnapshotSet } from "../sets/model.ts";
@@ -9,15 +9,11 @@ import { mountAt } from "../config/mounts.ts";
 import { bootCopyToRestore, restoreBootForRevert } from "../boot/bootcopy.ts";
 import { kernelEntryForRevert, startSetKernelNext } from "../boot/revertboot.ts";
 import { prepareInitramfsForMerge } from "../boot/initramfs.ts";
-import { Steps } from "../boot/steps.ts";
-import {
-  lvmOf,
-  readMounts,
-  requireComplete,
-  requireSet,
-  type Commands,
-  type Context,
-} from "./context.ts";
+import { Steps } from "../system/steps.ts";
+import type { Commands, Context } from "../system/context.ts";
+import { lvmOf } from "../lvm/lvm.ts";
+import { readMounts } from "../config/mounts.ts";
+import { requireComplete, requireSet } from "../sets/model.ts";
 
 /** merged: done now; pending: starts when the origin is next activated (next boot if in use). */
 export type MergeOutcome = "merged" | "pending" | "planned";

@@ -1,16 +1,18 @@
 // rootsnap setup: the boot-time units, their boot plan and the GRUB entry, and per rootsnap.toml the
 // package-manager hooks, the timers and the watchdog, installed idempotently.
-import { nodeBootFiles, type BootFiles } from "../boot/files.ts";
+import { nodeBootFiles, type BootFiles } from "../system/files.ts";
 import { detectGrub } from "../boot/grub.ts";
 import { setupBoot, type InstallResult, type Lifecycle } from "../boot/install.ts";
 import { nodePathInspector, requireTrustedProgram, type PathInspector } from "../boot/program.ts";
-import { Steps } from "../boot/steps.ts";
+import { Steps } from "../system/steps.ts";
 import { loadConfig } from "../config/config.ts";
-import { ConfigError } from "../errors.ts";
-import { detectManagers, lifecycleFiles, type PackageManager } from "../lifecycle/units.ts";
-import { bootPlanFile, unplannedWarning } from "./boot-plan.ts";
-import { rootVolume } from "./create.ts";
-import { lvmOf, readMounts, type Context } from "./context.ts";
+import { ConfigError } from "../system/errors.ts";
+import { detectManagers, lifecycleFiles, type PackageManager } from "../boot/lifecycle-units.ts";
+import { bootPlanFile, unplannedWarning } from "../lifecycle/boot-plan.ts";
+import { rootVolume } from "../lifecycle/make.ts";
+import type { Context } from "../system/context.ts";
+import { lvmOf } from "../lvm/lvm.ts";
+import { readMounts } from "../config/mounts.ts";
 
 async function lifecycleFor(
   context: Context,

@@ -1,6 +1,8 @@
 // rootsnap show NAME: one set with all it knows about its volumes.
 import type { SnapshotSet } from "../sets/model.ts";
-import { lvmOf, readSet, type Context } from "./context.ts";
+import type { Context } from "../system/context.ts";
+import { lvmOf } from "../lvm/lvm.ts";
+import { readSet } from "../sets/model.ts";
 
 export interface ShowResult {
   readonly set: SnapshotSet;

@@ -1,7 +1,10 @@
 // rootsnap umount NAME: the end of a read-only view of a set.
 import { unmountSet, type UnmountResult } from "../backup/mount.ts";
 import type { SnapshotSet } from "../sets/model.ts";
-import { lvmOf, readMounts, readSet, type Commands, type Context } from "./context.ts";
+import type { Commands, Context } from "../system/context.ts";
+import { lvmOf } from "../lvm/lvm.ts";
+import { readMounts } from "../config/mounts.ts";
+import { readSet } from "../sets/model.ts";
 
 export interface UmountResult extends UnmountResult {
   readonly set: SnapshotSet;

@@ -1,10 +1,10 @@
 // rootsnap uninstall: everything setup made goes, and grub.cfg is as it was before.
-import { nodeBootFiles, type BootFiles } from "../boot/files.ts";
+import { nodeBootFiles, type BootFiles } from "../system/files.ts";
 import { detectGrub, type Grub } from "../boot/grub.ts";
 import { uninstallBoot, type InstallResult } from "../boot/install.ts";
-import { Steps } from "../boot/steps.ts";
-import { RootsnapError } from "../errors.ts";
-import type { Context } from "./context.ts";
+import { Steps } from "../system/steps.ts";
+import { RootsnapError } from "../system/errors.ts";
+import type { Context } from "../system/context.ts";
 
 export async function uninstall(
   context: Context,

@@ -7,9 +7,10 @@ import { renderMetrics } from "../lifecycle/metrics.ts";
 import type { Lvm } from "../lvm/lvm.ts";
 import type { LogicalVolume, VolumeGroup } from "../lvm/model.ts";
 import { collectSets, type SetVolume, type SnapshotSet } from "../sets/model.ts";
-import { lvmOf, type Context } from "./context.ts";
-import { dropSet } from "./remove.ts";
-import { sleepUnlessAborted } from "../sleep.ts";
+import type { Context } from "../system/context.ts";
+import { lvmOf } from "../lvm/lvm.ts";
+import { dropSet } from "../sets/apply.ts";
+import { sleepUnlessAborted } from "../system/sleep.ts";
 
 export interface WatchEvent {
   readonly level: "warning" | "notice";

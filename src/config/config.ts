@@ -1,7 +1,7 @@
 // /etc/rootsnap/rootsnap.toml: which volumes a set covers and how big their snapshots
 // are. Every mistake is reported with the file, the line and the key.
-import { ConfigError } from "../errors.ts";
-import type { FileSystem } from "../fs.ts";
+import { ConfigError } from "../system/errors.ts";
+import type { FileSystem } from "../system/fs.ts";
 import type { RetentionPolicies } from "../sets/retention.ts";
 import {
   notASizePolicy,

@@ -1,4 +1,5 @@
 // Which device is mounted where, from /proc/self/mountinfo (proc(5)).
+import type { FileSystem } from "../system/fs.ts";
 
 export interface Mount {
   /** "major:minor" of the mounted device. */
@@ -46,4 +47,8 @@ export function mountPointsOf(mounts: readonly Mount[], device: string): string[
     .filter((mount) => mount.device === device)
     .map((mount) => mount.mountPoint)
     .sort((a, b) => a.length - b.length);
+}
+
+export async function readMounts(context: { readonly fs: FileSystem }): Promise<Mount[]> {
+  return parseMountinfo((await context.fs.readText(MOUNTINFO_PATH)) ?? "");
 }

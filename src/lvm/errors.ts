@@ -1,7 +1,7 @@
 // A failed lvm2 command, reported the way an admin can act on it: what ran, how it
 // ended, and what lvm said.
-import { ExitCode, RootsnapError } from "../errors.ts";
-import { CommandError, formatArgv } from "./runner.ts";
+import { ExitCode, RootsnapError } from "../system/errors.ts";
+import { CommandError, formatArgv } from "../system/runner.ts";
 
 /** Meanings of lvm2's exit codes (tools/errors.h). */
 const LVM_EXIT_MEANINGS: Record<number, string> = {

@@ -1,7 +1,8 @@
 // The lvm2 adapter: reports in, changes out. Changes go through one door so that a dry
 // run can list them instead of making them.
-import { CommandError, type RunOptions, type Runner } from "./runner.ts";
+import { CommandError, type RunOptions, type Runner } from "../system/runner.ts";
 import { LvmError } from "./errors.ts";
+import type { Context } from "../system/context.ts";
 import { lvsArgv, vgsArgv } from "./fields.ts";
 import {
   dmName,
@@ -66,4 +67,8 @@ export class Lvm {
       throw error;
     }
   }
+}
+
+export function lvmOf(context: Pick<Context, "runner" | "dryRun">): Lvm {
+  return new Lvm(context.runner, context.dryRun);
 }

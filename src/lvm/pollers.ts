@@ -5,8 +5,8 @@
 // VG lock under a /run/lock that systemd later mounts over, so later lvm commands do not
 // wait for it. rootsnap must not finish or clean up a merge while one of these runs:
 // removing the plain LV under it left lvm's poller hung, and shutdown waited for it.
-import type { FileSystem } from "../fs.ts";
-import { sleep } from "../sleep.ts";
+import type { FileSystem } from "../system/fs.ts";
+import { sleep } from "../system/sleep.ts";
 
 export interface LvmPoller {
   readonly pid: number;

@@ -1,7 +1,7 @@
 // Parses `--reportformat json` output. lvm2 2.03.16 prints every value as a string;
 // 2.03.26+ adds a top-level "log" array; json_std (2.03.17+) would give numbers and
 // nulls. All three reduce to rows of strings here, "" meaning "no value".
-import { DataError } from "../errors.ts";
+import { DataError } from "../system/errors.ts";
 
 export type ReportRow = Readonly<Record<string, string>>;
 export type ReportKind = "lv" | "vg" | "pv" | "seg";

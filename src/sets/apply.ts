@@ -1,9 +1,9 @@
-// Makes a planned set all or nothing: if one lvcreate fails, the snapshots already made
-// are removed again, so no partial set is left behind.
-import { NoSpaceError, OperationError, type RootsnapError } from "../errors.ts";
+// Makes a planned set all or nothing (if one lvcreate fails, the snapshots already made
+// are removed again, so no partial set is left behind), and removes a set.
+import { DataError, NoSpaceError, OperationError, type RootsnapError } from "../system/errors.ts";
 import { LvmError } from "../lvm/errors.ts";
 import type { Lvm } from "../lvm/lvm.ts";
-import { collectSets } from "./model.ts";
+import { collectSets, type SnapshotSet } from "./model.ts";
 import type { CreatePlan, PlannedSnapshot } from "./plan.ts";
 
 export function removeArgv(snapshot: string): string[] {
@@ -76,4 +76,35 @@ export async function executeCreate(lvm: Lvm, plan: CreatePlan): Promise<void> {
     }
     made.push(snapshot);
   }
+}
+
+export function refuseMerging(set: SnapshotSet): void {
+  const merging = set.volumes.find((volume) => volume.state === "merging");
+  if (merging !== undefined) {
+    throw new DataError(
+      `set ${set.name} is being merged (${merging.snapshot} into ${merging.origin ?? "its origin"}); it cannot be removed`,
+      "rootsnap status shows when the merge ends",
+    );
+  }
+}
+
+/** Removes every snapshot of the set; a failure names what was already removed. */
+export async function dropSet(lvm: Lvm, set: SnapshotSet): Promise<string[]> {
+  refuseMerging(set);
+  const removed: string[] = [];
+  for (const { snapshot } of set.volumes) {
+    try {
+      await lvm.change(removeArgv(snapshot));
+    } catch (error) {
+      const done = removed.length === 0 ? "nothing was removed" : `removed ${removed.join(", ")}`;
+      const message = error instanceof Error ? error.message : String(error);
+      throw new OperationError(
+        `removing ${snapshot} failed, ${done}: ${message}`,
+        `run rootsnap remove ${set.name} again`,
+        { cause: error },
+      );
+    }
+    removed.push(snapshot);
+  }
+  return removed;
 }

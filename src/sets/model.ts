@@ -1,6 +1,8 @@
 // Snapshot sets as read back from LVM: every LV tagged with a set name, grouped.
 import { isThin, type LogicalVolume } from "../lvm/model.ts";
 import { readSetTags, type SetKind, type SetOwner } from "./tags.ts";
+import type { Lvm } from "../lvm/lvm.ts";
+import { DataError } from "../system/errors.ts";
 
 export type VolumeState = "active" | "inactive" | "invalid" | "merging";
 
@@ -137,4 +139,34 @@ export function collectSets(lvs: readonly LogicalVolume[]): SnapshotSet[] {
 
 export function findSet(sets: readonly SnapshotSet[], name: string): SnapshotSet | undefined {
   return sets.find((set) => set.name === name);
+}
+
+export function requireSet(sets: readonly SnapshotSet[], name: string): SnapshotSet {
+  const set = findSet(sets, name);
+  if (set === undefined)
+    throw new DataError(`no set named ${name}`, "rootsnap list shows the sets");
+  return set;
+}
+
+/** Refuses a set that lacks some of its snapshots: `what` of part of it would mislead. */
+export function requireComplete(set: SnapshotSet, what: string): void {
+  const had = set.volumes.length + set.missing + set.unavailable.length;
+  if (set.missing > 0) {
+    throw new DataError(
+      `set ${set.name} is incomplete: ${set.missing} of its ${had} snapshots are missing (its creation was cut off, or one was removed by hand), so ${what}`,
+      `nothing was changed; rootsnap remove ${set.name} drops what is left`,
+    );
+  }
+  if (set.unavailable.length > 0) {
+    const vgs = set.absentVgs.join(", ");
+    throw new DataError(
+      `set ${set.name} has ${set.unavailable.length} of its ${had} snapshots in VG ${vgs}, which lvm does not see now (${set.unavailable.join(", ")}), so ${what}`,
+      `nothing was changed; connect the disk that holds ${vgs} (then vgchange -ay ${vgs}) and run it again`,
+    );
+  }
+}
+
+/** Reads all LVs once and finds the named set among them. */
+export async function readSet(lvm: Lvm, name: string): Promise<SnapshotSet> {
+  return requireSet(collectSets(await lvm.logicalVolumes()), name);
 }

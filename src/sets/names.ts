@@ -1,6 +1,6 @@
 // Set names and the snapshot LV names made from them, within LVM's naming rules
 // (lvm(8) "VALID NAMES").
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../system/errors.ts";
 
 export const SET_NAME_MAX = 40;
 /** LVM refuses longer LV names (NAME_LEN 128 with the terminating NUL). */

@@ -1,6 +1,6 @@
 // Plans a whole set before anything is made: every origin checked, every snapshot
 // named, the space of every VG counted. A plan that passes here is then executed.
-import { DataError, NoSpaceError, UsageError } from "../errors.ts";
+import { DataError, NoSpaceError, UsageError } from "../system/errors.ts";
 import { isThin, type LogicalVolume, type VolumeGroup } from "../lvm/model.ts";
 import { collectSets } from "./model.ts";
 import { LV_NAME_MAX, snapshotLvName, validateSetName } from "./names.ts";

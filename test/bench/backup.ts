@@ -4,7 +4,7 @@
 // manifest needs, done by hand) for reference; the raw read rate of the snapshot LV (dd)
 // as the physical limit; rootsnap's peak RSS.
 import { DEFAULT_EXCLUDES, tarCreateArgv, zstdCompressArgv } from "../../src/backup/tar.ts";
-import { formatArgv } from "../../src/lvm/runner.ts";
+import { formatArgv } from "../../src/system/runner.ts";
 import { installRootsnap, type Machine, stepLog, withMachine } from "../vm/rig/index.ts";
 
 const BAR_RATIO = 0.95;

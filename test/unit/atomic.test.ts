@@ -15,11 +15,11 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { createNewFile, writeFileAtomic } from "../../src/atomic.ts";
+import { createNewFile, writeFileAtomic } from "../../src/system/atomic.ts";
 import { openFileSink, removeStalePartials, writePrivateFile } from "../../src/backup/archive.ts";
 import { saveBootCopy } from "../../src/boot/bootcopy.ts";
-import { nodeBootFiles } from "../../src/boot/files.ts";
-import { Steps } from "../../src/boot/steps.ts";
+import { nodeBootFiles } from "../../src/system/files.ts";
+import { Steps } from "../../src/system/steps.ts";
 import { fakeRunner, memoryFiles, tempDir } from "./helpers.ts";
 
 function secretIn(dir: string): string {
@@ -193,7 +193,7 @@ test(
   () => {
     const dir = tempDir("rootsnap-atomic-");
     const script = join(dir, "write.mts");
-    const files = new URL("../../src/boot/files.ts", import.meta.url).pathname;
+    const files = new URL("../../src/system/files.ts", import.meta.url).pathname;
     writeFileSync(
       script,
       `import { nodeBootFiles } from ${JSON.stringify(files)};

@@ -30,7 +30,7 @@ import { swapFileExcludes, tarCreateArgv } from "../../src/backup/tar.ts";
 import { verifyArchive } from "../../src/backup/verify.ts";
 import { deviceName } from "../../src/commands/backup.ts";
 import { parseMountinfo } from "../../src/config/mounts.ts";
-import { ExitCode, RootsnapError } from "../../src/errors.ts";
+import { ExitCode, RootsnapError } from "../../src/system/errors.ts";
 import { toLogicalVolume } from "../../src/lvm/model.ts";
 import { parseReport } from "../../src/lvm/report.ts";
 import { collectSets, type SnapshotSet } from "../../src/sets/model.ts";

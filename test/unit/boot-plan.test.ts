@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { DEFAULT_LOCK_PATH } from "../../src/cli/lock.ts";
+import { DEFAULT_LOCK_PATH } from "../../src/system/lock.ts";
 import {
   BOOT_FAILURE_PATH,
   BOOT_PLAN_PATH,
@@ -16,13 +16,13 @@ import {
 } from "../../src/boot/plan.ts";
 import { toLogicalVolume, toVolumeGroup } from "../../src/lvm/model.ts";
 import { parseReport } from "../../src/lvm/report.ts";
-import { run } from "../../src/lvm/runner.ts";
+import { run } from "../../src/system/runner.ts";
 import { defaultSetName, defaultSetNameFormat } from "../../src/sets/names.ts";
 import { planCreate, type CreatePlan } from "../../src/sets/plan.ts";
 import { parseSizePolicy, type SizePolicy } from "../../src/sets/size.ts";
-import type { BootFiles } from "../../src/boot/files.ts";
-import { refreshBootPlan } from "../../src/commands/boot-plan.ts";
-import type { Context } from "../../src/commands/context.ts";
+import type { BootFiles } from "../../src/system/files.ts";
+import { refreshBootPlan } from "../../src/lifecycle/boot-plan.ts";
+import type { Context } from "../../src/system/context.ts";
 import { editReport, fakeLvm, memoryFs, sample, tempDir, type FakeSystem } from "./helpers.ts";
 
 const SETS = "handwritten-lvm2-2.03.16/two-vgs/sets";

@@ -10,11 +10,11 @@ import { defaultKernel, entryForKernel } from "../../src/boot/entries.ts";
 import { grubScript, hasRootsnapEntry, nextEntryOf, usesBls } from "../../src/boot/grub.ts";
 import { setupBoot, uninstallBoot, SAVED_GRUB_CFG, STATE_PATH } from "../../src/boot/install.ts";
 import { INITRAMFS_HOOK, INITRAMFS_HOOK_TEXT } from "../../src/boot/initramfs.ts";
-import { Steps } from "../../src/boot/steps.ts";
+import { Steps } from "../../src/system/steps.ts";
 import { unitFiles } from "../../src/boot/units.ts";
 import { ambiguousFstab } from "../../src/commands/doctor.ts";
 import { parseMountinfo } from "../../src/config/mounts.ts";
-import { run } from "../../src/lvm/runner.ts";
+import { run } from "../../src/system/runner.ts";
 import { fakeRunner, GRUB, GRUB_TOOLS, memoryFiles, sample, tempDir } from "./helpers.ts";
 
 const LINUX_ENTRY = `menuentry 'Debian GNU/Linux' --class debian --class gnu-linux $menuentry_id_option 'gnulinux-simple-abc' {

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { main, type Io } from "../../src/cli/app.ts";
-import { ExitCode } from "../../src/errors.ts";
-import { nodeFileSystem } from "../../src/fs.ts";
+import { ExitCode } from "../../src/system/errors.ts";
+import { nodeFileSystem } from "../../src/system/fs.ts";
 import {
   changes,
   cloneRow,

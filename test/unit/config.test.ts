@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { lineOfKey, loadConfig, parseConfig } from "../../src/config/config.ts";
 import { mountAt, mountPointsOf, parseMountinfo } from "../../src/config/mounts.ts";
-import { ExitCode } from "../../src/errors.ts";
+import { ExitCode } from "../../src/system/errors.ts";
 import { memoryFs, sample } from "./helpers.ts";
 
 const PATH = "/etc/rootsnap/rootsnap.toml";

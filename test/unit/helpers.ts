@@ -4,12 +4,12 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
-import type { BootFiles } from "../../src/boot/files.ts";
+import type { BootFiles } from "../../src/system/files.ts";
 import type { Grub } from "../../src/boot/grub.ts";
 import type { Io } from "../../src/cli/app.ts";
-import type { Context } from "../../src/commands/context.ts";
-import type { FileSystem } from "../../src/fs.ts";
-import { CommandError, type RunResult, type Runner } from "../../src/lvm/runner.ts";
+import type { Context } from "../../src/system/context.ts";
+import type { FileSystem } from "../../src/system/fs.ts";
+import { CommandError, type RunResult, type Runner } from "../../src/system/runner.ts";
 
 export const SAMPLES = new URL("./samples/", import.meta.url).pathname;
 

@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
-import type { BootFiles } from "../../src/boot/files.ts";
+import type { BootFiles } from "../../src/system/files.ts";
 import { main, type Io } from "../../src/cli/app.ts";
-import { ExitCode } from "../../src/errors.ts";
+import { ExitCode } from "../../src/system/errors.ts";
 import { changes, fakeLvm, memoryFs, sample, testIo } from "./helpers.ts";
 
 const SETS = "handwritten-lvm2-2.03.16/two-vgs/sets";

@@ -12,8 +12,8 @@ import {
   prepareInitramfsForMerge,
   rulesStartPoller,
 } from "../../src/boot/initramfs.ts";
-import { Steps } from "../../src/boot/steps.ts";
-import { run } from "../../src/lvm/runner.ts";
+import { Steps } from "../../src/system/steps.ts";
+import { run } from "../../src/system/runner.ts";
 import { fakeRunner, memoryFiles, tempDir } from "./helpers.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { loadConfig, parseConfig } from "../../src/config/config.ts";
 import { DEFAULT_RETENTION, parseDuration } from "../../src/config/lifecycle.ts";
-import { ConfigError } from "../../src/errors.ts";
-import type { FileSystem } from "../../src/fs.ts";
+import { ConfigError } from "../../src/system/errors.ts";
+import type { FileSystem } from "../../src/system/fs.ts";
 
 const P = "/etc/rootsnap/rootsnap.toml";
 

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { acquireLock } from "../../src/cli/lock.ts";
-import { ExitCode } from "../../src/errors.ts";
+import { acquireLock } from "../../src/system/lock.ts";
+import { ExitCode } from "../../src/system/errors.ts";
 import { tempDir } from "./helpers.ts";
 
 const lockPath = () => join(tempDir("rootsnap-lock-"), "rootsnap.lock");

@@ -5,8 +5,8 @@ import { LvmError, jsonLogErrors } from "../../src/lvm/errors.ts";
 import { lvsArgv, vgsArgv } from "../../src/lvm/fields.ts";
 import { toLogicalVolume } from "../../src/lvm/model.ts";
 import { flag, parseReport, percentOrNull, timeOrNull } from "../../src/lvm/report.ts";
-import { CommandError, run, type RunOptions } from "../../src/lvm/runner.ts";
-import { ExitCode } from "../../src/errors.ts";
+import { CommandError, run, type RunOptions } from "../../src/system/runner.ts";
+import { ExitCode } from "../../src/system/errors.ts";
 import { sample } from "./helpers.ts";
 
 test("2.03.16 and 2.03.31 flavours give the same rows", () => {

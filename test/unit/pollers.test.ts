@@ -1,7 +1,7 @@
 // lvm's own merge pollers: recognised from their command lines, and left alone by status.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { status } from "../../src/commands/status.ts";
+import { status } from "../../src/lifecycle/state.ts";
 import { isPoller, lvmPollersAfter } from "../../src/lvm/pollers.ts";
 import {
   changes,

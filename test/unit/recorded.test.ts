@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import { main } from "../../src/cli/app.ts";
-import { ExitCode } from "../../src/errors.ts";
+import { ExitCode } from "../../src/system/errors.ts";
 import { toLogicalVolume } from "../../src/lvm/model.ts";
 import { parseReport } from "../../src/lvm/report.ts";
 import { volumeState } from "../../src/sets/model.ts";

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { restore } from "../../src/commands/restore.ts";
-import { ExitCode, RootsnapError } from "../../src/errors.ts";
+import { ExitCode, RootsnapError } from "../../src/system/errors.ts";
 import { fakeRunner, testContext } from "./helpers.ts";
 
 test("a target that is / through a bind mount (same device and inode) is refused with exit 65", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ExitCode } from "../../src/errors.ts";
+import { ExitCode } from "../../src/system/errors.ts";
 import { Lvm } from "../../src/lvm/lvm.ts";
 import { toLogicalVolume, toVolumeGroup } from "../../src/lvm/model.ts";
 import { parseReport } from "../../src/lvm/report.ts";

@@ -16,7 +16,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { test, type TestContext } from "node:test";
-import type { BootFiles } from "../../src/boot/files.ts";
+import type { BootFiles } from "../../src/system/files.ts";
 import {
   interruptedSetup,
   readState,
@@ -38,14 +38,14 @@ import {
   pacmanWord,
   systemdQuote,
 } from "../../src/boot/quote.ts";
-import { Steps } from "../../src/boot/steps.ts";
+import { Steps } from "../../src/system/steps.ts";
 import { unitFiles } from "../../src/boot/units.ts";
 import { BOOT_PLAN_PATH } from "../../src/boot/plan.ts";
 import { main } from "../../src/cli/app.ts";
-import { keepBootPlan } from "../../src/commands/boot-plan.ts";
-import { RootsnapError } from "../../src/errors.ts";
-import { lifecycleFiles } from "../../src/lifecycle/units.ts";
-import { run } from "../../src/lvm/runner.ts";
+import { keepBootPlan } from "../../src/lifecycle/boot-plan.ts";
+import { RootsnapError } from "../../src/system/errors.ts";
+import { lifecycleFiles } from "../../src/boot/lifecycle-units.ts";
+import { run } from "../../src/system/runner.ts";
 import {
   fakeLvm,
   fakeRunner,

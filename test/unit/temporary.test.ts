@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { main } from "../../src/cli/app.ts";
 import { deviceName } from "../../src/commands/backup.ts";
-import { ownerGone, startTimeOf } from "../../src/commands/temporary.ts";
-import { ExitCode } from "../../src/errors.ts";
+import { ownerGone, startTimeOf } from "../../src/lifecycle/temporary.ts";
+import { ExitCode } from "../../src/system/errors.ts";
 import { readSetTags, setTags } from "../../src/sets/tags.ts";
 import {
   changes,

@@ -9,7 +9,7 @@ import { mock, test } from "node:test";
 import { main } from "../../src/cli/app.ts";
 import { watchFollow } from "../../src/commands/watch.ts";
 import { parseConfig } from "../../src/config/config.ts";
-import { ConfigError, ExitCode } from "../../src/errors.ts";
+import { ConfigError, ExitCode } from "../../src/system/errors.ts";
 import { changes, fakeLvm, memoryFs, sample, testContext, testIo } from "./helpers.ts";
 
 const SETS = "handwritten-lvm2-2.03.16/two-vgs/sets";

@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { lvsArgv, vgsArgv } from "../../src/lvm/fields.ts";
-import { formatArgv } from "../../src/lvm/runner.ts";
+import { formatArgv } from "../../src/system/runner.ts";
 import { installRootsnap, REPO, vmSkipReason, withMachine, type Machine } from "./rig/index.ts";
 
 interface Step {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { run } from "../../src/lvm/runner.ts";
+import { run } from "../../src/system/runner.ts";
 import { Machine, getLayout, vmSkip } from "./rig/index.ts";
 
 test("an unknown layout name is refused with the list of layouts", () => {

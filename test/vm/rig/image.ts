@@ -14,7 +14,7 @@ import {
   openSync,
 } from "node:fs";
 import { join } from "node:path";
-import { run } from "../../../src/lvm/runner.ts";
+import { run } from "../../../src/system/runner.ts";
 import {
   builderScript,
   DISK_GIB,

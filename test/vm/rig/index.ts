@@ -3,7 +3,7 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { run } from "../../../src/lvm/runner.ts";
+import { run } from "../../../src/system/runner.ts";
 import { Machine, type MachineOptions } from "./machine.ts";
 import { qemuBinary } from "./qemu.ts";
 

@@ -3,7 +3,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { run } from "../../../src/lvm/runner.ts";
+import { run } from "../../../src/system/runner.ts";
 import { ensureImage } from "./image.ts";
 import { JsonSocket } from "./jsonsocket.ts";
 import { stepLog } from "./log.ts";

@@ -2,7 +2,7 @@
 import type { ChildProcess } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
-import { start } from "../../../src/lvm/runner.ts";
+import { start } from "../../../src/system/runner.ts";
 
 const live = new Set<ChildProcess>();
 let hooked = false;

@@ -2,7 +2,7 @@
 // with apt and kept under /var/cache/rootsnap-vm/debs.
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { run } from "../../../src/lvm/runner.ts";
+import { run } from "../../../src/system/runner.ts";
 
 export const DEB_CACHE = "/var/cache/rootsnap-vm/debs";
 

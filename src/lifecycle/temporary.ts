@@ -2,12 +2,13 @@
 // (killed with SIGKILL, or the machine went down) is removed by the next prune or backup.
 import { defaultMountDir, mountsOfSet, unmountSet } from "../backup/mount.ts";
 import { mountPointsOf, type Mount } from "../config/mounts.ts";
-import type { FileSystem } from "../fs.ts";
+import type { FileSystem } from "../system/fs.ts";
 import type { Lvm } from "../lvm/lvm.ts";
 import type { SnapshotSet } from "../sets/model.ts";
 import type { SetKind, SetOwner } from "../sets/tags.ts";
-import { readMounts, type Context } from "./context.ts";
-import { dropSet } from "./remove.ts";
+import type { Context } from "../system/context.ts";
+import { readMounts } from "../config/mounts.ts";
+import { dropSet } from "../sets/apply.ts";
 
 const BOOT_ID = "/proc/sys/kernel/random/boot_id";
 

@@ -1,4 +1,4 @@
-// Writing the boot configuration: every file replaced atomically (src/atomic.ts), so a
+// Writing the boot configuration: every file replaced atomically (./atomic.ts), so a
 // power cut leaves the old file or the new one.
 import { lstat, mkdir, readFile, readdir, rm, rmdir, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -9,7 +9,7 @@ import {
   restrictMode,
   syncDirectory,
   writeFileAtomic,
-} from "../atomic.ts";
+} from "./atomic.ts";
 
 /** The file operations boot integration needs, behind an interface so tests can fake them. */
 export interface BootFiles {

@@ -1,8 +1,8 @@
 // What setup installs for the lifecycle: a pre-update hook for each package manager
 // present, timers for scheduled sets and pruning, and the watchdog service.
-import { aptConfString, dnfWord, execLine, pacmanWord } from "../boot/quote.ts";
-import { FINISH_UNIT } from "../boot/units.ts";
-import { shellQuote } from "../lvm/runner.ts";
+import { aptConfString, dnfWord, execLine, pacmanWord } from "./quote.ts";
+import { FINISH_UNIT } from "./units.ts";
+import { shellQuote } from "../system/runner.ts";
 
 export type PackageManager = "apt" | "pacman" | "dnf";
 

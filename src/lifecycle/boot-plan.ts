@@ -2,7 +2,7 @@
 // `rootsnap create --kind boot` with the default configuration would plan it now.
 import { createHash } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
-import type { BootFiles } from "../boot/files.ts";
+import type { BootFiles } from "../system/files.ts";
 import { readState, type FileChange } from "../boot/install.ts";
 import { requireTrustedProgram, type PathInspector } from "../boot/program.ts";
 import {
@@ -15,12 +15,12 @@ import {
 } from "../boot/plan.ts";
 import { BOOT_UNIT, UNIT_DIR } from "../boot/units.ts";
 import { DEFAULT_CONFIG_PATH } from "../config/config.ts";
-import { DataError, OperationError, RootsnapError } from "../errors.ts";
+import { DataError, OperationError, RootsnapError } from "../system/errors.ts";
 import { Lvm } from "../lvm/lvm.ts";
 import { planCreate, type CreatePlan } from "../sets/plan.ts";
 import type { SetIdentity } from "../sets/tags.ts";
-import type { Context } from "./context.ts";
-import { planInputs } from "./create.ts";
+import type { Context } from "../system/context.ts";
+import { planInputs } from "./make.ts";
 
 export interface BootPlanRefresh {
   /** The plan file as it was and as it is now; undefined when it did not change. */

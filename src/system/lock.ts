@@ -3,7 +3,7 @@
 // that finds the lock held waits a while for it (the boot unit, a timer or an apt hook may
 // hold it for a few seconds) before it gives up with exit 75.
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
-import { ExitCode, RootsnapError } from "../errors.ts";
+import { ExitCode, RootsnapError } from "./errors.ts";
 
 export const DEFAULT_LOCK_PATH = "/run/rootsnap.lock";
 

@@ -1,7 +1,7 @@
 // Commands boot integration runs (systemctl, GRUB tools, tar): listed in a dry run,
 // run otherwise, and reported with their stderr when they fail.
-import { ExitCode, RootsnapError } from "../errors.ts";
-import { CommandError, formatArgv, type RunOptions, type Runner } from "../lvm/runner.ts";
+import { ExitCode, RootsnapError } from "./errors.ts";
+import { CommandError, formatArgv, type RunOptions, type Runner } from "./runner.ts";
 
 export class Steps {
   /** Every changing command, in order. */

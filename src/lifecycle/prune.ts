@@ -1,0 +1,99 @@
+// Pruning: remove the sets the retention policies of rootsnap.toml no longer keep.
+import { loadConfig } from "../config/config.ts";
+import { mountPointsOf, type Mount } from "../config/mounts.ts";
+import { CancelledError } from "../system/errors.ts";
+import type { Lvm } from "../lvm/lvm.ts";
+import { collectSets, type SnapshotSet } from "../sets/model.ts";
+import { planPrune, type PruneDecision, type RetentionPolicies } from "../sets/retention.ts";
+import type { SetKind } from "../sets/tags.ts";
+import type { Commands, Context } from "../system/context.ts";
+import { readMounts } from "../config/mounts.ts";
+import { dropSet } from "../sets/apply.ts";
+import { decideTemporary, removeLeftover } from "./temporary.ts";
+
+export interface PruneEntry extends PruneDecision {
+  readonly kind: SetKind;
+  readonly created: Date;
+}
+
+export interface PruneResult {
+  readonly decisions: readonly PruneEntry[];
+  readonly removed: readonly string[];
+  readonly commands: Commands;
+  readonly dryRun: boolean;
+}
+
+/** In use: mounted somewhere, or held open (a backup reading it). */
+function inUse(set: SnapshotSet, mounts: readonly Mount[]): boolean {
+  return set.volumes.some(
+    (v) =>
+      v.snapshotLv.open ||
+      (v.snapshotLv.device !== null && mountPointsOf(mounts, v.snapshotLv.device).length > 0),
+  );
+}
+
+export function decide(
+  sets: readonly SnapshotSet[],
+  mounts: readonly Mount[],
+  policies: RetentionPolicies,
+  now: Date,
+  kinds?: readonly SetKind[],
+): PruneEntry[] {
+  const considered = kinds === undefined ? sets : sets.filter((s) => kinds.includes(s.kind));
+  const decisions = planPrune(
+    considered.map((s) => ({
+      name: s.name,
+      kind: s.kind,
+      created: s.created,
+      merging: s.volumes.some((v) => v.state === "merging"),
+      mounted: inUse(s, mounts),
+      missing: s.missing,
+      missingMayBeAway: !s.recordsVolumes,
+      absentVgs: s.absentVgs,
+    })),
+    policies,
+    now,
+  );
+  return decisions.map((d, i) => ({
+    ...d,
+    kind: considered[i]?.kind ?? "manual",
+    created: considered[i]?.created ?? new Date(0),
+  }));
+}
+
+/** Removes what the policies let go; `ask` is false when create prunes after itself. */
+export async function pruneWith(
+  context: Context,
+  lvm: Lvm,
+  options: { kinds?: readonly SetKind[]; ask: boolean; protect?: readonly string[] },
+): Promise<PruneResult> {
+  const config = await loadConfig(context.fs, context.configPath, context.configNamed);
+  const sets = collectSets(await lvm.logicalVolumes());
+  const protect = new Set(options.protect);
+  const mounts = await readMounts(context);
+  // Temporary sets count in no retention policy; a full prune removes those of gone runs.
+  const lasting = sets.filter((s) => s.temporary === undefined);
+  const decided = [
+    ...decide(lasting, mounts, config.retention, context.clock(), options.kinds),
+    ...(options.kinds === undefined ? await decideTemporary(context.fs, sets, mounts) : []),
+  ];
+  const decisions = decided.map((d) =>
+    protect.has(d.name) && !d.keep ? { ...d, keep: true, reason: "just created" } : d,
+  );
+  const going = decisions.filter((d) => !d.keep).map((d) => d.name);
+  if (
+    going.length > 0 &&
+    options.ask &&
+    !(await context.confirm(`Remove ${going.length} set(s): ${going.join(", ")}?`))
+  ) {
+    throw new CancelledError("prune");
+  }
+  const removed: string[] = [];
+  for (const name of going) {
+    const set = sets.find((s) => s.name === name);
+    if (set === undefined) continue;
+    removed.push(...(await (set.temporary ? removeLeftover(lvm, set, mounts) : dropSet(lvm, set))));
+    context.output.note(`${lvm.dryRun ? "would remove" : "removed"} set ${name}`);
+  }
+  return { decisions, removed, commands: lvm.changes, dryRun: lvm.dryRun };
+}
