@@ -141,8 +141,30 @@ test("a manifest must carry a sha256, files and bytes", () => {
   assert.equal(parseManifest(JSON.stringify(good), "m.json").files, 3);
 });
 
-const hasTar = spawnSync("tar", ["--version"]).status === 0;
-const hasZstd = spawnSync("zstd", ["--version"]).status === 0;
+const PRESENT = {
+  tar: spawnSync("tar", ["--version"]).status === 0,
+  zstd: spawnSync("zstd", ["--version"]).status === 0,
+};
+type Program = keyof typeof PRESENT;
+
+function missing(programs: readonly Program[]): string | undefined {
+  const absent = programs.filter((program) => !PRESENT[program]);
+  if (absent.length === 0) return undefined;
+  const names = absent.map((program) => (program === "tar" ? "GNU tar" : program));
+  return `${names.join(" and ")} needed (apt-get install ${absent.join(" ")})`;
+}
+
+/** A test's skip option: skipped where a program it runs is missing, but never under CI. */
+function skipWithout(...programs: Program[]): string | false {
+  const reason = missing(programs);
+  return reason !== undefined && process.env.CI === undefined ? reason : false;
+}
+
+/** First in such a test: under CI a missing program fails it with that reason. */
+function requirePrograms(...programs: Program[]): void {
+  const reason = missing(programs);
+  if (reason !== undefined) assert.fail(`${reason}; under CI a missing program is a failure`);
+}
 
 /** runArchive over every member of `root`, with no snapshot to watch and no warnings. */
 function archiveTree(root: string, job: Pick<ArchiveJob, "sink" | "total"> & Partial<ArchiveJob>) {
@@ -158,8 +180,9 @@ function archiveTree(root: string, job: Pick<ArchiveJob, "sink" | "total"> & Par
 
 test(
   "tar | zstd into a 0600 file, counted and hashed; --verify reads it back",
-  { skip: !hasTar || !hasZstd ? "GNU tar and zstd needed" : false },
+  { skip: skipWithout("tar", "zstd") },
   async () => {
+    requirePrograms("tar", "zstd");
     const dir = tempDir("rootsnap-archive-");
     const tree = join(dir, "tree");
     mkdirSync(join(tree, "etc"), { recursive: true });
@@ -242,28 +265,26 @@ test("stages joined by FIFOs pass every byte, see their EOF, and a writer ends w
   }
 });
 
-test(
-  "an abort stops tar and the outcome says why",
-  { skip: !hasTar ? "GNU tar needed" : false },
-  async () => {
-    const dir = tempDir("rootsnap-abort-");
-    const sink = await openFileSink(join(dir, "a.tar"), 4243);
-    const controller = new AbortController();
-    controller.abort("SIGINT");
-    const outcome = await archiveTree("/usr", {
-      sink,
-      total: 1,
-      signal: controller.signal,
-    });
-    await sink.discard();
-    assert.deepEqual(outcome.stop, { kind: "cancelled", reason: "SIGINT" });
-  },
-);
+test("an abort stops tar and the outcome says why", { skip: skipWithout("tar") }, async () => {
+  requirePrograms("tar");
+  const dir = tempDir("rootsnap-abort-");
+  const sink = await openFileSink(join(dir, "a.tar"), 4243);
+  const controller = new AbortController();
+  controller.abort("SIGINT");
+  const outcome = await archiveTree("/usr", {
+    sink,
+    total: 1,
+    signal: controller.signal,
+  });
+  await sink.discard();
+  assert.deepEqual(outcome.stop, { kind: "cancelled", reason: "SIGINT" });
+});
 
 test(
   "to a descriptor rootsnap does not measure (stdout), the tee counts the bytes too",
-  { skip: !hasTar ? "GNU tar needed" : false },
+  { skip: skipWithout("tar") },
   async () => {
+    requirePrograms("tar");
     const dir = tempDir("rootsnap-stream-");
     const tree = join(dir, "tree");
     mkdirSync(tree);
@@ -287,8 +308,9 @@ test(
 
 test(
   "a checksum program that fails makes the outcome say so, even after tar has finished",
-  { skip: !hasTar ? "GNU tar needed" : false },
+  { skip: skipWithout("tar") },
   async () => {
+    requirePrograms("tar");
     const dir = tempDir("rootsnap-sum-");
     const bin = join(dir, "bin");
     mkdirSync(bin);
