@@ -11,8 +11,6 @@ import {
 } from "./options.ts";
 import { isVerb, VERB_NAMES, VERBS, type VerbName } from "./verbs.ts";
 
-export type Verb = VerbName;
-
 /** Verbs of the contract that this build does not provide yet. */
 const LATER_VERBS: string[] = [];
 

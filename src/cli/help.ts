@@ -112,7 +112,7 @@ export function globalHelp(): string {
 /** The --wait line of one verb: its own default. */
 function waitHelp(verb: Verb): string {
   const seconds = verb.lockWaitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS;
-  return `how long to wait for another rootsnap to finish (default ${seconds}; 0: none)`;
+  return `wait for another rootsnap (default ${seconds} s; 0: not at all)`;
 }
 
 export function verbHelp(name: VerbName): string {

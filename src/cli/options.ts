@@ -91,9 +91,9 @@ function compressionOf(text: string | undefined): Compression {
 /** Options every verb takes; `globals` in the verb table says which mean something to it. */
 export const GLOBAL_OPTIONS = {
   json: flag('one {"version":1,...} document on stdout, nothing else'),
-  config: text("FILE", "the configuration file (default /etc/rootsnap/rootsnap.toml)"),
-  "dry-run": flag("print the exact commands (and file diffs) and change nothing"),
-  yes: flag("ask no question: the answer is yes (needed without a terminal)", "y"),
+  config: text("FILE", "the configuration (default /etc/rootsnap/rootsnap.toml)"),
+  "dry-run": flag("print the exact commands and file diffs; change nothing"),
+  yes: flag("answer yes to every question (needed without a terminal)", "y"),
   quiet: flag("fewer notes on stderr", "q"),
   verbose: flag("every command shown on stderr before it runs", "v"),
   wait: text(
