@@ -1,5 +1,6 @@
 // The rootsnap executable: the one place that touches process.*, wiring the real world
 // into main(). `--version` answers before anything else is loaded.
+import { fstatSync } from "node:fs";
 import { startChildrenApart } from "../system/apart.ts";
 import { DEFAULT_LOCK_PATH } from "../system/lock.ts";
 
@@ -56,6 +57,7 @@ async function runCli(argv: string[]): Promise<number> {
     { isRootsnapRunning },
     { nodeBootFiles },
     { isatty },
+    { isJournalStream },
   ] = await Promise.all([
     import("./app.ts"),
     import("../system/runner.ts"),
@@ -63,6 +65,7 @@ async function runCli(argv: string[]): Promise<number> {
     import("../system/lock.ts"),
     import("../system/files.ts"),
     import("./terminal.ts"),
+    import("./journal.ts"),
   ]);
   return main(argv, {
     stdout,
@@ -98,6 +101,14 @@ async function runCli(argv: string[]): Promise<number> {
     stdoutFd: 1,
     stdoutIsTTY: isatty(1),
     stderrIsTTY: isatty(2),
+    // fstat only when the variable is set: most runs have none.
+    stderrIsJournal: isJournalStream(process.env.JOURNAL_STREAM, () => {
+      try {
+        return fstatSync(2, { bigint: true });
+      } catch {
+        return undefined;
+      }
+    }),
   });
 }
 

@@ -3,22 +3,20 @@ import { formatArgv } from "../system/runner.ts";
 import type { Commands } from "../system/context.ts";
 import type { CreateResult } from "../lifecycle/make.ts";
 import type { PruneResult } from "../lifecycle/prune.ts";
-import type { RemoveResult } from "../commands/remove.ts";
-import type { WatchResult } from "../commands/watch.ts";
 import type { RevertResult } from "../commands/revert.ts";
 import type { StatusResult } from "../lifecycle/state.ts";
 import type { BackupResult } from "../commands/backup.ts";
-import type { MountResult } from "../commands/mount.ts";
-import type { UmountResult } from "../commands/umount.ts";
 import type { VerifyResult } from "../backup/verify.ts";
+import type { SetDocument, SnakeCase, VolumeDocument } from "./json.ts";
 import type { SetVolume, SnapshotSet } from "../sets/model.ts";
 import { snapshotLvName } from "../sets/names.ts";
 import { formatBytes } from "../sets/plan.ts";
 
 export const JSON_VERSION = 1;
 
-export function jsonDocument(body: Record<string, unknown>): string {
-  return `${JSON.stringify({ version: JSON_VERSION, ...body }, null, 2)}\n`;
+/** The document of the contract: `version` first, then the verb's body, snake_case throughout. */
+export function jsonDocument<T extends object>(body: T & SnakeCase<T>): string {
+  return `${JSON.stringify(Object.assign({ version: JSON_VERSION }, body), null, 2)}\n`;
 }
 
 /** ISO 8601 without milliseconds: 2024-01-31T23:59:59Z. */
@@ -26,7 +24,7 @@ export function isoTime(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
-function volumeJson(volume: SetVolume): Record<string, unknown> {
+function volumeJson(volume: SetVolume): VolumeDocument {
   return {
     origin: volume.origin,
     snapshot: volume.snapshot,
@@ -41,7 +39,7 @@ function volumeJson(volume: SetVolume): Record<string, unknown> {
   };
 }
 
-export function setJson(set: SnapshotSet): Record<string, unknown> {
+export function setJson(set: SnapshotSet): SetDocument {
   return {
     name: set.name,
     kind: set.kind,
@@ -107,23 +105,6 @@ export function setsTable(sets: readonly SnapshotSet[]): string {
   return table(["SET", "KIND", "CREATED", "ORIGIN", "SNAPSHOT", "USED", "STATE"], rows);
 }
 
-export function createJson(result: CreateResult): string {
-  const volumes = result.snapshots.map((snapshot) => ({
-    origin: snapshot.origin.fullName,
-    snapshot: snapshot.snapshot,
-    thin: snapshot.thin,
-    size_bytes: snapshot.bytes,
-    size_policy: snapshot.thin ? null : snapshot.size.text,
-  }));
-  const set = {
-    name: result.set.name,
-    kind: result.set.kind,
-    created: isoTime(result.set.created),
-    volumes,
-  };
-  return jsonDocument({ dry_run: result.dryRun, set, commands: commandLines(result.commands) });
-}
-
 export function createNote(result: CreateResult): string {
   const parts = result.snapshots.map((snapshot) =>
     snapshot.thin
@@ -131,24 +112,6 @@ export function createNote(result: CreateResult): string {
       : `${snapshot.snapshot} (${formatBytes(snapshot.bytes ?? 0)})`,
   );
   return `created set ${result.set.name}: ${parts.join(", ")}`;
-}
-
-export function removeJson(result: RemoveResult): string {
-  return jsonDocument({
-    dry_run: result.dryRun,
-    name: result.set.name,
-    removed: result.removed,
-    commands: commandLines(result.commands),
-  });
-}
-
-export function revertJson(result: RevertResult): string {
-  return jsonDocument({
-    dry_run: result.dryRun,
-    name: result.set.name,
-    volumes: result.volumes,
-    commands: commandLines(result.commands),
-  });
 }
 
 export function revertText(result: RevertResult): string {
@@ -208,31 +171,6 @@ export function statusText(result: StatusResult): string {
   return sections.join("\n");
 }
 
-export function mountJson(result: MountResult): string {
-  return jsonDocument({
-    mount: {
-      set: result.set.name,
-      dir: result.dir,
-      volumes: result.entries.map((entry) => ({
-        snapshot: entry.snapshot,
-        origin: entry.origin,
-        mount_point: entry.target,
-        place: entry.place,
-        fs_type: entry.fsType,
-        options: entry.options.join(","),
-      })),
-    },
-    ...(result.dryRun ? { commands: result.commands } : {}),
-  });
-}
-
-export function umountJson(result: UmountResult): string {
-  return jsonDocument({
-    umount: { set: result.set.name, unmounted: result.unmounted, deactivated: result.deactivated },
-    ...(result.dryRun ? { commands: result.commands } : {}),
-  });
-}
-
 export function backupNote(result: BackupResult): string {
   const m = result.manifest;
   const where = result.path ?? "stdout";
@@ -248,22 +186,6 @@ export function verifyNote(result: VerifyResult): string {
   return `${result.path}: read to the end, ${result.files} entries, ${formatBytes(result.bytes)}; ${checked}`;
 }
 
-export function pruneJson(result: PruneResult): string {
-  return jsonDocument({
-    prune: {
-      sets: result.decisions.map((d) => ({
-        name: d.name,
-        kind: d.kind,
-        created: isoTime(d.created),
-        keep: d.keep,
-        reason: d.reason,
-      })),
-      removed: result.removed,
-    },
-    ...(result.dryRun ? { commands: result.commands } : {}),
-  });
-}
-
 export function pruneText(result: PruneResult): string {
   if (result.decisions.length === 0) return "";
   return table(
@@ -276,20 +198,4 @@ export function pruneText(result: PruneResult): string {
       d.reason,
     ]),
   );
-}
-
-export function watchJson(result: WatchResult): string {
-  return jsonDocument({
-    watch: {
-      events: result.events.map((e) => ({
-        level: e.level,
-        set: e.set,
-        snapshot: e.snapshot,
-        used_percent: e.usedPercent,
-        action: e.action,
-        message: e.message,
-      })),
-      metrics: result.metrics ?? null,
-    },
-  });
 }

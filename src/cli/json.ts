@@ -1,0 +1,545 @@
+// Every verb's --json document: its type, snake_case throughout, and the renderer that
+// fills it field by field from the verb's result (never by spreading a result, which
+// would publish whatever field a result gains). The status document is in render.ts.
+import type { Check } from "../commands/doctor.ts";
+import type { BackupResult } from "../commands/backup.ts";
+import type { BootFinishResult } from "../commands/boot-finish.ts";
+import type { HookResult } from "../commands/hook.ts";
+import type { ListResult } from "../commands/list.ts";
+import type { MountResult } from "../commands/mount.ts";
+import type { NextBootResult } from "../commands/next-boot.ts";
+import type { RemoveResult } from "../commands/remove.ts";
+import type { RepairResult } from "../commands/repair.ts";
+import type { RestoreResult } from "../commands/restore.ts";
+import type { MergeOutcome, RevertResult } from "../commands/revert.ts";
+import type { ShowResult } from "../commands/show.ts";
+import type { UmountResult } from "../commands/umount.ts";
+import type { WatchEvent, WatchResult } from "../commands/watch.ts";
+import type { Manifest, ManifestVolume } from "../backup/manifest.ts";
+import type { Compression } from "../backup/tar.ts";
+import type { VerifyResult } from "../backup/verify.ts";
+import type { FileChange, InstallResult } from "../boot/install.ts";
+import type { PackageManager } from "../boot/lifecycle-units.ts";
+import type { CreateResult } from "../lifecycle/make.ts";
+import type { PruneResult } from "../lifecycle/prune.ts";
+import type { MergeState } from "../lifecycle/state.ts";
+import type { SetVolume } from "../sets/model.ts";
+import type { SetKind } from "../sets/tags.ts";
+import type { Commands } from "../system/context.ts";
+import { commandLines, isoTime, jsonDocument, setJson } from "./render.ts";
+
+type Capital =
+  | "A"
+  | "B"
+  | "C"
+  | "D"
+  | "E"
+  | "F"
+  | "G"
+  | "H"
+  | "I"
+  | "J"
+  | "K"
+  | "L"
+  | "M"
+  | "N"
+  | "O"
+  | "P"
+  | "Q"
+  | "R"
+  | "S"
+  | "T"
+  | "U"
+  | "V"
+  | "W"
+  | "X"
+  | "Y"
+  | "Z";
+
+/**
+ * T where every key, all the way down, is snake_case: a key with a capital letter
+ * (`elapsedMs`) turns into `never`, so a body that has one is no SnakeCase of itself.
+ */
+export type SnakeCase<T> = T extends readonly (infer E)[]
+  ? readonly SnakeCase<E>[]
+  : T extends Date
+    ? never
+    : T extends object
+      ? {
+          readonly [K in keyof T]: K extends `${string}${Capital}${string}`
+            ? never
+            : SnakeCase<T[K]>;
+        }
+      : T;
+
+/** Shell-quoted command lines, as a dry run prints them. */
+type CommandLines = readonly string[];
+
+export interface VolumeDocument {
+  readonly origin: string | null;
+  readonly snapshot: string;
+  readonly used_percent: number | null;
+  readonly used_of: SetVolume["usedOf"];
+  readonly state: SetVolume["state"];
+  readonly merge_failed: boolean;
+  readonly thin: boolean;
+  readonly size_bytes: number;
+  readonly origin_size_bytes: number | null;
+  readonly lv_attr: string;
+}
+
+export interface SetDocument {
+  readonly name: string;
+  readonly kind: SetKind;
+  /** ISO 8601 without milliseconds. */
+  readonly created: string;
+  readonly label: string | null;
+  readonly missing: number;
+  readonly unavailable: number;
+  readonly absent_vgs: readonly string[];
+  readonly temporary: boolean;
+  readonly volumes: readonly VolumeDocument[];
+}
+
+export interface ListDocument {
+  readonly sets: readonly SetDocument[];
+}
+
+export interface ShowDocument {
+  readonly set: SetDocument;
+}
+
+export interface CreateDocument {
+  readonly dry_run: boolean;
+  readonly set: {
+    readonly name: string;
+    readonly kind: SetKind;
+    readonly created: string;
+    readonly volumes: readonly {
+      readonly origin: string;
+      readonly snapshot: string;
+      readonly thin: boolean;
+      readonly size_bytes: number | null;
+      readonly size_policy: string | null;
+    }[];
+  };
+  readonly commands: CommandLines;
+}
+
+export interface RemoveDocument {
+  readonly dry_run: boolean;
+  readonly name: string;
+  readonly removed: readonly string[];
+  readonly commands: CommandLines;
+}
+
+export interface RevertDocument {
+  readonly dry_run: boolean;
+  readonly name: string;
+  readonly volumes: readonly {
+    readonly origin: string;
+    readonly snapshot: string;
+    readonly outcome: MergeOutcome;
+  }[];
+  readonly commands: CommandLines;
+}
+
+export interface MergeDocument {
+  readonly origin: string;
+  readonly snapshot: string;
+  readonly state: MergeState;
+}
+
+export interface RepairDocument {
+  readonly dry_run: boolean;
+  readonly merges: readonly MergeDocument[];
+  readonly leftovers_removed: readonly string[];
+  readonly warnings: readonly string[];
+  readonly commands: CommandLines;
+}
+
+/** mount, umount and prune list a dry run's commands as argv arrays. */
+type Argvs = Commands;
+
+export interface MountDocument {
+  readonly mount: {
+    readonly set: string;
+    readonly dir: string;
+    readonly volumes: readonly {
+      readonly snapshot: string;
+      readonly origin: string;
+      readonly mount_point: string;
+      readonly place: string;
+      readonly fs_type: string;
+      readonly options: string;
+    }[];
+  };
+  readonly commands?: Argvs;
+}
+
+export interface UmountDocument {
+  readonly umount: {
+    readonly set: string;
+    readonly unmounted: readonly string[];
+    readonly deactivated: readonly string[];
+  };
+  readonly commands?: Argvs;
+}
+
+export interface ManifestVolumeDocument {
+  readonly origin: string;
+  readonly snapshot: string;
+  readonly mount_point: string;
+  readonly fs_type: string;
+  readonly used_bytes: number;
+}
+
+/** The manifest as written beside the archive. */
+export interface ManifestDocument {
+  readonly version: number;
+  readonly archive: string;
+  readonly set: string;
+  readonly temporary: boolean;
+  readonly created: string;
+  readonly finished: string;
+  readonly volumes: readonly ManifestVolumeDocument[];
+  readonly compression: Compression;
+  readonly excludes: readonly string[];
+  readonly files: number;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+export interface BackupDocument {
+  readonly backup: ManifestDocument;
+}
+
+export interface VerifyDocument {
+  readonly verify: {
+    readonly path: string;
+    readonly bytes: number;
+    readonly sha256: string;
+    readonly files: number;
+    readonly manifest: ManifestDocument | null;
+    readonly ok: true;
+  };
+}
+
+export interface RestoreDocument {
+  readonly restore: {
+    readonly archive: string;
+    readonly dir: string;
+    readonly bytes: number;
+    readonly elapsed_ms: number;
+  };
+}
+
+/** setup and uninstall. */
+export interface InstallDocument {
+  readonly dry_run: boolean;
+  readonly changed: boolean;
+  readonly files: readonly { readonly path: string; readonly action: FileAction }[];
+  readonly warnings: readonly string[];
+  readonly commands: CommandLines;
+}
+
+export type FileAction = "create" | "remove" | "update";
+
+export interface NextBootDocument {
+  readonly dry_run: boolean;
+  readonly next_boot: string | null;
+  readonly changed: boolean;
+  readonly commands: CommandLines;
+}
+
+export interface DoctorDocument {
+  readonly checks: readonly {
+    readonly name: string;
+    readonly status: Check["status"];
+    readonly detail: string;
+  }[];
+}
+
+export interface BootFinishDocument {
+  readonly dry_run: boolean;
+  readonly merges_finished: readonly string[];
+  readonly one_shot_cleared: boolean;
+  readonly boot_copies: readonly string[];
+  readonly pruned: readonly string[];
+  readonly sets_pruned: readonly string[];
+  readonly boot_failure: string | null;
+  readonly warnings: readonly string[];
+  readonly commands: CommandLines;
+}
+
+export interface PruneDocument {
+  readonly prune: {
+    readonly sets: readonly {
+      readonly name: string;
+      readonly kind: SetKind;
+      readonly created: string;
+      readonly keep: boolean;
+      readonly reason: string;
+    }[];
+    readonly removed: readonly string[];
+  };
+  readonly commands?: Argvs;
+}
+
+export interface WatchDocument {
+  readonly watch: {
+    readonly events: readonly {
+      readonly level: WatchEvent["level"];
+      readonly set: string;
+      readonly snapshot: string;
+      readonly used_percent: number | null;
+      readonly action: WatchEvent["action"];
+      readonly message: string;
+    }[];
+    /** The metrics file's text (Prometheus), or null when none is configured. */
+    readonly metrics: string | null;
+  };
+}
+
+export interface HookDocument {
+  readonly hook: {
+    readonly manager: PackageManager;
+    readonly set: string | null;
+    readonly label: string;
+    readonly skipped: string | null;
+  };
+}
+
+export function listJson(result: ListResult): string {
+  return jsonDocument<ListDocument>({ sets: result.sets.map(setJson) });
+}
+
+export function showJson(result: ShowResult): string {
+  return jsonDocument<ShowDocument>({ set: setJson(result.set) });
+}
+
+export function createJson(result: CreateResult): string {
+  return jsonDocument<CreateDocument>({
+    dry_run: result.dryRun,
+    set: {
+      name: result.set.name,
+      kind: result.set.kind,
+      created: isoTime(result.set.created),
+      volumes: result.snapshots.map((snapshot) => ({
+        origin: snapshot.origin.fullName,
+        snapshot: snapshot.snapshot,
+        thin: snapshot.thin,
+        size_bytes: snapshot.bytes,
+        size_policy: snapshot.thin ? null : snapshot.size.text,
+      })),
+    },
+    commands: commandLines(result.commands),
+  });
+}
+
+export function removeJson(result: RemoveResult): string {
+  return jsonDocument<RemoveDocument>({
+    dry_run: result.dryRun,
+    name: result.set.name,
+    removed: result.removed,
+    commands: commandLines(result.commands),
+  });
+}
+
+export function revertJson(result: RevertResult): string {
+  return jsonDocument<RevertDocument>({
+    dry_run: result.dryRun,
+    name: result.set.name,
+    volumes: result.volumes.map((volume) => ({
+      origin: volume.origin,
+      snapshot: volume.snapshot,
+      outcome: volume.outcome,
+    })),
+    commands: commandLines(result.commands),
+  });
+}
+
+export function repairJson(result: RepairResult): string {
+  return jsonDocument<RepairDocument>({
+    dry_run: result.dryRun,
+    merges: result.merges.map((merge) => ({
+      origin: merge.origin,
+      snapshot: merge.snapshot,
+      state: merge.state,
+    })),
+    leftovers_removed: result.leftovers,
+    warnings: result.warnings,
+    commands: commandLines(result.commands),
+  });
+}
+
+export function mountJson(result: MountResult): string {
+  return jsonDocument<MountDocument>({
+    mount: {
+      set: result.set.name,
+      dir: result.dir,
+      volumes: result.entries.map((entry) => ({
+        snapshot: entry.snapshot,
+        origin: entry.origin,
+        mount_point: entry.target,
+        place: entry.place,
+        fs_type: entry.fsType,
+        options: entry.options.join(","),
+      })),
+    },
+    ...(result.dryRun ? { commands: result.commands } : {}),
+  });
+}
+
+export function umountJson(result: UmountResult): string {
+  return jsonDocument<UmountDocument>({
+    umount: { set: result.set.name, unmounted: result.unmounted, deactivated: result.deactivated },
+    ...(result.dryRun ? { commands: result.commands } : {}),
+  });
+}
+
+function manifestVolumeDocument(volume: ManifestVolume): ManifestVolumeDocument {
+  return {
+    origin: volume.origin,
+    snapshot: volume.snapshot,
+    mount_point: volume.mount_point,
+    fs_type: volume.fs_type,
+    used_bytes: volume.used_bytes,
+  };
+}
+
+function manifestDocument(manifest: Manifest): ManifestDocument {
+  return {
+    version: manifest.version,
+    archive: manifest.archive,
+    set: manifest.set,
+    temporary: manifest.temporary,
+    created: manifest.created,
+    finished: manifest.finished,
+    // A manifest read from a file is only checked for its checksum, entries and size.
+    volumes: (manifest.volumes ?? []).map(manifestVolumeDocument),
+    compression: manifest.compression,
+    excludes: manifest.excludes,
+    files: manifest.files,
+    bytes: manifest.bytes,
+    sha256: manifest.sha256,
+  };
+}
+
+export function backupJson(result: BackupResult): string {
+  return jsonDocument<BackupDocument>({ backup: manifestDocument(result.manifest) });
+}
+
+export function verifyJson(result: VerifyResult): string {
+  return jsonDocument<VerifyDocument>({
+    verify: {
+      path: result.path,
+      bytes: result.bytes,
+      sha256: result.sha256,
+      files: result.files,
+      manifest: result.manifest === null ? null : manifestDocument(result.manifest),
+      ok: true,
+    },
+  });
+}
+
+export function restoreJson(result: RestoreResult): string {
+  return jsonDocument<RestoreDocument>({
+    restore: {
+      archive: result.archive,
+      dir: result.dir,
+      bytes: result.bytes,
+      elapsed_ms: result.elapsedMs,
+    },
+  });
+}
+
+function fileAction(change: FileChange): FileAction {
+  return change.before === undefined ? "create" : change.after === undefined ? "remove" : "update";
+}
+
+export function installJson(result: InstallResult): string {
+  return jsonDocument<InstallDocument>({
+    dry_run: result.dryRun,
+    changed: !result.unchanged,
+    files: result.changes.map((change) => ({ path: change.path, action: fileAction(change) })),
+    warnings: result.warnings,
+    commands: commandLines(result.commands),
+  });
+}
+
+export function nextBootJson(result: NextBootResult): string {
+  return jsonDocument<NextBootDocument>({
+    dry_run: result.dryRun,
+    next_boot: result.entry,
+    changed: result.changed,
+    commands: commandLines(result.commands),
+  });
+}
+
+export function doctorJson(checks: readonly Check[]): string {
+  return jsonDocument<DoctorDocument>({
+    checks: checks.map((check) => ({
+      name: check.name,
+      status: check.status,
+      detail: check.detail,
+    })),
+  });
+}
+
+export function bootFinishJson(result: BootFinishResult): string {
+  return jsonDocument<BootFinishDocument>({
+    dry_run: result.dryRun,
+    merges_finished: result.mergesFinished,
+    one_shot_cleared: result.oneShotCleared,
+    boot_copies: result.bootCopies,
+    pruned: result.pruned,
+    sets_pruned: result.setsPruned,
+    boot_failure: result.bootFailure,
+    warnings: result.warnings,
+    commands: commandLines(result.commands),
+  });
+}
+
+export function pruneJson(result: PruneResult): string {
+  return jsonDocument<PruneDocument>({
+    prune: {
+      sets: result.decisions.map((d) => ({
+        name: d.name,
+        kind: d.kind,
+        created: isoTime(d.created),
+        keep: d.keep,
+        reason: d.reason,
+      })),
+      removed: result.removed,
+    },
+    ...(result.dryRun ? { commands: result.commands } : {}),
+  });
+}
+
+export function watchJson(result: WatchResult): string {
+  return jsonDocument<WatchDocument>({
+    watch: {
+      events: result.events.map((e) => ({
+        level: e.level,
+        set: e.set,
+        snapshot: e.snapshot,
+        used_percent: e.usedPercent,
+        action: e.action,
+        message: e.message,
+      })),
+      metrics: result.metrics ?? null,
+    },
+  });
+}
+
+export function hookJson(result: HookResult): string {
+  return jsonDocument<HookDocument>({
+    hook: {
+      manager: result.manager,
+      set: result.set,
+      label: result.label,
+      skipped: result.skipped,
+    },
+  });
+}
