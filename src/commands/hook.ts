@@ -113,7 +113,7 @@ export async function hook(
     if (marker !== undefined && files !== undefined) {
       if (await files.exists(marker)) return none("a set was already taken for this run");
       await files.makeDirectory(MARKER_DIR);
-      if (!context.dryRun) await files.writeAtomic(marker, "", 0o600);
+      await context.effects.writeFile(marker, "", 0o600, null);
     }
     const result = await steps.withLock(() =>
       makeSet(context, {

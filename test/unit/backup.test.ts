@@ -34,7 +34,7 @@ import { ExitCode, RootsnapError } from "../../src/system/errors.ts";
 import { toLogicalVolume } from "../../src/lvm/model.ts";
 import { parseReport } from "../../src/lvm/report.ts";
 import { collectSets, type SnapshotSet } from "../../src/sets/model.ts";
-import { fakeLvm, sample, tempDir } from "./helpers.ts";
+import { fakeLvm, sample, tempDir, testEffects } from "./helpers.ts";
 import { Lvm } from "../../src/lvm/lvm.ts";
 
 const SETS = "handwritten-lvm2-2.03.16/two-vgs/sets";
@@ -409,7 +409,7 @@ test("the fill reader asks dmsetup for each snapshot and each thin pool once, an
   const devices = new Set<string>();
   for (const set of sets) {
     const { runner, calls } = fakeLvm({ lvs: report, vgs: "", dmTables: {}, failures: {} });
-    const fills = await fillReader(new Lvm(runner), set)();
+    const fills = await fillReader(new Lvm(testEffects(runner)), set)();
     assert.ok(calls.every((argv) => argv[0] === "dmsetup" && argv[1] === "status"));
     assert.equal(fills.length, calls.length);
     calls.forEach((argv) => devices.add(argv.at(-1) ?? ""));

@@ -8,6 +8,7 @@ import type { BootFiles } from "../../src/system/files.ts";
 import type { Grub } from "../../src/boot/grub.ts";
 import type { Io } from "../../src/cli/app.ts";
 import type { Context } from "../../src/system/context.ts";
+import { Effects } from "../../src/system/effects.ts";
 import type { FileSystem } from "../../src/system/fs.ts";
 import { CommandError, type RunResult, type Runner } from "../../src/system/runner.ts";
 
@@ -262,10 +263,30 @@ export const GRUB_TOOLS = Object.fromEntries(
   ]),
 );
 
-/** A command's context with quiet output, no dry run and the default configuration path. */
-export function testContext(runner: Runner, overrides: Partial<Context> = {}): Context {
-  return {
+/** The run's effects gate over `runner` and `files` (a fresh in-memory tree by default). */
+export function testEffects(
+  runner: Runner,
+  options: { dryRun?: boolean; files?: BootFiles; trace?: (argv: readonly string[]) => void } = {},
+): Effects {
+  return new Effects({
     runner,
+    files: options.files ?? memoryFiles({}).files,
+    dryRun: options.dryRun ?? false,
+    trace: options.trace,
+  });
+}
+
+/**
+ * A command's context with quiet output, no dry run and the default configuration path;
+ * its effects gate writes into `bootFiles` when given, and is a dry one with `dryRun`.
+ */
+export function testContext(runner: Runner, overrides: Partial<Context> = {}): Context {
+  const effects =
+    overrides.effects ??
+    testEffects(runner, { dryRun: overrides.dryRun, files: overrides.bootFiles });
+  return {
+    runner: effects.runner,
+    effects,
     fs: memoryFs({}),
     clock: () => new Date("2026-01-05T10:00:00Z"),
     output: { note: () => undefined, warn: () => undefined },
