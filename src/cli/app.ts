@@ -317,7 +317,11 @@ async function runArchiveVerb(io: Io, call: VerbInvocation, context: Context): P
       else context.output.note(`restored ${result.archive} into ${result.dir}`);
     } else if (archive.verify !== undefined) {
       const { verifyArchive } = await import("../backup/verify.ts");
-      const result = await verifyArchive(archive.verify, { clock, onProgress: display.listener });
+      const result = await verifyArchive(archive.verify, {
+        clock,
+        onProgress: display.listener,
+        start: context.effects.start,
+      });
       display.end();
       if (flags.json) io.stdout(render.jsonDocument({ verify: { ...result, ok: true } }));
       else context.output.note(render.verifyNote(result));

@@ -10,6 +10,12 @@ import { CommandError, start, type RunOptions, type Runner, type StartOptions } 
 /** Starts a long-running program (a pipeline stage): start() by default. */
 export type Starter = (argv: readonly string[], options?: StartOptions) => ChildProcess;
 
+/** How a layer starts programs: traced with -v when they come from the run's Effects. */
+export interface Programs {
+  readonly runner: Runner;
+  readonly start: Starter;
+}
+
 export interface EffectsInit {
   readonly runner: Runner;
   /** Where files are written and removed. */
@@ -33,7 +39,7 @@ export function installArgv(path: string, mode: number): string[] {
   return ["install", "-m", mode.toString(8), "/dev/stdin", path];
 }
 
-export class Effects {
+export class Effects implements Programs {
   /** Every change, in order: made, or in a dry run only listed. */
   readonly changes: (readonly string[])[] = [];
   readonly dryRun: boolean;

@@ -27,9 +27,9 @@ export function formatArgv(argv: readonly string[]): string {
   return argv.map(shellQuote).join(" ");
 }
 
+/** 100 ms: "0.1", 120000 ms: "120". */
 function seconds(ms: number): string {
-  const s = ms / 1000;
-  return Number.isInteger(s) ? String(s) : s.toFixed(s < 1 ? 1 : 0);
+  return String(Math.round(ms / 100) / 10);
 }
 
 /** "failed with exit code 3", "was killed by SIGTERM", "timed out after 5 s", ... */
