@@ -26,6 +26,7 @@ import type { Context } from "../../src/system/context.ts";
 import {
   editReport,
   fakeLvm,
+  memoryFiles,
   memoryFs,
   sample,
   tempDir,
@@ -266,22 +267,17 @@ test("without a plan, or with the lock held, rootsnap create runs; its failure i
   assert.equal(readFileSync(join(held.dir, "lock"), "utf8"), "1\n", "another's lock is left");
 });
 
-/** Files in memory, enough for the plan's regeneration. */
+/** Files in memory, and each one's text. */
 function planFiles(initial: Record<string, string>): {
   files: BootFiles;
-  data: Map<string, string>;
+  data: { get(path: string): string | undefined; has(path: string): boolean };
 } {
-  const data = new Map(Object.entries(initial));
-  const files = {
-    read: (path: string) =>
-      Promise.resolve(data.has(path) ? Buffer.from(data.get(path) ?? "") : undefined),
-    mode: (path: string) => Promise.resolve(data.has(path) ? 0o644 : undefined),
-    writeAtomic: (path: string, text: string | Buffer) => {
-      data.set(path, text.toString());
-      return Promise.resolve();
-    },
-  } as Partial<BootFiles> as BootFiles;
-  return { files, data };
+  const tree = memoryFiles(initial);
+  const data = {
+    get: (path: string) => tree.data.get(path)?.toString("utf8"),
+    has: (path: string) => tree.data.has(path),
+  };
+  return { files: tree.files, data };
 }
 
 function planContext(system: FakeSystem, dryRun = false, bootFiles?: BootFiles): Context {
