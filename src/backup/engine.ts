@@ -1,5 +1,7 @@
 // Runs tar (and zstd) over a mounted tree into a sink, while watching progress, the
 // snapshots' fill level and cancellation; stops everything cleanly on any of them.
+import type { Programs } from "../system/effects.ts";
+import { run, start } from "../system/runner.ts";
 import type { ArchiveSink } from "./archive.ts";
 import {
   bytesRead,
@@ -33,6 +35,8 @@ export interface ArchiveJob {
   readonly warn: (message: string) => void;
   readonly clock: () => number;
   readonly intervalMs?: number;
+  /** How the stages and the checksum's readers start: the run's Effects, which traces them. */
+  readonly programs?: Programs;
 }
 
 export type Stop =
@@ -94,12 +98,14 @@ export async function runArchive(job: ArchiveJob): Promise<ArchiveOutcome> {
   // and through a socket pair each costs the kernel so much more that the backup of the
   // bench's tree took 1.2-1.5 times the CPU of the same stages joined by pipes.
   const joins = job.compressor ? 2 : 1;
-  const tap = await openTap((await job.sink.size()) === undefined, joins);
+  const programs = job.programs ?? { runner: run, start };
+  const tap = await openTap((await job.sink.size()) === undefined, joins, programs.runner);
   const stages = [job.tar(tap.listFifo), ...(job.compressor ? [job.compressor] : []), tap.teeArgv];
   const pipeline = startPipeline(stages, {
     stdout: job.sink.fd,
-    prefix: await dieWithRootsnap(),
+    prefix: await dieWithRootsnap(programs.runner),
     joins: tap.joins,
+    start: programs.start,
   });
   const started = job.clock();
   const tarPid = pipeline.children[0]?.pid;

@@ -4,9 +4,11 @@ import type { ChildProcess } from "node:child_process";
 import { closeSync, constants, openSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
-import { formatArgv, run, start, type Runner } from "../system/runner.ts";
+import type { Starter } from "../system/effects.ts";
+import { describeFailure, type ProgramEnd } from "../system/failure.ts";
+import { run, start, type Runner } from "../system/runner.ts";
 
-export interface StageEnd {
+export interface StageEnd extends ProgramEnd {
   readonly argv: readonly string[];
   readonly code: number | null;
   readonly signal: string | null;
@@ -14,6 +16,8 @@ export interface StageEnd {
   readonly stderr: string;
   /** The stage could not be started (ENOENT: not installed). */
   readonly notFound: boolean;
+  /** rootsnap ended it (Pipeline.kill: a cancellation, a stop). */
+  readonly cancelled: boolean;
 }
 
 let guard: Promise<readonly string[]> | undefined;
@@ -45,6 +49,8 @@ export interface PipelineOptions {
    * write than a pipe does: worth it only where little passes between the stages.
    */
   readonly joins?: readonly string[];
+  /** Starts each stage (the run's Effects.start, which traces it); start() by default. */
+  readonly start?: Starter;
 }
 
 export interface Pipeline {
@@ -76,17 +82,23 @@ function watchStderr(child: ChildProcess): () => string {
   return () => [...kept, partial].filter((line) => line.trim() !== "").join("\n");
 }
 
-function endOf(argv: readonly string[], child: ChildProcess, stderr: () => string) {
+function endOf(
+  argv: readonly string[],
+  child: ChildProcess,
+  stderr: () => string,
+  killed: () => boolean,
+) {
   return new Promise<StageEnd>((resolve) => {
     let notFound = false;
     child.on("error", (error: NodeJS.ErrnoException) => {
       notFound = error.code === "ENOENT";
       // A failed spawn emits no "close" when it never started.
       if (child.pid === undefined)
-        resolve({ argv, code: null, signal: null, stderr: stderr(), notFound });
+        resolve({ argv, code: null, signal: null, stderr: stderr(), notFound, cancelled: false });
     });
     child.on("close", (code, signal) => {
-      resolve({ argv, code, signal, stderr: stderr(), notFound });
+      const cancelled = code === null && killed();
+      resolve({ argv, code, signal, stderr: stderr(), notFound, cancelled });
     });
   });
 }
@@ -123,6 +135,8 @@ export function startPipeline(
   const ends: Promise<StageEnd>[] = [];
   const pipes: PipeEnds[] = [];
   let previous: Readable | undefined;
+  let killed = false;
+  const starter = options.start ?? start;
   try {
     for (const fifo of options.joins?.slice(0, stages.length - 1) ?? []) pipes.push(openPipe(fifo));
     stages.forEach((argv, index) => {
@@ -130,11 +144,15 @@ export function startPipeline(
       const last = index === stages.length - 1;
       const stdout =
         last && options.stdout !== undefined ? options.stdout : (pipes[index]?.write ?? "pipe");
-      const child = start([...(options.prefix ?? []), ...argv], { stdin, stdout, output: "pipe" });
+      const child = starter([...(options.prefix ?? []), ...argv], {
+        stdin,
+        stdout,
+        output: "pipe",
+      });
       // The next stage holds the pipe now; rootsnap's copy would keep a dead reader's writer blocked.
       previous?.destroy();
       const stderr = watchStderr(child);
-      ends.push(endOf(argv, child, stderr));
+      ends.push(endOf(argv, child, stderr, () => killed));
       children.push(child);
       previous = child.stdout ?? undefined;
     });
@@ -152,6 +170,7 @@ export function startPipeline(
     output: previous ?? null,
     ended: Promise.all(ends),
     kill(signal = "SIGTERM") {
+      killed = true;
       for (const child of children) {
         if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       }
@@ -159,15 +178,9 @@ export function startPipeline(
   };
 }
 
-/** One line on how a stage ended, for messages: "tar ... exited 2: tar: x: Cannot open". */
+/** How a stage ended, for messages: "tar -x ... failed with exit code 2: tar: x: Cannot open". */
 export function describeEnd(end: StageEnd): string {
-  const how = end.notFound
-    ? "could not be started (not installed)"
-    : end.code === null
-      ? `was killed by ${end.signal ?? "a signal"}`
-      : `exited ${end.code}`;
-  const said = end.stderr.split("\n").slice(-2).join(" / ");
-  return `${formatArgv(end.argv.slice(0, 1))} ${how}${said ? `: ${said}` : ""}`;
+  return describeFailure(end, end.stderr.split("\n"));
 }
 
 /** Bytes a process has read so far (/proc/PID/io rchar); 0 when it has gone. */

@@ -1,6 +1,7 @@
 // backup --verify: the archive's checksum against its manifest, and a full read by tar.
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
+import type { Starter } from "../system/effects.ts";
 import { DataError } from "../system/errors.ts";
 import { failedStage, stageMessage } from "./engine.ts";
 import { feedFile } from "./feed.ts";
@@ -36,13 +37,14 @@ async function countLines(output: NodeJS.ReadableStream): Promise<number> {
 
 export async function verifyArchive(
   archive: string,
-  options: { clock: () => number; onProgress?: ProgressListener },
+  /** start: the run's Effects.start, so that -v shows the stages. */
+  options: { clock: () => number; onProgress?: ProgressListener; start?: Starter },
 ): Promise<VerifyResult> {
   const path = resolve(archive);
   const total = await requireFile(path, "archive");
   const manifest = (await readManifest(path)) ?? null;
   const stages = (await isZstdFile(path)) ? [zstdDecompressArgv(), tarListArgv()] : [tarListArgv()];
-  const pipeline = startPipeline(stages, { stdin: "pipe" });
+  const pipeline = startPipeline(stages, { stdin: "pipe", start: options.start });
   const { input, output } = pipeline;
   if (input === null || output === null) throw new Error("verify: the pipeline has no ends");
   const started = options.clock();

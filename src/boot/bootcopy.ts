@@ -7,7 +7,7 @@ import { mountAt, type Mount } from "../config/mounts.ts";
 import { OperationError } from "../system/errors.ts";
 import type { SnapshotSet } from "../sets/model.ts";
 import type { BootFiles } from "../system/files.ts";
-import { Steps } from "../system/steps.ts";
+import type { Effects } from "../system/effects.ts";
 
 export const BOOT_COPY_DIR = "/var/lib/rootsnap/boot";
 const STAGING = "/boot/.rootsnap-restore";
@@ -46,23 +46,23 @@ export async function bootFilesToCopy(files: BootFiles): Promise<string[]> {
 
 export async function saveBootCopy(
   files: BootFiles,
-  steps: Steps,
+  effects: Effects,
   setName: string,
 ): Promise<string> {
   const path = bootCopyPath(setName);
   const names = await bootFilesToCopy(files);
   // The copy holds the initramfs (maybe a LUKS key file) and grub.cfg (maybe a password hash).
-  const temp = steps.dryRun
-    ? `${path}.partial`
-    : await files
-        .makePrivateDirectory(BOOT_COPY_DIR)
-        .then(() => files.createPrivateFile(BOOT_COPY_DIR, `${setName}.tar.partial-`));
-  await steps.change(["tar", "-C", "/boot", "--numeric-owner", "-cf", temp, "--", ...names], {
+  await effects.makePrivateDirectory(BOOT_COPY_DIR);
+  const temp = await effects.createPrivateFile(
+    BOOT_COPY_DIR,
+    `${setName}.tar.partial-`,
+    `${path}.partial`,
+  );
+  await effects.run(["tar", "-C", "/boot", "--numeric-owner", "-cf", temp, "--", ...names], {
     timeoutMs: 10 * 60_000,
   });
-  await steps.change(["sync", "-f", temp]);
-  steps.note(["mv", temp, path]);
-  if (!steps.dryRun) await files.move(temp, path);
+  await effects.run(["sync", "-f", temp]);
+  await effects.move(temp, path);
   return path;
 }
 
@@ -75,11 +75,11 @@ export function filesToDrop(current: readonly string[], copied: readonly string[
 /** Puts a set's copy back into /boot: staged on /boot first, then each file renamed into place. */
 export async function restoreBootCopy(
   files: BootFiles,
-  steps: Steps,
+  effects: Effects,
   setName: string,
 ): Promise<{ restored: string[]; dropped: string[] }> {
   const path = bootCopyPath(setName);
-  const copied = (await steps.read(["tar", "-tf", path]))
+  const copied = (await effects.read(["tar", "-tf", path]))
     .split("\n")
     .filter((name) => name !== "" && !name.endsWith("/"));
   const current: string[] = [];
@@ -87,38 +87,35 @@ export async function restoreBootCopy(
     if (!(await files.isDirectory(`/boot/${name}`))) current.push(name);
   }
   const dropped = filesToDrop(current, copied);
-  await steps.change(["rm", "-rf", STAGING]);
-  await steps.change(["mkdir", "-p", STAGING]);
-  await steps.change(["tar", "-C", STAGING, "--numeric-owner", "-xpf", path], {
+  await effects.run(["rm", "-rf", STAGING]);
+  await effects.run(["mkdir", "-p", STAGING]);
+  await effects.run(["tar", "-C", STAGING, "--numeric-owner", "-xpf", path], {
     timeoutMs: 10 * 60_000,
   });
-  await steps.change(["sync", "-f", STAGING]);
+  await effects.run(["sync", "-f", STAGING]);
   for (const name of copied) {
-    steps.note(["mv", `${STAGING}/${name}`, `/boot/${name}`]);
-    if (!steps.dryRun) await files.move(`${STAGING}/${name}`, `/boot/${name}`);
+    await effects.move(`${STAGING}/${name}`, `/boot/${name}`);
   }
   for (const name of dropped) {
-    steps.note(["rm", `/boot/${name}`]);
-    if (!steps.dryRun) await files.remove(`/boot/${name}`);
+    await effects.remove(`/boot/${name}`);
   }
-  await steps.change(["rm", "-rf", STAGING]);
+  await effects.run(["rm", "-rf", STAGING]);
   return { restored: copied, dropped };
 }
 
 /** Copies whose set is gone (removed, or merged by a revert) are deleted. */
 export async function pruneBootCopies(
   files: BootFiles,
-  steps: Steps,
+  effects: Effects,
   setNames: ReadonlySet<string>,
 ): Promise<string[]> {
   const pruned: string[] = [];
   const names = await files.list(BOOT_COPY_DIR);
-  if (names.length > 0 && !steps.dryRun) await files.makePrivateDirectory(BOOT_COPY_DIR);
+  if (names.length > 0) await effects.makePrivateDirectory(BOOT_COPY_DIR);
   for (const name of names) {
     const set = name.replace(/\.tar(\.partial.*)?$/, "");
     if (name.endsWith(".tar") && setNames.has(set)) continue;
-    steps.note(["rm", `${BOOT_COPY_DIR}/${name}`]);
-    if (!steps.dryRun) await files.remove(`${BOOT_COPY_DIR}/${name}`);
+    await effects.remove(`${BOOT_COPY_DIR}/${name}`);
     pruned.push(name);
   }
   return pruned;
@@ -136,16 +133,16 @@ export async function keepBootCopy(
     originDevices.filter((device): device is string => typeof device === "string"),
   );
   if (!bootLeftOut(await readMounts(context), devices)) return [];
-  const steps = new Steps(context.runner, context.dryRun);
+  const mark = context.effects.changes.length;
   try {
-    await saveBootCopy(files, steps, setName);
+    await saveBootCopy(files, context.effects, setName);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     context.output.warn(
       `set ${setName} was made, but its copy of /boot was not (${message}): a revert to it keeps /boot as it is`,
     );
   }
-  return steps.commands;
+  return context.effects.changes.slice(mark);
 }
 
 /** The copy a revert of this set restores, or undefined when /boot is in the set or has none. */
@@ -169,9 +166,9 @@ export async function bootCopyToRestore(
 export async function restoreBootForRevert(context: Context, setName: string): Promise<Commands> {
   const files = context.bootFiles;
   if (files === undefined) return [];
-  const steps = new Steps(context.runner, context.dryRun);
+  const mark = context.effects.changes.length;
   try {
-    const { dropped } = await restoreBootCopy(files, steps, setName);
+    const { dropped } = await restoreBootCopy(files, context.effects, setName);
     if (!context.dryRun) {
       context.output.note(
         `/boot restored from ${bootCopyPath(setName)}${dropped.length > 0 ? `; removed ${dropped.join(", ")}` : ""}`,
@@ -185,5 +182,5 @@ export async function restoreBootForRevert(context: Context, setName: string): P
       { cause: error },
     );
   }
-  return steps.commands;
+  return context.effects.changes.slice(mark);
 }

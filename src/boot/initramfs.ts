@@ -10,7 +10,7 @@
 // merges in the running system (rootsnap-finish.service or `rootsnap status`:
 // `lvchange --poll y`).
 import type { BootFiles } from "../system/files.ts";
-import type { Steps } from "../system/steps.ts";
+import type { Effects } from "../system/effects.ts";
 
 export const INITRAMFS_HOOK = "/etc/initramfs-tools/hooks/rootsnap-lvm-poll";
 const UPDATE_INITRAMFS = ["/usr/sbin/update-initramfs", "/sbin/update-initramfs"];
@@ -116,7 +116,7 @@ const INITRD_PREFIX = "/boot/initrd.img-";
  */
 export async function prepareInitramfsForMerge(
   files: BootFiles,
-  steps: Steps,
+  effects: Effects,
   /** With /boot inside a reverted volume: the kernels the set has, the only ones left to boot. */
   setReleases?: ReadonlySet<string>,
 ): Promise<InitramfsRebuild> {
@@ -125,11 +125,8 @@ export async function prepareInitramfsForMerge(
   if (!state.startsPoller || state.updater === undefined) return nothing;
   if (state.hookInstalled && state.stale.length === 0) return nothing;
   if (!state.hookInstalled) {
-    steps.note(["write", INITRAMFS_HOOK]);
-    if (!steps.dryRun) {
-      await files.makeDirectory("/etc/initramfs-tools/hooks");
-      await files.writeAtomic(INITRAMFS_HOOK, INITRAMFS_HOOK_TEXT, 0o755);
-    }
+    await effects.makeDirectory("/etc/initramfs-tools/hooks");
+    await effects.writeFile(INITRAMFS_HOOK, INITRAMFS_HOOK_TEXT, 0o755, ["write", INITRAMFS_HOOK]);
   }
   const rebuilt: string[] = [];
   const skipped: string[] = [];
@@ -144,7 +141,7 @@ export async function prepareInitramfsForMerge(
       skipped.push(image);
       continue;
     }
-    await steps.change([state.updater, "-u", "-k", release], { timeoutMs: UPDATE_TIMEOUT_MS });
+    await effects.run([state.updater, "-u", "-k", release], { timeoutMs: UPDATE_TIMEOUT_MS });
     rebuilt.push(image);
   }
   return { rebuilt, skipped, leftAlone };

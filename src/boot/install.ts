@@ -15,7 +15,7 @@ import {
   ENTRY_ID,
   type Grub,
 } from "./grub.ts";
-import type { Steps } from "../system/steps.ts";
+import { installArgv, type Effects } from "../system/effects.ts";
 import { lifecyclePaths, startsNow, type LifecycleFile } from "./lifecycle-units.ts";
 import { BOOT_PLAN_PATH } from "./plan.ts";
 import { ARTICLE_UNITS, UNIT_DIR, unitFiles } from "./units.ts";
@@ -120,19 +120,19 @@ async function textOf(files: BootFiles, path: string): Promise<string | undefine
 /** grub-mkconfig into a file beside grub.cfg, checked, then moved over it in one rename. */
 export async function regenerateGrubConfig(
   files: BootFiles,
-  steps: Steps,
+  effects: Effects,
   grub: Grub,
   expectEntry: boolean,
 ): Promise<void> {
   const temp = `${grub.config}.rootsnap-new`;
-  if (steps.dryRun) {
-    await steps.change([grub.mkconfig, "-o", temp]);
-    steps.note(["mv", temp, grub.config]);
+  if (effects.dryRun) {
+    await effects.run([grub.mkconfig, "-o", temp]);
+    await effects.move(temp, grub.config);
     return;
   }
   try {
-    await steps.change([grub.mkconfig, "-o", temp], { timeoutMs: 10 * 60_000 });
-    await steps.read([grub.scriptCheck, temp]);
+    await effects.run([grub.mkconfig, "-o", temp], { timeoutMs: 10 * 60_000 });
+    await effects.read([grub.scriptCheck, temp]);
     const made = (await textOf(files, temp)) ?? "";
     if (hasRootsnapEntry(made) !== expectEntry) {
       throw new OperationError(
@@ -144,15 +144,16 @@ export async function regenerateGrubConfig(
     }
   } catch (error) {
     // grub-mkconfig -o FILE writes FILE.new first and leaves it when a script fails.
-    await files.remove(`${temp}.new`);
-    await files.remove(temp);
+    await effects.remove(`${temp}.new`, null);
+    await effects.remove(temp, null);
     throw error;
   }
-  await files.move(temp, grub.config);
+  await effects.move(temp, grub.config, null);
 }
 
+/** Scratch copies in /run, made in a dry run too: systemd-analyze verify reads files. */
 async function verifyUnits(
-  steps: Steps,
+  effects: Effects,
   files: BootFiles,
   units: { path: string; text: string }[],
 ): Promise<void> {
@@ -165,7 +166,7 @@ async function verifyUnits(
       await files.writeAtomic(path, unit.text, 0o644);
       paths.push(path);
     }
-    await steps.read(["systemd-analyze", "verify", ...paths]);
+    await effects.read(["systemd-analyze", "verify", ...paths]);
   } finally {
     for (const unit of units) await files.remove(`${dir}/${basename(unit.path)}`);
     await files.removeEmptyDirectory(dir);
@@ -212,18 +213,20 @@ async function checkDirectories(
 }
 
 /** The units among `names` that systemd runs now (`systemctl is-active` says "active"). */
-async function activeUnits(steps: Steps, names: readonly string[]): Promise<Set<string>> {
+async function activeUnits(effects: Effects, names: readonly string[]): Promise<Set<string>> {
   if (names.length === 0) return new Set();
   // One line per unit; it exits 3 when one is not active.
-  const out = await steps.read(["systemctl", "is-active", ...names], { okCodes: [0, 1, 2, 3, 4] });
+  const out = await effects.read(["systemctl", "is-active", ...names], {
+    okCodes: [0, 1, 2, 3, 4],
+  });
   const states = out.split("\n");
   return new Set(names.filter((_, i) => states[i]?.trim() === "active"));
 }
 
 /** A unit that failed stays listed until this, even once its file is gone. */
-async function resetFailed(steps: Steps, names: readonly string[]): Promise<void> {
+async function resetFailed(effects: Effects, names: readonly string[]): Promise<void> {
   // It exits 1 for a unit systemd has not loaded, and goes on with the others.
-  await steps.change(["systemctl", "reset-failed", ...names], { okCodes: [0, 1] });
+  await effects.run(["systemctl", "reset-failed", ...names], { okCodes: [0, 1] });
 }
 
 /** The units `systemctl enable` links (those with [Install]), and those started at once. */
@@ -241,7 +244,7 @@ function unitRoles(units: readonly DesiredFile[]): { enabled: DesiredFile[]; sta
  */
 async function installUnits(
   files: BootFiles,
-  steps: Steps,
+  effects: Effects,
   undo: UndoLog,
   changes: readonly FileChange[],
   units: readonly DesiredFile[],
@@ -254,38 +257,38 @@ async function installUnits(
     if (unit.wantedBy === undefined || !(await files.exists(link)))
       newlyEnabled.push(basename(unit.path));
   }
-  const running = await activeUnits(steps, startNow);
+  const running = await activeUnits(effects, startNow);
   let restarted = false;
   // Once the unit files are back, systemd reads them again and what ran before runs them.
   undo.add("systemctl daemon-reload", async () => {
-    await steps.change(["systemctl", "daemon-reload"]);
+    await effects.run(["systemctl", "daemon-reload"]);
     const before = startNow.filter((name) => running.has(name));
-    if (restarted && before.length > 0) await steps.change(["systemctl", "restart", ...before]);
+    if (restarted && before.length > 0) await effects.run(["systemctl", "restart", ...before]);
   });
   for (const change of changes) await undo.write(change.path, change.after ?? "", change.mode);
-  await steps.change(["systemctl", "daemon-reload"]);
+  await effects.run(["systemctl", "daemon-reload"]);
   for (const dir of wantsMissing) undo.add(dir, () => undo.removeDirectory(dir));
   if (newlyEnabled.length > 0) {
     undo.add(`systemctl disable ${newlyEnabled.join(" ")}`, async () => {
-      await steps.change(["systemctl", "disable", ...newlyEnabled]);
+      await effects.run(["systemctl", "disable", ...newlyEnabled]);
     });
   }
-  await steps.change(["systemctl", "enable", ...enabled.map((unit) => basename(unit.path))]);
+  await effects.run(["systemctl", "enable", ...enabled.map((unit) => basename(unit.path))]);
   if (startNow.length === 0) return;
   const started = startNow.filter((name) => !running.has(name));
   if (started.length > 0) {
     undo.add(`systemctl stop ${started.join(" ")}`, async () => {
-      await steps.change(["systemctl", "stop", ...started]);
-      await resetFailed(steps, started);
+      await effects.run(["systemctl", "stop", ...started]);
+      await resetFailed(effects, started);
     });
   }
   restarted = true;
-  await steps.change(["systemctl", "restart", ...startNow]);
+  await effects.run(["systemctl", "restart", ...startNow]);
 }
 
 export async function setupBoot(
   files: BootFiles,
-  steps: Steps,
+  effects: Effects,
   grub: Grub,
   executable: string,
   lifecycle: Lifecycle = NO_LIFECYCLE,
@@ -313,12 +316,12 @@ export async function setupBoot(
   const grubCfg = (await files.read(grub.config)) ?? Buffer.alloc(0);
   const entryPresent = hasRootsnapEntry(grubCfg.toString("utf8"));
   if (changes.length === 0 && entryPresent && state !== undefined) {
-    return { changes, commands: [], dryRun: steps.dryRun, unchanged: true, warnings };
+    return { changes, commands: [], dryRun: effects.dryRun, unchanged: true, warnings };
   }
   // Everything that can be checked is, before the first write.
   await checkDirectories(files, desired, lifecycle);
   const units = desired.filter((file) => file.path.startsWith(`${UNIT_DIR}/`));
-  await verifyUnits(steps, files, units);
+  await verifyUnits(effects, files, units);
   const wantsMissing = await missingWantsDirectories(files, units);
   const createdDirectories = [
     ...(state?.createdDirectories ?? []),
@@ -326,22 +329,21 @@ export async function setupBoot(
     ...lifecycle.missingDirectories.filter((dir) => !state?.createdDirectories.includes(dir)),
   ];
   if (!(await files.isDirectory(STATE_DIR))) createdDirectories.push(STATE_DIR);
-  for (const change of changes)
-    steps.note(["install", "-m", change.mode.toString(8), "/dev/stdin", change.path]);
-  if (steps.dryRun) {
+  for (const change of changes) effects.record(installArgv(change.path, change.mode));
+  if (effects.dryRun) {
     const { enabled, startNow } = unitRoles(units);
-    await steps.change(["systemctl", "daemon-reload"]);
-    await steps.change(["systemctl", "enable", ...enabled.map((unit) => basename(unit.path))]);
-    if (startNow.length > 0) await steps.change(["systemctl", "restart", ...startNow]);
-    await regenerateGrubConfig(files, steps, grub, true);
-    return { changes, commands: steps.commands, dryRun: true, unchanged: false, warnings };
+    await effects.run(["systemctl", "daemon-reload"]);
+    await effects.run(["systemctl", "enable", ...enabled.map((unit) => basename(unit.path))]);
+    if (startNow.length > 0) await effects.run(["systemctl", "restart", ...startNow]);
+    await regenerateGrubConfig(files, effects, grub, true);
+    return { changes, commands: effects.changes, dryRun: true, unchanged: false, warnings };
   }
   // Keep grub.cfg from before the first setup, unless it has been regenerated since.
   const keepSaved = state?.savedBefore === true && state.writtenSha256 === sha256(grubCfg);
   const savedBefore = state === undefined || keepSaved;
   const record = (writtenSha256: string | null): string =>
     `${JSON.stringify({ grubConfig: grub.config, writtenSha256, savedBefore, createdDirectories, executable } satisfies SetupState, null, 2)}\n`;
-  const undo = new UndoLog(files);
+  const undo = new UndoLog(effects);
   try {
     await undo.makeDirectory(STATE_DIR, true);
     if (state === undefined) await undo.write(SAVED_GRUB_CFG, grubCfg, 0o600, true);
@@ -349,19 +351,16 @@ export async function setupBoot(
     // The record comes first: an interrupted setup is undone by uninstall.
     await undo.write(STATE_PATH, record(null), 0o644, true);
     for (const dir of lifecycle.missingDirectories) await undo.makeDirectory(dir);
-    await installUnits(files, steps, undo, changes, units, wantsMissing);
+    await installUnits(files, effects, undo, changes, units, wantsMissing);
     const grubMode = await files.mode(grub.config);
     undo.add(grub.config, async () => {
       const now = await files.read(grub.config);
       if (now === undefined || !now.equals(grubCfg))
-        await files.writeAtomic(grub.config, grubCfg, grubMode ?? 0o644);
+        await effects.writeFile(grub.config, grubCfg, grubMode ?? 0o644, null);
     });
-    await regenerateGrubConfig(files, steps, grub, true);
-    await files.writeAtomic(
-      STATE_PATH,
-      record(sha256((await files.read(grub.config)) ?? "")),
-      0o644,
-    );
+    await regenerateGrubConfig(files, effects, grub, true);
+    const written = sha256((await files.read(grub.config)) ?? "");
+    await effects.writeFile(STATE_PATH, record(written), 0o644, null);
   } catch (error) {
     const failed = await undo.undo();
     warn(
@@ -371,12 +370,12 @@ export async function setupBoot(
     );
     throw error;
   }
-  return { changes, commands: steps.commands, dryRun: false, unchanged: false, warnings };
+  return { changes, commands: effects.changes, dryRun: false, unchanged: false, warnings };
 }
 
 export async function uninstallBoot(
   files: BootFiles,
-  steps: Steps,
+  effects: Effects,
   grub: Grub | undefined,
 ): Promise<InstallResult> {
   const state = await readState(files);
@@ -396,7 +395,7 @@ export async function uninstallBoot(
   const grubCfg = grub === undefined ? undefined : await files.read(grub.config);
   const entryPresent = hasRootsnapEntry(grubCfg?.toString("utf8") ?? "");
   if (changes.length === 0 && state === undefined && !entryPresent) {
-    return { changes, commands: [], dryRun: steps.dryRun, unchanged: true, warnings: [] };
+    return { changes, commands: [], dryRun: effects.dryRun, unchanged: true, warnings: [] };
   }
   const installedUnits = changes
     .filter(
@@ -405,57 +404,53 @@ export async function uninstallBoot(
     )
     .map((change) => basename(change.path));
   if (installedUnits.length > 0) {
-    await steps.change(["systemctl", "disable", "--now", ...installedUnits]);
+    await effects.run(["systemctl", "disable", "--now", ...installedUnits]);
   }
   const unitNames = changes
     .filter((change) => change.path.startsWith(`${UNIT_DIR}/`))
     .map((change) => basename(change.path));
-  if (unitNames.length > 0) await resetFailed(steps, unitNames);
-  for (const change of changes) {
-    steps.note(["rm", change.path]);
-    if (!steps.dryRun) await files.remove(change.path);
-  }
-  await steps.change(["systemctl", "daemon-reload"]);
+  if (unitNames.length > 0) await resetFailed(effects, unitNames);
+  for (const change of changes) await effects.remove(change.path);
+  await effects.run(["systemctl", "daemon-reload"]);
   for (const dir of state?.createdDirectories ?? []) {
     if (dir === STATE_DIR) continue;
-    steps.note(["rmdir", dir]);
-    if (!steps.dryRun) await files.removeEmptyDirectory(dir);
+    await effects.removeEmptyDirectory(dir);
   }
   if (grub !== undefined) {
-    await cancelOneShot(steps, grub, files);
+    await cancelOneShot(effects, grub, files);
     const saved = state?.savedBefore === true ? await files.read(SAVED_GRUB_CFG) : undefined;
     if (saved !== undefined && grubCfg !== undefined && state?.writtenSha256 === sha256(grubCfg)) {
       // Nothing regenerated grub.cfg since setup: the saved copy is the exact original.
-      steps.note(["cp", SAVED_GRUB_CFG, grub.config]);
-      if (!steps.dryRun)
-        await files.writeAtomic(grub.config, saved, (await files.mode(grub.config)) ?? 0o444);
+      const mode = (await files.mode(grub.config)) ?? 0o444;
+      await effects.writeFile(grub.config, saved, mode, ["cp", SAVED_GRUB_CFG, grub.config]);
     } else if (entryPresent) {
-      await regenerateGrubConfig(files, steps, grub, false);
+      await regenerateGrubConfig(files, effects, grub, false);
     }
   }
   for (const path of [SAVED_GRUB_CFG, STATE_PATH]) {
-    if (await files.exists(path)) {
-      steps.note(["rm", path]);
-      if (!steps.dryRun) await files.remove(path);
-    }
+    if (await files.exists(path)) await effects.remove(path);
   }
-  if (state?.createdDirectories.includes(STATE_DIR) === true && !steps.dryRun) {
-    await files.removeEmptyDirectory(STATE_DIR);
+  if (state?.createdDirectories.includes(STATE_DIR) === true) {
+    await effects.removeEmptyDirectory(STATE_DIR, null);
   }
   return {
     changes,
-    commands: steps.commands,
-    dryRun: steps.dryRun,
+    commands: effects.changes,
+    dryRun: effects.dryRun,
     unchanged: false,
     warnings: [],
   };
 }
 
 /** next_entry in grubenv, when it names rootsnap's entry, is unset; true when it did. */
-export async function cancelOneShot(steps: Steps, grub: Grub, files: BootFiles): Promise<boolean> {
+export async function cancelOneShot(
+  effects: Effects,
+  grub: Grub,
+  files: BootFiles,
+): Promise<boolean> {
   if (!(await files.exists(grub.env))) return false;
-  const env = await steps.read([grub.editenv, grub.env, "list"]);
+  const env = await effects.read([grub.editenv, grub.env, "list"]);
   if (nextEntryOf(env) !== ENTRY_ID) return false;
-  await steps.change([grub.editenv, grub.env, "unset", "next_entry"]);
+  await effects.run([grub.editenv, grub.env, "unset", "next_entry"]);
   return true;
 }

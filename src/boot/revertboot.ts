@@ -8,7 +8,6 @@ import { mountAt, type Mount } from "../config/mounts.ts";
 import type { SnapshotSet } from "../sets/model.ts";
 import { defaultKernel, entryForKernel, grubEntries } from "./entries.ts";
 import { detectGrub, type Grub } from "./grub.ts";
-import { Steps } from "../system/steps.ts";
 
 export interface KernelEntry {
   readonly grub: Grub;
@@ -62,22 +61,28 @@ export async function kernelEntryForRevert(
   }
   const relative = grub.config.slice(holder.mountPoint === "/" ? 0 : holder.mountPoint.length);
   const dir = `/run/rootsnap-revert-${process.pid}`;
-  const steps = new Steps(context.runner, false);
-  await files.makeDirectory(dir);
+  // A scratch mount of the snapshot, read-only and gone again before revert changes anything.
+  await context.effects.makeDirectory(dir);
   let setConfig: string | undefined;
   try {
-    await steps.read(["mount", "-o", readOnlyOptions(holder.fsType), volume.snapshotLv.path, dir]);
+    await context.effects.read([
+      "mount",
+      "-o",
+      readOnlyOptions(holder.fsType),
+      volume.snapshotLv.path,
+      dir,
+    ]);
     try {
       setConfig = (await files.read(`${dir}${relative}`))?.toString("utf8");
     } finally {
-      await steps.read(["umount", dir]);
+      await context.effects.read(["umount", dir]);
     }
   } catch (error) {
     context.output.warn(
       `could not read grub.cfg of set ${set.name}: ${error instanceof Error ? error.message : String(error)}`,
     );
   } finally {
-    await files.removeEmptyDirectory(dir);
+    await context.effects.removeEmptyDirectory(dir, null);
   }
   const kernel = setConfig === undefined ? undefined : defaultKernel(setConfig);
   const config = (await files.read(grub.config))?.toString("utf8") ?? "";
@@ -99,8 +104,7 @@ export async function startSetKernelNext(context: Context, entry: KernelEntry): 
     );
     return [];
   }
-  const steps = new Steps(context.runner, context.dryRun);
-  await steps.change([entry.grub.reboot, entry.path]);
+  await context.effects.run([entry.grub.reboot, entry.path]);
   context.output.note(`the next boot starts ${entry.kernel}, the set's kernel`);
-  return steps.commands;
+  return [[entry.grub.reboot, entry.path]];
 }

@@ -1,6 +1,7 @@
 // What a setup run has changed so far, each change with the step that takes it back, so that a
 // run failing half-way puts the system back as it found it, newest change first.
 import { dirname } from "node:path";
+import type { Effects } from "../system/effects.ts";
 import type { BootFiles } from "../system/files.ts";
 
 interface Step {
@@ -17,7 +18,12 @@ function messageOf(error: unknown): string {
 export class UndoLog {
   private readonly steps: Step[] = [];
 
-  constructor(private readonly files: BootFiles) {}
+  private readonly files: BootFiles;
+
+  /** The changes go through `effects` (unlisted: setup lists its files itself). */
+  constructor(private readonly effects: Effects) {
+    this.files = effects.files;
+  }
 
   /** Registers a step that takes back what comes next. */
   add(what: string, undo: () => Promise<void>, record = false): void {
@@ -27,12 +33,12 @@ export class UndoLog {
   /** Writes a file, its bytes and mode before (or its absence) remembered first. */
   async write(path: string, data: string | Buffer, mode: number, record = false): Promise<void> {
     this.add(path, await this.restorer(path), record);
-    await this.files.writeAtomic(path, data, mode);
+    await this.effects.writeFile(path, data, mode, null);
   }
 
   async remove(path: string, record = false): Promise<void> {
     this.add(path, await this.restorer(path), record);
-    await this.files.remove(path);
+    await this.effects.remove(path, null);
   }
 
   /** Makes a directory and the parents it lacks; undone by removing those it made. */
@@ -43,12 +49,15 @@ export class UndoLog {
       missing.unshift(dir);
     }
     for (const dir of missing) this.add(dir, () => this.removeDirectory(dir), record);
-    await this.files.makeDirectory(path);
+    await this.effects.makeDirectory(path);
   }
 
   /** Removes a directory setup made; one that is left is a failure. */
   async removeDirectory(dir: string): Promise<void> {
-    if (!(await this.files.removeEmptyDirectory(dir)) && (await this.files.isDirectory(dir))) {
+    if (
+      !(await this.effects.removeEmptyDirectory(dir, null)) &&
+      (await this.files.isDirectory(dir))
+    ) {
       throw new Error("it is not empty");
     }
   }
@@ -60,13 +69,13 @@ export class UndoLog {
     return async () => {
       const now = await this.files.read(path);
       if (before === undefined) {
-        if (now !== undefined) await this.files.remove(path);
+        if (now !== undefined) await this.effects.remove(path, null);
       } else if (
         now === undefined ||
         !now.equals(before) ||
         (await this.files.mode(path)) !== mode
       ) {
-        await this.files.writeAtomic(path, before, mode ?? 0o644);
+        await this.effects.writeFile(path, before, mode ?? 0o644, null);
       }
     };
   }

@@ -3,7 +3,8 @@
 import { DEFAULT_CONFIG_PATH } from "../config/config.ts";
 import type { Context, Output } from "../system/context.ts";
 import { ExitCode, oneLine, RootsnapError, UsageError } from "../system/errors.ts";
-import type { BootFiles } from "../system/files.ts";
+import { Effects } from "../system/effects.ts";
+import { nodeBootFiles, type BootFiles } from "../system/files.ts";
 import type { FileSystem } from "../system/fs.ts";
 import { formatArgv, type Runner } from "../system/runner.ts";
 import { parseCommandLine, type Invocation } from "./args.ts";
@@ -63,14 +64,6 @@ function outputFor(io: Io, quiet: boolean): Output {
   };
 }
 
-/** With -v every command is shown on stderr before it runs. */
-function tracing(runner: Runner, io: Io): Runner {
-  return (argv, options) => {
-    io.stderr(`+ ${formatArgv(argv)}\n`);
-    return runner(argv, options);
-  };
-}
-
 function confirmer(io: Io, call: VerbInvocation): (question: string) => Promise<boolean> {
   return async (question) => {
     if (call.flags.yes || call.flags.dryRun) return true;
@@ -85,8 +78,20 @@ function confirmer(io: Io, call: VerbInvocation): (question: string) => Promise<
 }
 
 function contextFor(io: Io, call: VerbInvocation): Context {
+  // One gate per run: every change is made or listed there, and with -v every program shown.
+  const effects = new Effects({
+    runner: io.runner,
+    files: io.bootFiles ?? nodeBootFiles,
+    dryRun: call.flags.dryRun,
+    trace: call.flags.verbose
+      ? (argv) => {
+          io.stderr(`+ ${formatArgv(argv)}\n`);
+        }
+      : undefined,
+  });
   return {
-    runner: call.flags.verbose ? tracing(io.runner, io) : io.runner,
+    runner: effects.runner,
+    effects,
     fs: io.fs,
     clock: () => io.clock(),
     output: outputFor(io, call.flags.quiet),

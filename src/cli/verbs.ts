@@ -599,9 +599,13 @@ export const VERBS = {
       if (options.verify !== undefined) {
         const { verifyArchive } = await import("../backup/verify.ts");
         const path = options.verify;
-        return withProgress(env, async (_context, display) => ({
+        return withProgress(env, async (shown, display) => ({
           kind: "verify",
-          verify: await verifyArchive(path, { clock, onProgress: display.listener }),
+          verify: await verifyArchive(path, {
+            clock,
+            onProgress: display.listener,
+            start: shown.effects.start,
+          }),
         }));
       }
       if (flags.json && options.to === "-")

@@ -205,6 +205,7 @@ async function archive(run: Run, entries: readonly MountEntry[], dir: string, si
       context.output.warn(message);
     },
     clock: () => context.clock().getTime(),
+    programs: context.effects,
   });
   let stop = outcome.stop;
   const failed = failedStage(outcome.ends);

@@ -6,7 +6,6 @@ import { bootCopyPath, bootLeftOut, pruneBootCopies, saveBootCopy } from "../boo
 import { nodeBootFiles, type BootFiles } from "../system/files.ts";
 import { detectGrub } from "../boot/grub.ts";
 import { cancelOneShot } from "../boot/install.ts";
-import { Steps } from "../system/steps.ts";
 import { RootsnapError } from "../system/errors.ts";
 import { DEFAULT_EXECUTABLE } from "../boot/units.ts";
 import type { SnapshotSet } from "../sets/model.ts";
@@ -62,7 +61,7 @@ async function pruneBootSets(
     const why = error instanceof Error ? error.message : String(error);
     return {
       removed: [],
-      commands: lvm.changes,
+      commands: lvm.effects.changes,
       warnings: [`pruning old boot sets failed: ${why}`],
     };
   }
@@ -73,14 +72,14 @@ export async function bootFinish(
   files: BootFiles = nodeBootFiles,
   executable = DEFAULT_EXECUTABLE,
 ): Promise<BootFinishResult> {
-  const steps = new Steps(context.runner, context.dryRun);
+  const { effects } = context;
   const state = await status(context);
   const mergesFinished = state.merges
     .filter((merge) => merge.state === "finished")
     .map((merge) => merge.snapshot);
   let oneShotCleared = false;
   try {
-    oneShotCleared = await cancelOneShot(steps, await detectGrub(files), files);
+    oneShotCleared = await cancelOneShot(effects, await detectGrub(files), files);
   } catch (error) {
     if (!(error instanceof RootsnapError)) throw error;
   }
@@ -96,13 +95,13 @@ export async function bootFinish(
     // /boot is mounted now but was not when the boot-time unit took the set.
     if (set.created < since || !bootLeftOut(mounts, devices)) continue;
     if (await files.exists(bootCopyPath(set.name))) continue;
-    bootCopies.push(await saveBootCopy(files, steps, set.name));
+    bootCopies.push(await saveBootCopy(files, effects, set.name));
   }
   // The boot-time unit runs the plan, which leaves retention to this unit.
   const setsPruned = await pruneBootSets(context, state.sets, since);
   const gone = new Set(context.dryRun ? [] : setsPruned.removed);
   const kept = state.sets.filter((set) => !gone.has(set.name)).map((set) => set.name);
-  const pruned = await pruneBootCopies(files, steps, new Set(kept));
+  const pruned = await pruneBootCopies(files, effects, new Set(kept));
   // After the pruning: the plan sizes N%FREE from the space it left.
   const plan = await keepBootPlan(context, files, executable);
   return {
@@ -113,7 +112,7 @@ export async function bootFinish(
     setsPruned: setsPruned.removed,
     bootFailure: state.bootFailure,
     warnings: [...setsPruned.warnings, ...plan.warnings],
-    commands: [...state.commands, ...steps.commands, ...setsPruned.commands, ...plan.commands],
+    commands: context.effects.changes,
     dryRun: context.dryRun,
   };
 }

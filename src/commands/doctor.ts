@@ -151,7 +151,12 @@ async function mergePollingCheck(files: BootFiles): Promise<Check> {
 async function spaceCheck(context: Context): Promise<Check> {
   try {
     await makeSet(
-      { ...context, dryRun: true, output: { note: () => undefined, warn: () => undefined } },
+      {
+        ...context,
+        dryRun: true,
+        effects: context.effects.dry(),
+        output: { note: () => undefined, warn: () => undefined },
+      },
       {
         name: "doctor-check",
         kind: "boot",

@@ -112,8 +112,8 @@ export async function hook(
       owner === undefined ? undefined : `${MARKER_DIR}/${manager}-${owner.pid}-${owner.start}`;
     if (marker !== undefined && files !== undefined) {
       if (await files.exists(marker)) return none("a set was already taken for this run");
-      await files.makeDirectory(MARKER_DIR);
-      if (!context.dryRun) await files.writeAtomic(marker, "", 0o600);
+      await context.effects.makeDirectory(MARKER_DIR);
+      await context.effects.writeFile(marker, "", 0o600, null);
     }
     const result = await steps.withLock(() =>
       makeSet(context, {

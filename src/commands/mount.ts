@@ -28,5 +28,5 @@ export async function mount(context: Context, name: string, dir?: string): Promi
   const root = dir === undefined ? defaultMountDir(name) : resolve(dir);
   const entries = planMounts(set, mounts, root);
   await mountTree(lvm, root, entries);
-  return { set, dir: root, entries, commands: lvm.changes, dryRun: lvm.dryRun };
+  return { set, dir: root, entries, commands: lvm.effects.changes, dryRun: lvm.dryRun };
 }

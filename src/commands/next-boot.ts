@@ -3,7 +3,6 @@
 import { nodeBootFiles, type BootFiles } from "../system/files.ts";
 import { detectGrub, ENTRY_ID, hasRootsnapEntry, nextEntryOf } from "../boot/grub.ts";
 import { cancelOneShot } from "../boot/install.ts";
-import { Steps } from "../system/steps.ts";
 import { ConfigError } from "../system/errors.ts";
 import { DEFAULT_EXECUTABLE } from "../boot/units.ts";
 import { keepBootPlan } from "../lifecycle/boot-plan.ts";
@@ -25,18 +24,18 @@ export async function nextBoot(
   executable = DEFAULT_EXECUTABLE,
 ): Promise<NextBootResult> {
   const grub = await detectGrub(files);
-  const steps = new Steps(context.runner, context.dryRun);
+  const { effects } = context;
   if (cancel) {
-    const changed = await cancelOneShot(steps, grub, files);
+    const changed = await cancelOneShot(effects, grub, files);
     const env = (await files.exists(grub.env))
-      ? await steps.read([grub.editenv, grub.env, "list"])
+      ? await effects.read([grub.editenv, grub.env, "list"])
       : "";
     const left = context.dryRun && changed ? undefined : nextEntryOf(env);
     return {
       entry: left ?? null,
       changed,
-      commands: steps.commands,
-      dryRun: steps.dryRun,
+      commands: effects.changes,
+      dryRun: effects.dryRun,
       warnings: [],
     };
   }
@@ -48,14 +47,14 @@ export async function nextBoot(
     );
   }
   // grub-reboot warns on stderr that grubenv on LVM keeps next_entry: rootsnap clears it.
-  await steps.change([grub.reboot, ENTRY_ID]);
+  await effects.run([grub.reboot, ENTRY_ID]);
   // The snapshot boot runs the plan: made now, it holds today's volumes and sizes.
   const plan = await keepBootPlan(context, files, executable);
   return {
     entry: ENTRY_ID,
     changed: true,
-    commands: [...steps.commands, ...plan.commands],
-    dryRun: steps.dryRun,
+    commands: effects.changes,
+    dryRun: effects.dryRun,
     warnings: plan.warnings,
   };
 }

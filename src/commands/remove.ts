@@ -21,5 +21,5 @@ export async function remove(context: Context, name: string): Promise<RemoveResu
   const question = `Remove set ${name} (${names.join(", ")})? Changes made since it was taken are kept.`;
   if (!(await context.confirm(question))) throw new CancelledError(`remove ${name}`);
   const removed = await dropSet(lvm, set);
-  return { set, removed, commands: lvm.changes, dryRun: lvm.dryRun };
+  return { set, removed, commands: lvm.effects.changes, dryRun: lvm.dryRun };
 }

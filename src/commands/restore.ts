@@ -71,7 +71,10 @@ export async function restore(
   const stages = (await isZstdFile(path))
     ? [zstdDecompressArgv(path), tarExtractArgv(dir, selinux)]
     : [tarExtractArgv(dir, selinux, path)];
-  const pipeline = startPipeline(stages, { prefix: await dieWithRootsnap() });
+  const pipeline = startPipeline(stages, {
+    prefix: await dieWithRootsnap(context.runner),
+    start: context.effects.start,
+  });
   pipeline.output?.resume();
   const started = context.clock().getTime();
   let done = 0;

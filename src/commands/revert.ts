@@ -9,7 +9,6 @@ import { mountAt } from "../config/mounts.ts";
 import { bootCopyToRestore, restoreBootForRevert } from "../boot/bootcopy.ts";
 import { kernelEntryForRevert, startSetKernelNext } from "../boot/revertboot.ts";
 import { prepareInitramfsForMerge } from "../boot/initramfs.ts";
-import { Steps } from "../system/steps.ts";
 import type { Commands, Context } from "../system/context.ts";
 import { lvmOf } from "../lvm/lvm.ts";
 import { readMounts } from "../config/mounts.ts";
@@ -124,12 +123,15 @@ async function prepareBoot(
   context: Context,
   set: SnapshotSet,
   setReleases: ReadonlySet<string> | undefined,
-): Promise<Commands> {
+): Promise<void> {
   const files = context.bootFiles;
-  if (files === undefined) return [];
-  const steps = new Steps(context.runner, context.dryRun);
+  if (files === undefined) return;
   try {
-    const { rebuilt, skipped } = await prepareInitramfsForMerge(files, steps, setReleases);
+    const { rebuilt, skipped } = await prepareInitramfsForMerge(
+      files,
+      context.effects,
+      setReleases,
+    );
     if (rebuilt.length > 0 && !context.dryRun) {
       context.output.note(
         `rebuilt ${rebuilt.join(", ")} so that lvm finishes the merges in the running system`,
@@ -148,7 +150,6 @@ async function prepareBoot(
       { cause: error },
     );
   }
-  return steps.commands;
 }
 
 /** Reverting / while /boot stays as it is can leave a kernel without its modules. */
@@ -183,12 +184,8 @@ export async function revert(context: Context, name: string): Promise<RevertResu
   const kernelEntry = bootCopy === undefined ? await kernelEntryForRevert(context, set) : undefined;
   if (!(await context.confirm(question))) throw new CancelledError(`revert ${name}`);
   await mergeAll(lvm, set);
-  const bootCommands =
-    bootCopy !== undefined
-      ? await restoreBootForRevert(context, name)
-      : kernelEntry !== undefined
-        ? await startSetKernelNext(context, kernelEntry)
-        : [];
+  if (bootCopy !== undefined) await restoreBootForRevert(context, name);
+  else if (kernelEntry !== undefined) await startSetKernelNext(context, kernelEntry);
   const volumes = lvm.dryRun
     ? set.volumes.map((volume) => ({
         origin: volume.origin ?? "",
@@ -197,13 +194,11 @@ export async function revert(context: Context, name: string): Promise<RevertResu
       }))
     : await outcomes(lvm, set);
   // With /boot inside a reverted volume, images of kernels newer than the set go with the merge.
-  const initramfsCommands = polledAtBoot(set, volumes)
-    ? await prepareBoot(context, set, kernelEntry?.setReleases)
-    : [];
+  if (polledAtBoot(set, volumes)) await prepareBoot(context, set, kernelEntry?.setReleases);
   return {
     set,
     volumes,
-    commands: [...lvm.changes, ...bootCommands, ...initramfsCommands],
+    commands: context.effects.changes,
     dryRun: lvm.dryRun,
   };
 }

@@ -4,7 +4,6 @@ import { nodeBootFiles, type BootFiles } from "../system/files.ts";
 import { detectGrub } from "../boot/grub.ts";
 import { setupBoot, type InstallResult, type Lifecycle } from "../boot/install.ts";
 import { nodePathInspector, requireTrustedProgram, type PathInspector } from "../boot/program.ts";
-import { Steps } from "../system/steps.ts";
 import { loadConfig } from "../config/config.ts";
 import { ConfigError } from "../system/errors.ts";
 import { detectManagers, lifecycleFiles, type PackageManager } from "../boot/lifecycle-units.ts";
@@ -16,13 +15,12 @@ import { readMounts } from "../config/mounts.ts";
 
 async function lifecycleFor(
   context: Context,
-  steps: Steps,
   files: BootFiles,
 ): Promise<{ managers: PackageManager[]; schedule: string | undefined; missing: string[] }> {
   const config = await loadConfig(context.fs, context.configPath, context.configNamed);
   if (config.schedule !== undefined) {
     try {
-      await steps.read(["systemd-analyze", "calendar", config.schedule]);
+      await context.effects.read(["systemd-analyze", "calendar", config.schedule]);
     } catch {
       throw new ConfigError(
         `[schedule] on-calendar ${JSON.stringify(config.schedule)} is not a calendar expression systemd accepts`,
@@ -49,8 +47,7 @@ export async function setup(
   const grub = await detectGrub(files);
   // Refuses, like create, a system whose / is not on LVM.
   rootVolume(await lvmOf(context).logicalVolumes(), await readMounts(context));
-  const steps = new Steps(context.runner, context.dryRun);
-  const { managers, schedule, missing } = await lifecycleFor(context, steps, files);
+  const { managers, schedule, missing } = await lifecycleFor(context, files);
   await requireTrustedProgram(executable, managers, inspector);
   // The boot plan is one of setup's files: written, or put back, with the others.
   const plan = await bootPlanFile(context, files, executable);
@@ -58,8 +55,15 @@ export async function setup(
     files: [...lifecycleFiles(executable, { managers, schedule }), plan.file],
     missingDirectories: missing,
   };
-  const installed = await setupBoot(files, steps, grub, executable, lifecycle, (message) => {
-    context.output.warn(message);
-  });
+  const installed = await setupBoot(
+    files,
+    context.effects,
+    grub,
+    executable,
+    lifecycle,
+    (message) => {
+      context.output.warn(message);
+    },
+  );
   return { ...installed, warnings: [...installed.warnings, ...unplannedWarning(plan.unplanned)] };
 }

@@ -16,5 +16,5 @@ export async function umount(context: Context, name: string): Promise<UmountResu
   const lvm = lvmOf(context);
   const [set, mounts] = await Promise.all([readSet(lvm, name), readMounts(context)]);
   const result = await unmountSet(lvm, set, mounts);
-  return { ...result, set, commands: lvm.changes, dryRun: lvm.dryRun };
+  return { ...result, set, commands: lvm.effects.changes, dryRun: lvm.dryRun };
 }

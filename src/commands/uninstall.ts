@@ -2,7 +2,6 @@
 import { nodeBootFiles, type BootFiles } from "../system/files.ts";
 import { detectGrub, type Grub } from "../boot/grub.ts";
 import { uninstallBoot, type InstallResult } from "../boot/install.ts";
-import { Steps } from "../system/steps.ts";
 import { RootsnapError } from "../system/errors.ts";
 import type { Context } from "../system/context.ts";
 
@@ -18,5 +17,5 @@ export async function uninstall(
     if (!(error instanceof RootsnapError)) throw error;
     context.output.warn(`${error.message}: only the units are removed`);
   }
-  return uninstallBoot(files, new Steps(context.runner, context.dryRun), grub);
+  return uninstallBoot(files, context.effects, grub);
 }

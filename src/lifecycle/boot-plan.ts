@@ -40,7 +40,7 @@ async function planBootSet(context: Context): Promise<CreatePlan> {
   // The boot-time unit runs create with the default configuration, whatever --config says.
   const planning: Context = { ...context, configPath: DEFAULT_CONFIG_PATH, configNamed: false };
   const options = { name: undefined, kind: "boot", volumes: [], size: undefined } as const;
-  const inputs = await planInputs(planning, new Lvm(context.runner, true), options);
+  const inputs = await planInputs(planning, new Lvm(context.effects.dry()), options);
   const placeholder = placeholderSet();
   const plan = planCreate({ ...inputs, set: placeholder });
   const check = planCreate({ ...inputs, set: { ...CHECK_SET, kind: "boot" } });
@@ -104,7 +104,7 @@ export async function refreshBootPlan(
   if (before === text && (await files.mode(BOOT_PLAN_PATH)) === mode) {
     return { change: undefined, unplanned };
   }
-  if (!context.dryRun) await files.writeAtomic(BOOT_PLAN_PATH, text, mode);
+  await context.effects.writeFile(BOOT_PLAN_PATH, text, mode);
   return { change: { path: BOOT_PLAN_PATH, before, after: text, mode }, unplanned };
 }
 

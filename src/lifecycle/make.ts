@@ -138,8 +138,7 @@ export async function makeSet(context: Context, options: CreateOptions): Promise
   const plan = planCreate({ set, ...(await planInputs(context, lvm, options)) });
   await executeCreate(lvm, plan);
   const origins = plan.snapshots.map((snapshot) => snapshot.origin.device);
-  const bootCopy = await keepBootCopy(context, name, origins);
+  await keepBootCopy(context, name, origins);
   if (!lvm.dryRun) await pruneAfter(context, lvm, options.kind, name);
-  const commands = [...lvm.changes, ...bootCopy];
-  return { set, snapshots: plan.snapshots, commands, dryRun: lvm.dryRun };
+  return { set, snapshots: plan.snapshots, commands: lvm.effects.changes, dryRun: lvm.dryRun };
 }

@@ -95,5 +95,5 @@ export async function pruneWith(
     removed.push(...(await (set.temporary ? removeLeftover(lvm, set, mounts) : dropSet(lvm, set))));
     context.output.note(`${lvm.dryRun ? "would remove" : "removed"} set ${name}`);
   }
-  return { decisions, removed, commands: lvm.changes, dryRun: lvm.dryRun };
+  return { decisions, removed, commands: lvm.effects.changes, dryRun: lvm.dryRun };
 }

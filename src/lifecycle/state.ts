@@ -176,7 +176,7 @@ export async function status(context: Context): Promise<StatusResult> {
     bootFailure,
     setupInterrupted,
     warnings,
-    commands: lvm.changes,
+    commands: lvm.effects.changes,
     dryRun: lvm.dryRun,
   };
 }

@@ -1,7 +1,9 @@
 // A failed lvm2 command, reported the way an admin can act on it: what ran, how it
 // ended, and what lvm said.
 import { ExitCode, RootsnapError } from "../system/errors.ts";
-import { CommandError, formatArgv } from "../system/runner.ts";
+import { basename } from "node:path";
+import { describeFailure, installHint } from "../system/failure.ts";
+import type { CommandError } from "../system/runner.ts";
 
 /** Meanings of lvm2's exit codes (tools/errors.h). */
 const LVM_EXIT_MEANINGS: Record<number, string> = {
@@ -12,12 +14,34 @@ const LVM_EXIT_MEANINGS: Record<number, string> = {
   5: "command failed",
 };
 
-/** The last lines of lvm's complaint, in one line; lvm puts errors on stderr or in its JSON log. */
-function complaint(error: CommandError): string {
-  const lines = [...error.stderr.split("\n"), ...jsonLogErrors(error.stdout)]
-    .map((line) => line.trim())
-    .filter((line) => line !== "" && !line.startsWith("WARNING: Running as a non-root"));
-  return lines.slice(-2).join(" / ");
+/** lvm2's programs: for them, and only them, a missing program means lvm2 is missing. */
+const LVM2_PROGRAMS = new Set([
+  "lvm",
+  "lvs",
+  "vgs",
+  "pvs",
+  "lvcreate",
+  "lvremove",
+  "lvchange",
+  "lvconvert",
+  "lvextend",
+  "lvresize",
+  "lvrename",
+  "vgchange",
+  "vgcreate",
+  "dmsetup",
+]);
+
+export function isLvm2Program(program: string | undefined): boolean {
+  return LVM2_PROGRAMS.has(basename(program ?? ""));
+}
+
+/** What lvm complained: stderr, or the JSON log of its report; its non-root warning left out. */
+function complaint(error: CommandError): string[] {
+  const json = isLvm2Program(error.argv[0]) ? jsonLogErrors(error.stdout) : [];
+  return [...error.stderr.split("\n"), ...json].filter(
+    (line) => !line.trim().startsWith("WARNING: Running as a non-root"),
+  );
 }
 
 /** Error messages from the top-level "log" array that lvm2 2.03.26+ adds to JSON reports. */
@@ -37,25 +61,23 @@ export function jsonLogErrors(stdout: string): string[] {
   }
 }
 
+/** A failed command run by the lvm adapter (lvm2's programs, and the mounts of a set). */
 export class LvmError extends RootsnapError {
   readonly argv: readonly string[];
   readonly code: number | null;
   readonly stderr: string;
 
   constructor(error: CommandError) {
-    const meaning = error.code === null ? "" : ` (${LVM_EXIT_MEANINGS[error.code] ?? "failed"})`;
-    const how = error.notFound
-      ? "could not be started: program not found"
-      : error.timedOut
-        ? "timed out"
-        : error.code === null
-          ? `was killed by ${error.signal ?? "a signal"}`
-          : `failed with exit code ${error.code}${meaning}`;
-    const said = complaint(error);
+    const lvm2 = isLvm2Program(error.argv[0]);
+    const meaning = lvm2 ? (code: number) => LVM_EXIT_MEANINGS[code] ?? "failed" : undefined;
     super(
       error.notFound ? ExitCode.unavailable : ExitCode.failed,
-      `Command ${how}: ${formatArgv(error.argv)}${said ? `: ${said}` : ""}`,
-      error.notFound ? "install lvm2 (apt-get install lvm2)" : undefined,
+      describeFailure(error, complaint(error), meaning),
+      error.notFound
+        ? lvm2
+          ? "install lvm2 (apt-get install lvm2)"
+          : installHint(error.argv[0])
+        : undefined,
       { cause: error },
     );
     this.name = "LvmError";

@@ -1,6 +1,7 @@
-// The lvm2 adapter: reports in, changes out. Changes go through one door so that a dry
-// run can list them instead of making them.
-import { CommandError, type RunOptions, type Runner } from "../system/runner.ts";
+// The lvm2 adapter: reports in, changes out. Changes go through the run's effects gate,
+// so that a dry run lists them instead of making them.
+import type { Effects } from "../system/effects.ts";
+import type { CommandError, RunOptions } from "../system/runner.ts";
 import { LvmError } from "./errors.ts";
 import type { Context } from "../system/context.ts";
 import { lvsArgv, vgsArgv } from "./fields.ts";
@@ -16,15 +17,17 @@ import { parseReport } from "./report.ts";
 // Killing lvm halfway could leave a device suspended: changes get a day, not minutes.
 const CHANGE_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 
-export class Lvm {
-  /** Every changing command, in order: run, or only listed in a dry run. */
-  readonly changes: (readonly string[])[] = [];
-  private readonly runner: Runner;
-  readonly dryRun: boolean;
+const lvmFailure = (error: CommandError): LvmError => new LvmError(error);
 
-  constructor(runner: Runner, dryRun = false) {
-    this.runner = runner;
-    this.dryRun = dryRun;
+export class Lvm {
+  readonly effects: Effects;
+
+  constructor(effects: Effects) {
+    this.effects = effects;
+  }
+
+  get dryRun(): boolean {
+    return this.effects.dryRun;
   }
 
   /** All LVs of all VGs, hidden ones included, in one `lvs` call. */
@@ -49,26 +52,19 @@ export class Lvm {
 
   /** Runs a command that only reads; it runs in a dry run too. */
   async read(argv: readonly string[], options?: RunOptions): Promise<string> {
-    return (await this.exec(argv, options)).stdout;
+    return this.effects.read(argv, { ...options, failure: lvmFailure });
   }
 
   /** Runs a command that changes the system, or in a dry run only records it. */
   async change(argv: readonly string[], options?: RunOptions): Promise<string> {
-    this.changes.push(argv);
-    if (this.dryRun) return "";
-    return (await this.exec(argv, { timeoutMs: CHANGE_TIMEOUT_MS, ...options })).stdout;
-  }
-
-  private async exec(argv: readonly string[], options?: RunOptions) {
-    try {
-      return await this.runner(argv, options);
-    } catch (error) {
-      if (error instanceof CommandError) throw new LvmError(error);
-      throw error;
-    }
+    return this.effects.run(argv, {
+      timeoutMs: CHANGE_TIMEOUT_MS,
+      ...options,
+      failure: lvmFailure,
+    });
   }
 }
 
-export function lvmOf(context: Pick<Context, "runner" | "dryRun">): Lvm {
-  return new Lvm(context.runner, context.dryRun);
+export function lvmOf(context: Pick<Context, "effects">): Lvm {
+  return new Lvm(context.effects);
 }

@@ -1,4 +1,5 @@
 // What every command is handed: the ways it may reach the system, and nothing else.
+import type { Effects } from "./effects.ts";
 import type { BootFiles } from "./files.ts";
 import type { FileSystem } from "./fs.ts";
 import type { Runner } from "./runner.ts";
@@ -10,10 +11,14 @@ export interface Output {
 }
 
 export interface Context {
+  /** Runs programs that only look (traced with -v); changes go through `effects`. */
   readonly runner: Runner;
+  /** The one gate for every change to the system; one per run, shared by every layer. */
+  readonly effects: Effects;
   readonly fs: FileSystem;
   readonly clock: () => Date;
   readonly output: Output;
+  /** The same as effects.dryRun. */
   readonly dryRun: boolean;
   readonly configPath: string;
   /** True when the config file was named with --config and so must exist. */

@@ -3,6 +3,9 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import type { Readable } from "node:stream";
 import { childrenApart } from "./apart.ts";
+import { describeFailure, type ProgramEnd } from "./failure.ts";
+
+export { formatArgv, shellQuote } from "./failure.ts";
 
 export interface RunOptions {
   /** Milliseconds before the process is killed (SIGTERM, then SIGKILL 5 s later). */
@@ -36,23 +39,17 @@ export type Runner = (argv: readonly string[], options?: RunOptions) => Promise<
 
 export const DEFAULT_TIMEOUT_MS = 120_000;
 
-/** Quotes one word for display the way a POSIX shell would read it back. */
-export function shellQuote(word: string): string {
-  if (word !== "" && /^[A-Za-z0-9_./=:,+@%^-]+$/.test(word)) return word;
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
-export function formatArgv(argv: readonly string[]): string {
-  return argv.map(shellQuote).join(" ");
-}
-
-export class CommandError extends Error {
+export class CommandError extends Error implements ProgramEnd {
   readonly argv: readonly string[];
   readonly code: number | null;
   readonly signal: string | null;
   readonly stderr: string;
   readonly stdout: string;
   readonly timedOut: boolean;
+  /** The time limit it ran past, when it timed out. */
+  readonly timedOutAfterMs: number | undefined;
+  /** rootsnap's AbortSignal ended it. */
+  readonly cancelled: boolean;
 
   constructor(init: {
     argv: readonly string[];
@@ -61,17 +58,11 @@ export class CommandError extends Error {
     stdout: string;
     stderr: string;
     timedOut: boolean;
+    timeoutMs?: number;
+    cancelled?: boolean;
     cause?: unknown;
   }) {
-    const what = init.timedOut
-      ? "timed out"
-      : init.code === null
-        ? `was killed by ${init.signal ?? "a signal"}`
-        : `failed with exit code ${init.code}`;
-    const detail = init.stderr.trim().split("\n").filter(Boolean).pop() ?? "";
-    super(`Command ${what}: ${formatArgv(init.argv)}${detail ? `: ${detail}` : ""}`, {
-      cause: init.cause,
-    });
+    super("", { cause: init.cause });
     this.name = "CommandError";
     this.argv = init.argv;
     this.code = init.code;
@@ -79,6 +70,9 @@ export class CommandError extends Error {
     this.stdout = init.stdout;
     this.stderr = init.stderr;
     this.timedOut = init.timedOut;
+    this.timedOutAfterMs = init.timedOut ? (init.timeoutMs ?? DEFAULT_TIMEOUT_MS) : undefined;
+    this.cancelled = init.cancelled === true && !init.timedOut;
+    this.message = describeFailure(this, this.stderr.split("\n"));
   }
 
   /** True when the program itself could not be started (not installed). */
@@ -134,6 +128,8 @@ export const run: Runner = (argv, options = {}) => {
           code,
           signal,
           timedOut,
+          timeoutMs,
+          cancelled: options.signal?.aborted === true,
           stdout: Buffer.concat(out).toString("utf8"),
           stderr: Buffer.concat(err).toString("utf8"),
           cause,
@@ -198,6 +194,7 @@ function runBlocking(
         stdout,
         stderr,
         timedOut,
+        timeoutMs,
         // As run()'s "error" event: why it could not be started (not installed, ...).
         cause: timedOut ? undefined : error,
       });

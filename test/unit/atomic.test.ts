@@ -19,8 +19,7 @@ import { createNewFile, writeFileAtomic } from "../../src/system/atomic.ts";
 import { openFileSink, removeStalePartials, writePrivateFile } from "../../src/backup/archive.ts";
 import { saveBootCopy } from "../../src/boot/bootcopy.ts";
 import { nodeBootFiles } from "../../src/system/files.ts";
-import { Steps } from "../../src/system/steps.ts";
-import { fakeRunner, memoryFiles, tempDir } from "./helpers.ts";
+import { fakeRunner, memoryFiles, tempDir, testEffects } from "./helpers.ts";
 
 function secretIn(dir: string): string {
   const secret = join(dir, "secret");
@@ -176,7 +175,11 @@ test("tar writes the /boot copy into a 0600 file made before it runs", async () 
     }
     return runner(argv, options);
   };
-  const path = await saveBootCopy(files, new Steps(watched, false), "before");
+  const path = await saveBootCopy(
+    files,
+    testEffects(watched, { dryRun: false, files: files }),
+    "before",
+  );
   const [temp] = [...modeAtTar.keys()];
   assert.ok(temp !== undefined && modeAtTar.size === 1);
   assert.equal(modeAtTar.get(temp), 0o600, "the file existed, 0600, before tar wrote a byte");

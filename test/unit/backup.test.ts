@@ -15,6 +15,7 @@ import { test } from "node:test";
 import { openFileSink, streamSink } from "../../src/backup/archive.ts";
 import { fillReader, parseSnapshotStatus, parseThinPoolStatus } from "../../src/backup/fill.ts";
 import {
+  failedStage,
   judgeFill,
   nextFillDelayMs,
   runArchive,
@@ -26,7 +27,16 @@ import { dmName } from "../../src/lvm/model.ts";
 import { mountOptions, planMounts, refuseMounted, treeMembers } from "../../src/backup/mount.ts";
 import { parseRchar, startPipeline } from "../../src/backup/pipeline.ts";
 import { figures, progressBar, progressLine } from "../../src/backup/progress.ts";
-import { swapFileExcludes, tarCreateArgv } from "../../src/backup/tar.ts";
+import {
+  swapFileExcludes,
+  tarCreateArgv,
+  tarExtractArgv,
+  tarHasSelinux,
+  zstdCompressArgv,
+  zstdDecompressArgv,
+} from "../../src/backup/tar.ts";
+import { restore } from "../../src/commands/restore.ts";
+import { run } from "../../src/system/runner.ts";
 import { verifyArchive } from "../../src/backup/verify.ts";
 import { deviceName } from "../../src/commands/backup.ts";
 import { parseMountinfo } from "../../src/config/mounts.ts";
@@ -34,7 +44,7 @@ import { ExitCode, RootsnapError } from "../../src/system/errors.ts";
 import { toLogicalVolume } from "../../src/lvm/model.ts";
 import { parseReport } from "../../src/lvm/report.ts";
 import { collectSets, type SnapshotSet } from "../../src/sets/model.ts";
-import { fakeLvm, sample, tempDir } from "./helpers.ts";
+import { fakeLvm, sample, tempDir, testContext, testEffects } from "./helpers.ts";
 import { Lvm } from "../../src/lvm/lvm.ts";
 
 const SETS = "handwritten-lvm2-2.03.16/two-vgs/sets";
@@ -230,6 +240,57 @@ test(
     await assert.rejects(verifyArchive(path, { clock: () => Date.now() }), (e: RootsnapError) => {
       return e.exitCode === ExitCode.dataError;
     });
+  },
+);
+
+test(
+  "with -v every program a backup and a restore start is traced: tar, zstd, tee and the checksum's readers",
+  { skip: skipWithout("tar", "zstd") },
+  async () => {
+    const dir = tempDir("rootsnap-traced-");
+    const tree = join(dir, "tree");
+    mkdirSync(join(tree, "etc"), { recursive: true });
+    writeFileSync(join(tree, "etc", "hostname"), "box\n");
+    const traced: (readonly string[])[] = [];
+    const effects = testEffects(run, { trace: (argv) => traced.push(argv) });
+    // The stages run under the setpriv prefix where it has --pdeathsig: the trace shows it.
+    const program = (argv: readonly string[]): readonly string[] =>
+      argv[0] === "setpriv" ? argv.slice(argv.indexOf("--") + 1) : argv;
+    const path = join(dir, "out.tar.zst");
+    const sink = await openFileSink(path, 4242);
+    const outcome = await archiveTree(tree, {
+      compressor: zstdCompressArgv(),
+      sink,
+      total: 4096,
+      programs: effects,
+    });
+    assert.equal(failedStage(outcome.ends), undefined);
+    await sink.finish();
+    const backupPrograms = traced.map((argv) => program(argv)[0]);
+    for (const name of ["mkfifo", "wc", "sha256sum", "tar", "zstd", "tee"])
+      assert.ok(backupPrograms.includes(name), `${name} traced: ${backupPrograms.join(" ")}`);
+    const tar = traced.map(program).find((argv) => argv[0] === "tar");
+    assert.deepEqual(tar?.slice(0, 2), outcome.ends[0]?.argv.slice(0, 2), "tar's whole argv");
+    assert.deepEqual(
+      traced.map(program).find((argv) => argv[0] === "zstd"),
+      zstdCompressArgv(),
+    );
+    assert.deepEqual(effects.changes, [], "an archive changes nothing the gate lists");
+
+    traced.length = 0;
+    const target = join(dir, "restored");
+    mkdirSync(target);
+    await restore(testContext(run, { effects }), path, target);
+    assert.equal(readFileSync(join(target, "etc", "hostname"), "utf8"), "box\n");
+    const restored = traced.map(program);
+    assert.deepEqual(
+      restored.find((argv) => argv[0] === "zstd"),
+      zstdDecompressArgv(path),
+    );
+    assert.deepEqual(
+      restored.find((argv) => argv[0] === "tar" && argv.includes("--extract")),
+      tarExtractArgv(target, await tarHasSelinux(run)),
+    );
   },
 );
 
@@ -431,7 +492,7 @@ test("the fill reader asks dmsetup for each snapshot and each thin pool once, an
   const devices = new Set<string>();
   for (const set of sets) {
     const { runner, calls } = fakeLvm({ lvs: report, vgs: "", dmTables: {}, failures: {} });
-    const fills = await fillReader(new Lvm(runner), set)();
+    const fills = await fillReader(new Lvm(testEffects(runner)), set)();
     assert.ok(calls.every((argv) => argv[0] === "dmsetup" && argv[1] === "status"));
     assert.equal(fills.length, calls.length);
     calls.forEach((argv) => devices.add(argv.at(-1) ?? ""));

@@ -23,7 +23,16 @@ import { parseSizePolicy, type SizePolicy } from "../../src/sets/size.ts";
 import type { BootFiles } from "../../src/system/files.ts";
 import { refreshBootPlan } from "../../src/lifecycle/boot-plan.ts";
 import type { Context } from "../../src/system/context.ts";
-import { editReport, fakeLvm, memoryFs, sample, tempDir, type FakeSystem } from "./helpers.ts";
+import {
+  editReport,
+  fakeLvm,
+  memoryFiles,
+  memoryFs,
+  sample,
+  tempDir,
+  testContext,
+  type FakeSystem,
+} from "./helpers.ts";
 
 const SETS = "handwritten-lvm2-2.03.16/two-vgs/sets";
 const EPOCH = 1767607200;
@@ -258,35 +267,28 @@ test("without a plan, or with the lock held, rootsnap create runs; its failure i
   assert.equal(readFileSync(join(held.dir, "lock"), "utf8"), "1\n", "another's lock is left");
 });
 
-/** Files in memory, enough for the plan's regeneration. */
+/** Files in memory, and each one's text. */
 function planFiles(initial: Record<string, string>): {
   files: BootFiles;
-  data: Map<string, string>;
+  data: { get(path: string): string | undefined; has(path: string): boolean };
 } {
-  const data = new Map(Object.entries(initial));
-  const files = {
-    read: (path: string) =>
-      Promise.resolve(data.has(path) ? Buffer.from(data.get(path) ?? "") : undefined),
-    mode: (path: string) => Promise.resolve(data.has(path) ? 0o644 : undefined),
-    writeAtomic: (path: string, text: string | Buffer) => {
-      data.set(path, text.toString());
-      return Promise.resolve();
-    },
-  } as Partial<BootFiles> as BootFiles;
-  return { files, data };
+  const tree = memoryFiles(initial);
+  const data = {
+    get: (path: string) => tree.data.get(path)?.toString("utf8"),
+    has: (path: string) => tree.data.has(path),
+  };
+  return { files: tree.files, data };
 }
 
-function planContext(system: FakeSystem, dryRun = false): Context {
-  return {
-    runner: fakeLvm(system).runner,
+function planContext(system: FakeSystem, dryRun = false, bootFiles?: BootFiles): Context {
+  return testContext(fakeLvm(system).runner, {
     fs: memoryFs({ "/proc/self/mountinfo": sample("handwritten-mountinfo.txt") }),
     clock: () => AT,
-    output: { note: () => undefined, warn: () => undefined },
     dryRun,
     configPath: "/elsewhere.toml",
     configNamed: true,
-    confirm: () => Promise.resolve(true),
-  };
+    bootFiles,
+  });
 }
 
 test("the plan is regenerated from create's planning, and a set that cannot be planned hands over", async () => {
@@ -297,10 +299,18 @@ test("the plan is regenerated from create's planning, and a set that cannot be p
     failures: {},
   };
   const { files, data } = planFiles({ "/usr/local/bin/rootsnap": "program" });
-  const dry = await refreshBootPlan(planContext(system, true), files, "/usr/local/bin/rootsnap");
+  const dry = await refreshBootPlan(
+    planContext(system, true, files),
+    files,
+    "/usr/local/bin/rootsnap",
+  );
   assert.equal(dry.change?.before, undefined);
   assert.ok(!data.has(BOOT_PLAN_PATH), "a dry run writes nothing");
-  const made = await refreshBootPlan(planContext(system), files, "/usr/local/bin/rootsnap");
+  const made = await refreshBootPlan(
+    planContext(system, false, files),
+    files,
+    "/usr/local/bin/rootsnap",
+  );
   const text = data.get(BOOT_PLAN_PATH) ?? "";
   assert.equal(made.change?.after, text);
   assert.equal(made.unplanned, undefined);
@@ -308,7 +318,11 @@ test("the plan is regenerated from create's planning, and a set that cannot be p
   assert.match(text, /^# vg0\/root: 20%ORIGIN, 154 extents$/m);
   assert.match(text, /^snapshot vg0\/root-"\$name" lvcreate --snapshot --extents 154 /m);
   assert.match(text, /sha256sum -- \/etc\/rootsnap\/rootsnap\.toml \/usr\/local\/bin\/rootsnap /);
-  const again = await refreshBootPlan(planContext(system), files, "/usr/local/bin/rootsnap");
+  const again = await refreshBootPlan(
+    planContext(system, false, files),
+    files,
+    "/usr/local/bin/rootsnap",
+  );
   assert.equal(again.change, undefined, "nothing changed, nothing written");
   const full: FakeSystem = {
     ...system,
@@ -316,7 +330,11 @@ test("the plan is regenerated from create's planning, and a set that cannot be p
       rows.map((row) => ({ ...row, vg_free: "0", vg_free_count: "0" })),
     ),
   };
-  const none = await refreshBootPlan(planContext(full), files, "/usr/local/bin/rootsnap");
+  const none = await refreshBootPlan(
+    planContext(full, false, files),
+    files,
+    "/usr/local/bin/rootsnap",
+  );
   assert.match(none.unplanned ?? "", /not enough space/);
   assert.match(unplannedReason(data.get(BOOT_PLAN_PATH) ?? "") ?? "", /not enough space/);
   assert.doesNotMatch(data.get(BOOT_PLAN_PATH) ?? "", /lvcreate/);

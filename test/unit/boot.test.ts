@@ -10,12 +10,19 @@ import { defaultKernel, entryForKernel } from "../../src/boot/entries.ts";
 import { grubScript, hasRootsnapEntry, nextEntryOf, usesBls } from "../../src/boot/grub.ts";
 import { setupBoot, uninstallBoot, SAVED_GRUB_CFG, STATE_PATH } from "../../src/boot/install.ts";
 import { INITRAMFS_HOOK, INITRAMFS_HOOK_TEXT } from "../../src/boot/initramfs.ts";
-import { Steps } from "../../src/system/steps.ts";
 import { unitFiles } from "../../src/boot/units.ts";
 import { ambiguousFstab } from "../../src/commands/doctor.ts";
 import { parseMountinfo } from "../../src/config/mounts.ts";
 import { run } from "../../src/system/runner.ts";
-import { fakeRunner, GRUB, GRUB_TOOLS, memoryFiles, sample, tempDir } from "./helpers.ts";
+import {
+  fakeRunner,
+  GRUB,
+  GRUB_TOOLS,
+  memoryFiles,
+  sample,
+  tempDir,
+  testEffects,
+} from "./helpers.ts";
 
 const LINUX_ENTRY = `menuentry 'Debian GNU/Linux' --class debian --class gnu-linux $menuentry_id_option 'gnulinux-simple-abc' {
 \tload_video
@@ -150,10 +157,20 @@ test("setup installs, is idempotent, and uninstall leaves every byte as before",
     }
     return {};
   });
-  const dry = await setupBoot(files, new Steps(fake.runner, true), GRUB, "/usr/bin/rootsnap");
+  const dry = await setupBoot(
+    files,
+    testEffects(fake.runner, { dryRun: true, files: files }),
+    GRUB,
+    "/usr/bin/rootsnap",
+  );
   assert.equal(dry.changes.length, 3);
   assert.deepEqual([...data.keys()].sort(), [...before.keys()].sort(), "a dry run writes nothing");
-  const made = await setupBoot(files, new Steps(fake.runner, false), GRUB, "/usr/bin/rootsnap");
+  const made = await setupBoot(
+    files,
+    testEffects(fake.runner, { dryRun: false, files: files }),
+    GRUB,
+    "/usr/bin/rootsnap",
+  );
   assert.equal(made.unchanged, false);
   assert.ok(hasRootsnapEntry(data.get(GRUB.config)?.toString() ?? ""));
   assert.ok(data.has(STATE_PATH) && data.has(SAVED_GRUB_CFG));
@@ -162,11 +179,16 @@ test("setup installs, is idempotent, and uninstall leaves every byte as before",
       (argv) => argv.join(" ") === "systemctl enable rootsnap-boot.service rootsnap-finish.service",
     ),
   );
-  const again = await setupBoot(files, new Steps(fake.runner, false), GRUB, "/usr/bin/rootsnap");
+  const again = await setupBoot(
+    files,
+    testEffects(fake.runner, { dryRun: false, files: files }),
+    GRUB,
+    "/usr/bin/rootsnap",
+  );
   assert.equal(again.unchanged, true);
   // A revert since setup installed the initramfs hook: uninstall takes it away too.
   data.set(INITRAMFS_HOOK, Buffer.from(INITRAMFS_HOOK_TEXT));
-  await uninstallBoot(files, new Steps(fake.runner, false), GRUB);
+  await uninstallBoot(files, testEffects(fake.runner, { dryRun: false, files: files }), GRUB);
   assert.deepEqual(
     [...data.entries()].sort(),
     [...before.entries()].sort(),

@@ -631,6 +631,16 @@ test("status --dry-run lists the poll it would run", async () => {
 test("-v shows every command on stderr", async () => {
   const run = await rootsnap(["list", "-v"]);
   assert.match(run.io.stderrText, /^\+ lvs -a --reportformat json /);
+  const made = await rootsnap(["create", "traced", "-v"]);
+  assert.equal(made.code, 0, made.io.stderrText);
+  assert.match(
+    made.io.stderrText,
+    /^\+ lvcreate .*vg0\/root$/m,
+    "a change, through the effects gate",
+  );
+  const dry = await rootsnap(["create", "traced", "--dry-run", "-v"]);
+  assert.match(dry.io.stderrText, /^\+ lvs /m);
+  assert.doesNotMatch(dry.io.stderrText, /^\+ lvcreate/m, "a dry run starts no change");
 });
 
 test("an unexpected failure is exit 70", async () => {

@@ -8,6 +8,7 @@ import type { BootFiles } from "../../src/system/files.ts";
 import type { Grub } from "../../src/boot/grub.ts";
 import type { Io } from "../../src/cli/app.ts";
 import type { Context } from "../../src/system/context.ts";
+import { Effects } from "../../src/system/effects.ts";
 import type { FileSystem } from "../../src/system/fs.ts";
 import { CommandError, type RunResult, type Runner } from "../../src/system/runner.ts";
 
@@ -82,26 +83,12 @@ export function changes(calls: readonly string[][]): string[][] {
   return calls.filter((argv) => !READERS.has(argv[0] ?? ""));
 }
 
+/** Text files for the file-system reads, with `usedBytes` per mount point for usage(). */
 export function memoryFs(
   files: Record<string, string>,
   usedBytes: Record<string, number> = {},
 ): FileSystem {
-  return {
-    readText: (path) => Promise.resolve(files[path]),
-    usage: (mountPoint) => {
-      const used = usedBytes[mountPoint];
-      return used === undefined
-        ? Promise.reject(new Error(`no usage for ${mountPoint}`))
-        : Promise.resolve({ usedBytes: used });
-    },
-    list: (path) => {
-      const prefix = `${path.replace(/\/$/, "")}/`;
-      const names = Object.keys(files)
-        .filter((file) => file.startsWith(prefix))
-        .map((file) => file.slice(prefix.length).split("/")[0] ?? "");
-      return Promise.resolve([...new Set(names)]);
-    },
-  };
+  return memoryFiles(files, { usedBytes }).files;
 }
 
 export interface TestIo extends Io {
@@ -159,33 +146,58 @@ export function cloneRow(rows: Row[], from: string, fields: Row): Row {
   return { ...row, ...fields };
 }
 
-/** Files in memory, with the grub tools present. */
-export function memoryFiles(initial: Record<string, string>): {
-  files: BootFiles;
-  data: Map<string, Buffer>;
-  times: Map<string, number>;
-} {
+/** The one in-memory file tree of the tests: what both file interfaces read and write. */
+export type MemoryFiles = BootFiles & FileSystem;
+
+export interface MemoryTree {
+  readonly files: MemoryFiles;
+  /** Every file's bytes by path. */
+  readonly data: Map<string, Buffer>;
+  /** Modification times: a clock that ticks once per write. */
+  readonly times: Map<string, number>;
+}
+
+/** The directories every tree has: those setup writes into. */
+const SYSTEM_DIRECTORIES = [
+  "/etc/systemd/system",
+  "/etc/grub.d",
+  "/boot/grub",
+  "/etc/systemd/system/multi-user.target.wants",
+];
+
+/**
+ * Files in memory: `initial` (path to text), the directories setup needs, and `usedBytes`
+ * per mount point for FileSystem.usage.
+ */
+export function memoryFiles(
+  initial: Record<string, string>,
+  options: { usedBytes?: Record<string, number> } = {},
+): MemoryTree {
   const data = new Map(Object.entries(initial).map(([k, v]) => [k, Buffer.from(v)]));
   const modes = new Map<string, number>();
-  /** Modification times: a clock that ticks once per write. */
   const times = new Map<string, number>();
   let clock = 1000;
   let created = 0;
-  const dirs = new Set([
-    "/etc/systemd/system",
-    "/etc/grub.d",
-    "/boot/grub",
-    "/etc/systemd/system/multi-user.target.wants",
-  ]);
-  const files: BootFiles = {
+  const dirs = new Set(SYSTEM_DIRECTORIES);
+  /** The names below `path`, one level down. */
+  const children = (path: string): string[] => {
+    const prefix = `${path.replace(/\/$/, "")}/`;
+    const names = [...data.keys(), ...dirs]
+      .filter((name) => name.startsWith(prefix))
+      .map((name) => name.slice(prefix.length).split("/")[0] ?? "");
+    return [...new Set(names)].filter((name) => name !== "").sort();
+  };
+  const files: MemoryFiles = {
+    readText: (path) => Promise.resolve(data.get(path)?.toString("utf8")),
+    usage: (mountPoint) => {
+      const used = options.usedBytes?.[mountPoint];
+      return used === undefined
+        ? Promise.reject(new Error(`no usage for ${mountPoint}`))
+        : Promise.resolve({ usedBytes: used });
+    },
     read: (path) => Promise.resolve(data.get(path)),
     exists: (path) => Promise.resolve(data.has(path) || dirs.has(path)),
-    list: (path) =>
-      Promise.resolve(
-        [...data.keys()]
-          .filter((k) => k.startsWith(`${path}/`))
-          .map((k) => k.slice(path.length + 1)),
-      ),
+    list: (path) => Promise.resolve(children(path)),
     isDirectory: (path) => Promise.resolve(dirs.has(path)),
     mode: (path) => Promise.resolve(data.has(path) ? (modes.get(path) ?? 0o644) : undefined),
     modifiedMs: (path) => Promise.resolve(times.get(path) ?? (data.has(path) ? 0 : undefined)),
@@ -199,7 +211,8 @@ export function memoryFiles(initial: Record<string, string>): {
       data.delete(path);
       return Promise.resolve();
     },
-    removeEmptyDirectory: (path) => Promise.resolve(dirs.delete(path)),
+    removeEmptyDirectory: (path) =>
+      Promise.resolve(children(path).length === 0 && dirs.delete(path)),
     makeDirectory: (path) => {
       dirs.add(path);
       return Promise.resolve();
@@ -262,10 +275,30 @@ export const GRUB_TOOLS = Object.fromEntries(
   ]),
 );
 
-/** A command's context with quiet output, no dry run and the default configuration path. */
-export function testContext(runner: Runner, overrides: Partial<Context> = {}): Context {
-  return {
+/** The run's effects gate over `runner` and `files` (a fresh in-memory tree by default). */
+export function testEffects(
+  runner: Runner,
+  options: { dryRun?: boolean; files?: BootFiles; trace?: (argv: readonly string[]) => void } = {},
+): Effects {
+  return new Effects({
     runner,
+    files: options.files ?? memoryFiles({}).files,
+    dryRun: options.dryRun ?? false,
+    trace: options.trace,
+  });
+}
+
+/**
+ * A command's context with quiet output, no dry run and the default configuration path;
+ * its effects gate writes into `bootFiles` when given, and is a dry one with `dryRun`.
+ */
+export function testContext(runner: Runner, overrides: Partial<Context> = {}): Context {
+  const effects =
+    overrides.effects ??
+    testEffects(runner, { dryRun: overrides.dryRun, files: overrides.bootFiles });
+  return {
+    runner: effects.runner,
+    effects,
     fs: memoryFs({}),
     clock: () => new Date("2026-01-05T10:00:00Z"),
     output: { note: () => undefined, warn: () => undefined },

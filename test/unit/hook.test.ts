@@ -8,7 +8,7 @@ import { test } from "node:test";
 import type { BootFiles } from "../../src/system/files.ts";
 import { main, type Io } from "../../src/cli/app.ts";
 import { ExitCode } from "../../src/system/errors.ts";
-import { changes, fakeLvm, memoryFs, sample, testIo } from "./helpers.ts";
+import { changes, fakeLvm, memoryFiles, memoryFs, sample, testIo } from "./helpers.ts";
 
 const SETS = "handwritten-lvm2-2.03.16/two-vgs/sets";
 
@@ -21,30 +21,15 @@ const PROC: Record<string, string> = {
   "/proc/700/cmdline": "/usr/bin/apt-get\0install\0./pkg.deb\0",
 };
 
-function memoryBootFiles(): { files: BootFiles; written: Set<string> } {
-  const written = new Set<string>();
-  const unused = (): never => {
-    throw new Error("not used by the hook");
-  };
-  const files: BootFiles = {
-    exists: (path) => Promise.resolve(written.has(path)),
-    makeDirectory: () => Promise.resolve(),
-    writeAtomic: (path) => {
-      written.add(path);
-      return Promise.resolve();
+/** The hook's files in memory, and the markers it wrote (under /run/rootsnap). */
+function memoryBootFiles(): { files: BootFiles; readonly written: Set<string> } {
+  const tree = memoryFiles({});
+  return {
+    files: tree.files,
+    get written() {
+      return new Set([...tree.data.keys()].filter((path) => path.startsWith("/run/rootsnap/")));
     },
-    read: unused,
-    list: unused,
-    isDirectory: unused,
-    mode: unused,
-    modifiedMs: unused,
-    remove: unused,
-    removeEmptyDirectory: unused,
-    makePrivateDirectory: unused,
-    createPrivateFile: unused,
-    move: unused,
   };
-  return { files, written };
 }
 
 async function runHook(

@@ -12,9 +12,8 @@ import {
   prepareInitramfsForMerge,
   rulesStartPoller,
 } from "../../src/boot/initramfs.ts";
-import { Steps } from "../../src/system/steps.ts";
 import { run } from "../../src/system/runner.ts";
-import { fakeRunner, memoryFiles, tempDir } from "./helpers.ts";
+import { fakeRunner, memoryFiles, tempDir, testEffects } from "./helpers.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
 const RECORDED = [
@@ -98,19 +97,19 @@ test("revert installs the hook and rebuilds the images once; later reverts rebui
     }
     return {};
   });
-  const dry = new Steps(fake.runner, true);
+  const dry = testEffects(fake.runner, { dryRun: true, files });
   assert.deepEqual(await prepareInitramfsForMerge(files, dry), {
     rebuilt: ["/boot/initrd.img-6.12.117+deb13-cloud-amd64"],
     skipped: ["/boot/initrd.img-6.12.99+deb13-cloud-amd64"],
     leftAlone: [],
   });
-  assert.deepEqual(dry.commands, [
+  assert.deepEqual(dry.changes, [
     ["write", INITRAMFS_HOOK],
     ["/usr/sbin/update-initramfs", "-u", "-k", "6.12.117+deb13-cloud-amd64"],
   ]);
   assert.ok(!data.has(INITRAMFS_HOOK) && fake.calls.length === 0, "a dry run changes nothing");
 
-  const first = new Steps(fake.runner, false);
+  const first = testEffects(fake.runner, { dryRun: false, files });
   await prepareInitramfsForMerge(files, first);
   assert.equal(data.get(INITRAMFS_HOOK)?.toString(), INITRAMFS_HOOK_TEXT);
   assert.deepEqual(fake.calls, [
@@ -121,21 +120,21 @@ test("revert installs the hook and rebuilds the images once; later reverts rebui
   ]);
 
   data.delete("/boot/initrd.img-6.12.99+deb13-cloud-amd64");
-  const second = new Steps(fake.runner, false);
+  const second = testEffects(fake.runner, { dryRun: false, files });
   assert.deepEqual(await prepareInitramfsForMerge(files, second), {
     rebuilt: [],
     skipped: [],
     leftAlone: [],
   });
-  assert.deepEqual(second.commands, [], "images built with the hook are not rebuilt");
+  assert.deepEqual(second.changes, [], "images built with the hook are not rebuilt");
 
   // A kernel installed by a tool that bypassed the hook's mtime (an image older than it).
   times.set("/boot/initrd.img-6.12.117+deb13-cloud-amd64", 1);
-  const third = new Steps(fake.runner, false);
+  const third = testEffects(fake.runner, { dryRun: false, files });
   assert.deepEqual((await prepareInitramfsForMerge(files, third)).rebuilt, [
     "/boot/initrd.img-6.12.117+deb13-cloud-amd64",
   ]);
-  assert.deepEqual(third.commands, [
+  assert.deepEqual(third.changes, [
     ["/usr/sbin/update-initramfs", "-u", "-k", "6.12.117+deb13-cloud-amd64"],
   ]);
 });
@@ -144,7 +143,7 @@ test("with /boot inside the reverted volume, only the set's kernels are rebuilt"
   const { files } = trixieFiles();
   await files.makeDirectory("/lib/modules/6.12.117+deb13-cloud-amd64");
   await files.makeDirectory("/lib/modules/6.12.99+deb13-cloud-amd64");
-  const steps = new Steps(fakeRunner(() => ({})).runner, true);
+  const steps = testEffects(fakeRunner(() => ({})).runner, { dryRun: true, files });
   // The set has the older kernel only: the newer one and its modules go with the merge.
   const result = await prepareInitramfsForMerge(
     files,
@@ -156,7 +155,7 @@ test("with /boot inside the reverted volume, only the set's kernels are rebuilt"
     skipped: [],
     leftAlone: ["/boot/initrd.img-6.12.117+deb13-cloud-amd64"],
   });
-  assert.deepEqual(steps.commands, [
+  assert.deepEqual(steps.changes, [
     ["write", INITRAMFS_HOOK],
     ["/usr/sbin/update-initramfs", "-u", "-k", "6.12.99+deb13-cloud-amd64"],
   ]);
@@ -165,16 +164,22 @@ test("with /boot inside the reverted volume, only the set's kernels are rebuilt"
 test("no initramfs-tools, or rules that do not poll: nothing is written or run", async () => {
   const { files, data } = trixieFiles();
   data.delete("/usr/sbin/update-initramfs");
-  const steps = new Steps(fakeRunner(() => ({})).runner, false);
+  const steps = testEffects(fakeRunner(() => ({})).runner, { dryRun: false, files });
   const none = { rebuilt: [], skipped: [], leftAlone: [] };
   assert.deepEqual(await prepareInitramfsForMerge(files, steps), none);
-  assert.deepEqual(steps.commands, []);
+  assert.deepEqual(steps.changes, []);
   const polled = trixieFiles();
   polled.data.set(
     "/usr/lib/udev/rules.d/69-lvm.rules",
     Buffer.from('RUN+="/usr/sbin/lvm vgchange -aay --sysinit $env{X}"\n'),
   );
-  assert.deepEqual(await prepareInitramfsForMerge(polled.files, steps), none);
+  assert.deepEqual(
+    await prepareInitramfsForMerge(
+      polled.files,
+      testEffects(steps.runner, { files: polled.files }),
+    ),
+    none,
+  );
   assert.ok(!polled.data.has(INITRAMFS_HOOK));
 });
 
@@ -184,11 +189,14 @@ test("a failing update-initramfs is reported with its command", async () => {
   const fake = fakeRunner((argv) =>
     argv[0] === "/usr/sbin/update-initramfs" ? { code: 1, stderr: "E: no space left\n" } : {},
   );
-  await assert.rejects(prepareInitramfsForMerge(files, new Steps(fake.runner, false)), (error) => {
-    assert.match(
-      String(error),
-      /update-initramfs -u -k 6\.12\.117\+deb13-cloud-amd64.*no space left/,
-    );
-    return true;
-  });
+  await assert.rejects(
+    prepareInitramfsForMerge(files, testEffects(fake.runner, { dryRun: false, files: files })),
+    (error) => {
+      assert.match(
+        String(error),
+        /update-initramfs -u -k 6\.12\.117\+deb13-cloud-amd64.*no space left/,
+      );
+      return true;
+    },
+  );
 });

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { loadConfig, parseConfig } from "../../src/config/config.ts";
 import { DEFAULT_RETENTION, parseDuration } from "../../src/config/lifecycle.ts";
 import { ConfigError } from "../../src/system/errors.ts";
-import type { FileSystem } from "../../src/system/fs.ts";
+import { memoryFs } from "./helpers.ts";
 
 const P = "/etc/rootsnap/rootsnap.toml";
 
@@ -31,12 +31,7 @@ test("retention tables per kind, with the others keeping their defaults", async 
 });
 
 test("no file: manual sets are never pruned, the watchdog extends at 80 %", async () => {
-  const fs: FileSystem = {
-    readText: () => Promise.resolve(undefined),
-    usage: () => Promise.reject(new Error("unused")),
-    list: () => Promise.resolve([]),
-  };
-  const c = await loadConfig(fs, P, false);
+  const c = await loadConfig(memoryFs({}), P, false);
   assert.equal(c.retention.manual, undefined);
   assert.equal(c.watchdog.threshold, 80);
   assert.equal(c.watchdog.action, "extend");

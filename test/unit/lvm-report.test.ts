@@ -108,7 +108,7 @@ test("an lvm failure names the command, the exit code's meaning and lvm's compla
   assert.equal(failure.exitCode, ExitCode.failed);
   assert.equal(
     failure.message,
-    'Command failed with exit code 5 (command failed): lvcreate --snapshot --name root-x vg0/root: Volume group "vg0" has insufficient free space (10 extents): 20 required.',
+    'lvcreate --snapshot --name root-x vg0/root failed with exit code 5 (command failed): Volume group "vg0" has insufficient free space (10 extents): 20 required.',
   );
 });
 

@@ -7,6 +7,7 @@ import {
   changes,
   editReport,
   fakeLvm,
+  memoryFiles,
   memoryFs,
   sample,
   testContext,
@@ -48,12 +49,13 @@ function contextWith(
 ) {
   const fake = fakeLvm(state);
   const notes: string[] = [];
+  const tree = memoryFiles(files);
   const context = testContext(fake.runner, {
-    fs: memoryFs(files),
+    fs: tree.files,
     output: { note: (m) => notes.push(m), warn: (m) => notes.push(m) },
     sleep,
   });
-  return { context, calls: fake.calls, notes };
+  return { context, calls: fake.calls, notes, data: tree.data };
 }
 
 test("status leaves a running merge to lvm's poller, and says so", async () => {
@@ -75,11 +77,11 @@ test("after lvm's poller has ended, status finishes what it left", async () => {
   const state = merging();
   const files: Record<string, string> = { "/proc/812/cmdline": FORKED };
   let naps = 0;
-  const { context, calls } = contextWith(state, files, () => Promise.resolve());
+  const { context, calls, data } = contextWith(state, files, () => Promise.resolve());
   const pause = (): Promise<void> => {
     naps += 1;
     // The poller ends after three seconds, the merge finished but not yet polled away.
-    if (naps === 3) delete files["/proc/812/cmdline"];
+    if (naps === 3) data.delete("/proc/812/cmdline");
     return Promise.resolve();
   };
   assert.deepEqual(await lvmPollersAfter(context.fs, 60_000, pause), []);

@@ -15,7 +15,7 @@ import {
   type SizePolicy,
 } from "../../src/sets/size.ts";
 import { readSetTags, setTags } from "../../src/sets/tags.ts";
-import { changes, cloneRow, editReport, fakeLvm, sample } from "./helpers.ts";
+import { changes, cloneRow, editReport, fakeLvm, sample, testEffects } from "./helpers.ts";
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -324,7 +324,7 @@ test("a failing lvcreate removes the snapshots already made", async () => {
     },
   });
   await assert.rejects(
-    executeCreate(new Lvm(system.runner), plan),
+    executeCreate(new Lvm(testEffects(system.runner)), plan),
     (error: Error & { exitCode?: number }) => {
       assert.equal(error.exitCode, ExitCode.noSpace);
       assert.match(
@@ -361,7 +361,7 @@ test("when even the removal fails, the leftovers are named", async () => {
     failures: { "vg0/home": { code: 5 }, "vg0/root-new": { code: 5, stderr: "  device busy\n" } },
   });
   await assert.rejects(
-    executeCreate(new Lvm(system.runner), plan),
+    executeCreate(new Lvm(testEffects(system.runner)), plan),
     (error: Error & { exitCode?: number; hint?: string }) => {
       assert.equal(error.exitCode, ExitCode.failed);
       assert.match(error.message, /could not remove vg0\/root-new/);

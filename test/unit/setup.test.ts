@@ -38,7 +38,6 @@ import {
   pacmanWord,
   systemdQuote,
 } from "../../src/boot/quote.ts";
-import { Steps } from "../../src/system/steps.ts";
 import { unitFiles } from "../../src/boot/units.ts";
 import { BOOT_PLAN_PATH } from "../../src/boot/plan.ts";
 import { main } from "../../src/cli/app.ts";
@@ -56,6 +55,7 @@ import {
   testContext,
   testIo,
   type Reply,
+  testEffects,
 } from "./helpers.ts";
 
 /** A fresh directory under the system's temporary directory, removed after the test. */
@@ -506,7 +506,7 @@ test("a setup whose grub-mkconfig, grub-script-check or systemctl enable fails l
     const error = await failure(
       setupBoot(
         s.files,
-        new Steps(s.fake.runner, false),
+        testEffects(s.fake.runner, { files: s.files }),
         GRUB,
         "/usr/bin/rootsnap",
         lifecycle("daily"),
@@ -516,7 +516,7 @@ test("a setup whose grub-mkconfig, grub-script-check or systemctl enable fails l
     assert.ok(error instanceof RootsnapError && error.exitCode === 1, String(error));
     assert.match(
       error.message,
-      new RegExp(`^Command failed with exit code 1: \\S*${what}.*: ${what} broke$`),
+      new RegExp(`^\\S*${what}.* failed with exit code 1: ${what} broke$`),
     );
     assert.deepEqual(snapshot(s.data), before, `${what}: every file as before`);
     assert.equal(
@@ -553,7 +553,13 @@ test("a setup whose grub-mkconfig, grub-script-check or systemctl enable fails l
 
 test("a re-run of setup that fails puts the previous install back", async () => {
   const s = system();
-  await setupBoot(s.files, new Steps(s.fake.runner, false), GRUB, "/usr/bin/rootsnap", lifecycle());
+  await setupBoot(
+    s.files,
+    testEffects(s.fake.runner, { dryRun: false, files: s.files }),
+    GRUB,
+    "/usr/bin/rootsnap",
+    lifecycle(),
+  );
   // What systemctl enable and restart did on the first run.
   for (const link of [
     "local-fs.target.wants/rootsnap-boot.service",
@@ -580,7 +586,7 @@ test("a re-run of setup that fails puts the previous install back", async () => 
   await failure(
     setupBoot(
       s.files,
-      new Steps(failing.runner, false),
+      testEffects(failing.runner, { files: s.files }),
       GRUB,
       "/usr/bin/rootsnap",
       lifecycle("daily"),
@@ -617,8 +623,13 @@ test("an undo that fails itself says what is left and keeps the record for unins
   };
   const warned: string[] = [];
   await failure(
-    setupBoot(stuck, new Steps(s.fake.runner, false), GRUB, "/usr/bin/rootsnap", lifecycle(), (m) =>
-      warned.push(m),
+    setupBoot(
+      stuck,
+      testEffects(s.fake.runner, { dryRun: false, files: stuck }),
+      GRUB,
+      "/usr/bin/rootsnap",
+      lifecycle(),
+      (m) => warned.push(m),
     ),
   );
   assert.equal(warned.length, 1);
@@ -628,7 +639,7 @@ test("an undo that fails itself says what is left and keeps the record for unins
   );
   assert.match(interruptedSetup(await readState(s.files)) ?? "", /rootsnap setup did not finish/);
   // uninstall then finishes it.
-  await uninstallBoot(s.files, new Steps(s.fake.runner, false), GRUB);
+  await uninstallBoot(s.files, testEffects(s.fake.runner, { dryRun: false, files: s.files }), GRUB);
   assert.deepEqual([...s.data.keys()].sort(), ["/boot/grub/grub.cfg", "/etc/default/grub"]);
 });
 
@@ -637,7 +648,13 @@ test("a missing /etc/grub.d is refused with exit 69 before anything is written",
   await s.files.removeEmptyDirectory("/etc/grub.d");
   const before = snapshot(s.data);
   const error = await failure(
-    setupBoot(s.files, new Steps(s.fake.runner, false), GRUB, "/usr/bin/rootsnap", lifecycle()),
+    setupBoot(
+      s.files,
+      testEffects(s.fake.runner, { dryRun: false, files: s.files }),
+      GRUB,
+      "/usr/bin/rootsnap",
+      lifecycle(),
+    ),
   );
   assert.ok(error instanceof RootsnapError && error.exitCode === 69, String(error));
   assert.match(
@@ -660,7 +677,7 @@ test("uninstall removes what an older setup wrote, unquoted", async () => {
   };
   const { files, data } = memoryFiles({ "/boot/grub/grub.cfg": GRUB_CFG, ...old });
   const fake = fakeRunner(() => ({}));
-  await uninstallBoot(files, new Steps(fake.runner, false), GRUB);
+  await uninstallBoot(files, testEffects(fake.runner, { dryRun: false, files: files }), GRUB);
   assert.deepEqual([...data.keys()], ["/boot/grub/grub.cfg"]);
   assert.deepEqual(systemctl(fake.calls), [
     "disable --now rootsnap-finish.service rootsnap-watch.service",
