@@ -245,7 +245,7 @@ async function runLifecycleVerb(io: Io, call: VerbInvocation, context: Context):
   };
   // Without waiting: a pass must extend a snapshot that fills while a backup holds the lock.
   const lockNow = (): Promise<Lock | string> =>
-    acquireLock(io.lockPath, io.pid, (pid) => io.isRunning(pid)).catch((error: unknown) => {
+    acquireLock(io.lockPath, io.pid).catch((error: unknown) => {
       if (error instanceof RootsnapError && error.exitCode === ExitCode.locked)
         return error.message;
       throw error;
@@ -365,7 +365,7 @@ function takeLock(io: Io, call: VerbInvocation, context: Context): Promise<Lock>
   const seconds =
     call.flags.waitSeconds ??
     (call.verb === "boot-finish" ? BOOT_FINISH_LOCK_WAIT_SECONDS : DEFAULT_LOCK_WAIT_SECONDS);
-  return acquireLock(io.lockPath, io.pid, (pid) => io.isRunning(pid), {
+  return acquireLock(io.lockPath, io.pid, {
     ms: seconds * 1000,
     sleep: context.sleep ?? sleep,
     onWait: (holder) => {

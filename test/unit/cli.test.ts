@@ -1,12 +1,13 @@
 // The whole command line, run in-process on sample lvm2 reports: what it prints, what
 // it runs, and how it exits.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { main, type Io } from "../../src/cli/app.ts";
 import { ExitCode } from "../../src/system/errors.ts";
+import { acquireLock, type Lock } from "../../src/system/lock.ts";
 import { nodeFileSystem } from "../../src/system/fs.ts";
 import {
   changes,
@@ -215,21 +216,24 @@ test("not root is exit 77 with the hint to run as root", async () => {
 /** Runs rootsnap while pid 999 holds the lock; onNap sees each pause of the waiting run. */
 async function whileLockHeld(
   argv: string[],
-  onNap: (nap: number, lockPath: string) => void = () => undefined,
+  onNap: (nap: number, holder: Lock) => void = () => undefined,
 ): Promise<Run & { naps: number; lockPath: string }> {
   const lockPath = testIo(fakeLvm(system()).runner).lockPath;
-  writeFileSync(lockPath, "999\n");
+  const holder = await acquireLock(lockPath, 999);
   let naps = 0;
-  const run = await rootsnap(argv, system(), {
-    lockPath,
-    isRunning: (pid) => pid === 999,
-    sleep: () => {
-      naps += 1;
-      onNap(naps, lockPath);
-      return Promise.resolve();
-    },
-  });
-  return { ...run, naps, lockPath };
+  try {
+    const run = await rootsnap(argv, system(), {
+      lockPath,
+      sleep: () => {
+        naps += 1;
+        onNap(naps, holder);
+        return Promise.resolve();
+      },
+    });
+    return { ...run, naps, lockPath };
+  } finally {
+    holder.release();
+  }
 }
 
 test("a second rootsnap is refused with exit 75 while the lock is held", async () => {
@@ -247,12 +251,12 @@ test("a second rootsnap is refused with exit 75 while the lock is held", async (
 
 test("a rootsnap that finds the lock held waits for its owner to finish", async () => {
   // The other run ends after a second (four pauses of 250 ms).
-  const run = await whileLockHeld(["--wait", "5", "create", "x", "--yes"], (nap, path) => {
-    if (nap === 4) rmSync(path);
+  const run = await whileLockHeld(["--wait", "5", "create", "x", "--yes"], (nap, holder) => {
+    if (nap === 4) holder.release();
   });
   assert.equal(run.code, 0, run.io.stderrText);
   assert.equal(run.naps, 4);
-  assert.equal(existsSync(run.lockPath), false, "the lock is released");
+  (await acquireLock(run.lockPath, 1)).release();
 });
 
 test("boot-finish waits 25 minutes for the lock: a setup or backup after the boot may hold it", async () => {
