@@ -58,7 +58,7 @@ const CHANGING_VERBS = new Set([
   "create",
   "remove",
   "revert",
-  "status",
+  "repair",
   "mount",
   "umount",
   "backup",
@@ -191,11 +191,16 @@ async function runVerb(io: Io, call: VerbInvocation, context: Context): Promise<
     case "status": {
       const { status } = await import("../commands/status.ts");
       const result = await status(context);
-      if (json) io.stdout(render.statusJson(result));
-      else {
-        io.stdout(render.statusText(result));
-        if (result.dryRun) printCommands(io, result.commands);
-      }
+      io.stdout(json ? render.statusJson(result) : render.statusText(result));
+      return;
+    }
+    case "repair": {
+      const { repair } = await import("../commands/repair.ts");
+      const result = await repair(context);
+      for (const warning of result.warnings) context.output.warn(warning);
+      if (json) io.stdout(render.repairJson(result));
+      else if (result.dryRun) printCommands(io, result.commands);
+      else for (const note of render.repairNotes(result)) context.output.note(note);
       return;
     }
   }

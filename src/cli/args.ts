@@ -12,6 +12,7 @@ export const VERBS = [
   "remove",
   "revert",
   "status",
+  "repair",
   "mount",
   "umount",
   "backup",
@@ -59,6 +60,7 @@ const VERB_OPTIONS: Record<Verb, readonly string[]> = {
   remove: [],
   revert: [],
   status: [],
+  repair: [],
   setup: [],
   uninstall: [],
   "next-boot": ["cancel"],
@@ -85,6 +87,7 @@ const VERB_ARGUMENTS: Record<Verb, { min: number; max: number; usage: string }> 
   remove: { min: 1, max: 1, usage: "remove NAME [--yes]" },
   revert: { min: 1, max: 1, usage: "revert NAME [--yes]" },
   status: { min: 0, max: 0, usage: "status" },
+  repair: { min: 0, max: 0, usage: "repair [--dry-run]" },
   setup: { min: 0, max: 0, usage: "setup [--dry-run] [--yes]" },
   uninstall: { min: 0, max: 0, usage: "uninstall [--dry-run] [--yes]" },
   "next-boot": { min: 0, max: 0, usage: "next-boot [--cancel]" },
@@ -149,7 +152,8 @@ export const HELP = `Usage: rootsnap [--json] [--config FILE] [--dry-run] [--yes
   show NAME         one set in detail
   remove NAME       drop a set, keeping the changes made since
   revert NAME       merge a set back, undoing the changes made since
-  status            sets, fill levels, pending merges, warnings; finishes old merges
+  status            sets, fill levels, pending merges, warnings; changes nothing
+  repair            finish merges nothing polls, remove what an interrupted merge left
   setup             install boot integration: boot-time set unit and GRUB entry
   uninstall         remove it, leaving the boot configuration as before
   next-boot [--cancel]

@@ -7,6 +7,7 @@ import type { RemoveResult } from "../commands/remove.ts";
 import type { WatchResult } from "../commands/watch.ts";
 import type { RevertResult } from "../commands/revert.ts";
 import type { StatusResult } from "../lifecycle/state.ts";
+import type { RepairResult } from "../lifecycle/repair.ts";
 import type { BackupResult } from "../commands/backup.ts";
 import type { MountResult } from "../commands/mount.ts";
 import type { UmountResult } from "../commands/umount.ts";
@@ -161,14 +162,13 @@ export function revertNotes(result: RevertResult): string[] {
     volume.outcome === "merged"
       ? `${volume.origin} is reverted: the merge is done`
       : volume.outcome === "pending"
-        ? `${volume.origin} is in use: the merge starts at its next activation; reboot, then rootsnap status finishes it (rootsnap-finish.service does so at boot after rootsnap setup)`
+        ? `${volume.origin} is in use: the merge starts at its next activation; reboot: rootsnap-finish.service finishes it at boot after rootsnap setup, else rootsnap repair does`
         : `${volume.origin} would be merged`,
   );
 }
 
 export function statusJson(result: StatusResult): string {
   return jsonDocument({
-    dry_run: result.dryRun,
     sets: result.sets.map(setJson),
     volume_groups: result.volumeGroups.map((vg) => ({
       name: vg.name,
@@ -176,14 +176,14 @@ export function statusJson(result: StatusResult): string {
       free_bytes: vg.freeBytes,
     })),
     merges: result.merges,
-    leftovers_removed: result.leftovers,
+    leftovers: result.leftovers,
+    repair_due: result.repairDue,
     boot_failure: result.bootFailure,
     setup_interrupted: result.setupInterrupted,
     invalid: result.sets.flatMap((set) =>
       set.volumes.filter((volume) => volume.state === "invalid").map((volume) => volume.snapshot),
     ),
     warnings: result.warnings,
-    commands: commandLines(result.commands),
   });
 }
 
@@ -206,6 +206,26 @@ export function statusText(result: StatusResult): string {
   if (result.warnings.length > 0)
     sections.push(result.warnings.map((warning) => `warning: ${warning}\n`).join(""));
   return sections.join("\n");
+}
+
+export function repairJson(result: RepairResult): string {
+  return jsonDocument({
+    dry_run: result.dryRun,
+    merges: result.merges,
+    leftovers: result.leftovers,
+    warnings: result.warnings,
+    commands: commandLines(result.commands),
+  });
+}
+
+/** What a repair did, one line each; empty when there was nothing to do. */
+export function repairNotes(result: RepairResult): string[] {
+  const finished = result.merges
+    .filter((merge) => merge.state === "finished")
+    .map((merge) => `merge of ${merge.snapshot} into ${merge.origin} finished`);
+  return finished.length === 0 && result.leftovers.length === 0 && result.warnings.length === 0
+    ? ["nothing to repair"]
+    : finished;
 }
 
 export function mountJson(result: MountResult): string {

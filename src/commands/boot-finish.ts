@@ -15,7 +15,8 @@ import type { Commands, Context } from "../system/context.ts";
 import { lvmOf } from "../lvm/lvm.ts";
 import { readMounts } from "../config/mounts.ts";
 import { pruneWith } from "../lifecycle/prune.ts";
-import { status } from "../lifecycle/state.ts";
+import { repair } from "../lifecycle/repair.ts";
+import { readBootFailure } from "../boot/plan.ts";
 
 export interface BootFinishResult {
   readonly mergesFinished: readonly string[];
@@ -33,7 +34,7 @@ export interface BootFinishResult {
 
 /**
  * How long boot-finish waits, before it takes rootsnap's lock, for lvm's own pollers to
- * finish the merges a revert started at this boot; status leaves to them what they still poll.
+ * finish the merges a revert started at this boot; the repair leaves to them what they still poll.
  */
 export const BOOT_LVM_WAIT_MS = 180_000;
 
@@ -74,7 +75,7 @@ export async function bootFinish(
   executable = DEFAULT_EXECUTABLE,
 ): Promise<BootFinishResult> {
   const steps = new Steps(context.runner, context.dryRun);
-  const state = await status(context);
+  const state = await repair(context);
   const mergesFinished = state.merges
     .filter((merge) => merge.state === "finished")
     .map((merge) => merge.snapshot);
@@ -111,8 +112,8 @@ export async function bootFinish(
     bootCopies,
     pruned,
     setsPruned: setsPruned.removed,
-    bootFailure: state.bootFailure,
-    warnings: [...setsPruned.warnings, ...plan.warnings],
+    bootFailure: await readBootFailure(context.fs),
+    warnings: [...state.warnings, ...setsPruned.warnings, ...plan.warnings],
     commands: [...state.commands, ...steps.commands, ...setsPruned.commands, ...plan.commands],
     dryRun: context.dryRun,
   };

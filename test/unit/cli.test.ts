@@ -536,7 +536,7 @@ test("revert refuses invalid snapshots and origins already merging", async () =>
   );
 });
 
-test("status finishes a merge the kernel ran at boot but lvm never polled", async () => {
+test("repair finishes a merge the kernel ran at boot but lvm never polled", async () => {
   const state = system({
     lvs: sample(`${MERGING}/lvs.json`),
     dmTables: { "vg0-root": "0 6291456 snapshot-merge 254:3 254:5 P 8\n" },
@@ -546,18 +546,17 @@ test("status finishes a merge the kernel ran at boot but lvm never polled", asyn
       rows.filter((row) => row.lv_name !== "[root-before-upgrade]"),
     );
   };
-  const run = await rootsnap(["status", "--json"], state);
+  const run = await rootsnap(["repair", "--json"], state);
   assert.equal(run.code, 0, run.io.stderrText);
   assert.deepEqual(run.changed, [["lvchange", "--poll", "y", "vg0/root"]]);
-  const document = JSON.parse(run.io.stdoutText) as {
-    merges: unknown[];
-    volume_groups: unknown[];
-    invalid: unknown[];
-  };
+  const document = JSON.parse(run.io.stdoutText) as { merges: unknown[] };
   assert.deepEqual(document.merges, [
     { origin: "vg0/root", snapshot: "vg0/root-before-upgrade", state: "finished" },
   ]);
-  assert.deepEqual(document.volume_groups, [
+  const after = await rootsnap(["status", "--json"], state);
+  const shown = JSON.parse(after.io.stdoutText) as { merges: unknown[]; volume_groups: unknown[] };
+  assert.deepEqual(shown.merges, []);
+  assert.deepEqual(shown.volume_groups, [
     { name: "vg0", size_bytes: 10733223936, free_bytes: 4294967296 },
     { name: "thinvg", size_bytes: 6442450944, free_bytes: 1073741824 },
   ]);
@@ -621,12 +620,12 @@ test("status says a setup run was cut off, and what to do", async () => {
   );
 });
 
-test("status --dry-run lists the poll it would run", async () => {
+test("repair --dry-run lists the poll it would run", async () => {
   const state = system({
     lvs: sample(`${MERGING}/lvs.json`),
     dmTables: { "vg0-root": "0 6291456 snapshot-merge 254:3 254:5 P 8\n" },
   });
-  const run = await rootsnap(["status", "--dry-run"], state);
+  const run = await rootsnap(["repair", "--dry-run"], state);
   assert.equal(run.code, 0);
   assert.deepEqual(run.changed, []);
   assert.match(run.io.stdoutText, /^lvchange --poll y vg0\/root$/m);
@@ -826,7 +825,7 @@ test("revert and backup refuse a set whose VG is absent: connect the disk", asyn
   );
 });
 
-test("status removes the copy-on-write volume an interrupted merge left as a plain LV", async () => {
+test("repair removes the copy-on-write volume an interrupted merge left as a plain LV", async () => {
   const leftover = (): string =>
     editReport(sample(`${SETS}/lvs.json`), (rows) =>
       rows.map((row) =>
@@ -841,19 +840,22 @@ test("status removes the copy-on-write volume an interrupted merge left as a pla
       rows.filter((row) => row.lv_name !== "root-before-upgrade"),
     );
   };
-  const run = await rootsnap(["status", "--json"], state);
+  const run = await rootsnap(["repair", "--json"], state);
   assert.equal(run.code, 0, run.io.stderrText);
   assert.deepEqual(run.changed, [["lvremove", "--yes", "vg0/root-before-upgrade"]]);
-  const document = JSON.parse(run.io.stdoutText) as {
-    leftovers_removed: string[];
+  const document = JSON.parse(run.io.stdoutText) as { leftovers: string[] };
+  assert.deepEqual(document.leftovers, ["vg0/root-before-upgrade"]);
+  const after = await rootsnap(["status", "--json"], state);
+  const shown = JSON.parse(after.io.stdoutText) as {
+    leftovers: string[];
     sets: { name: string; volumes: { snapshot: string }[] }[];
   };
-  assert.deepEqual(document.leftovers_removed, ["vg0/root-before-upgrade"]);
+  assert.deepEqual(shown.leftovers, []);
   assert.deepEqual(
-    document.sets.find((set) => set.name === "before-upgrade")?.volumes.map((v) => v.snapshot),
+    shown.sets.find((set) => set.name === "before-upgrade")?.volumes.map((v) => v.snapshot),
     ["vg0/home-before-upgrade"],
   );
   assert.match(run.io.stderrText, /removed vg0\/root-before-upgrade, the copy-on-write volume/);
-  const untouched = await rootsnap(["status", "--json"]);
+  const untouched = await rootsnap(["repair", "--json"]);
   assert.deepEqual(untouched.changed, [], "snapshots and origins are never taken for leftovers");
 });
