@@ -3,7 +3,15 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { acquireLock, DEFAULT_LOCK_PATH } from "../../src/system/lock.ts";
@@ -275,6 +283,16 @@ test("with the lock held by another rootsnap, the script hands over without its 
   } finally {
     holder.release();
   }
+});
+
+test("a symbolic link where the lock belongs is not followed: the script hands over", async () => {
+  const g = setUp({});
+  symlinkSync(join(g.dir, "elsewhere"), join(g.dir, "lock"));
+  const result = await runPlan(g, script(g, planFor(placeholderSet())));
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stderr, /lock cannot be opened: running rootsnap create --kind boot/);
+  assert.deepEqual(calls(g), [["rootsnap", "create", "--kind", "boot"]]);
+  assert.ok(!existsSync(join(g.dir, "elsewhere")), "nothing made through the link");
 });
 
 test("the script holds rootsnap's lock while lvcreate runs, and lvm gets no copy of it", async () => {
