@@ -154,7 +154,7 @@ function repairWarnings(merges: readonly PendingMerge[], leftovers: readonly str
 }
 
 /** The warnings every look at the state begins with: a cut-off setup, a failed boot set. */
-export async function systemWarnings(
+async function systemWarnings(
   context: Context,
 ): Promise<{ bootFailure: string | null; setupInterrupted: string | null; warnings: string[] }> {
   const warnings: string[] = [];
