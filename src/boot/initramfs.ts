@@ -7,7 +7,7 @@
 // and `mount /var` blocked for ever). Debian 12's rule is the same. rootsnap's hook gives
 // the initramfs copy of the rule `--poll n` (which `--sysinit`, meant for early-boot
 // scripts, also implies): the kernel still merges at activation, and lvm finishes the
-// merges in the running system (rootsnap-finish.service or `rootsnap status`:
+// merges in the running system (rootsnap-finish.service or `rootsnap repair`:
 // `lvchange --poll y`).
 import type { BootFiles } from "../system/files.ts";
 import type { Effects } from "../system/effects.ts";

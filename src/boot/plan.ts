@@ -120,7 +120,10 @@ failure=${shellQuote(BOOT_FAILURE_PATH)}
 lock=${shellQuote(DEFAULT_LOCK_PATH)}
 
 # Hands the boot-time set over to rootsnap itself; its failure is recorded like the plan's.
+# rootsnap takes the lock itself: the script's own descriptor of it goes first.
 fallback() {
+  exec 9>&-
+  trap - EXIT
   printf '%s\\n' "\${JOURNAL_STREAM:+<5>}rootsnap: $1: running rootsnap create --kind boot" >&2
   "$rootsnap" create --kind boot && exit 0
   code=$?
@@ -129,6 +132,18 @@ fallback() {
 }
 `;
 }
+
+/**
+ * rootsnap's lock as rootsnap takes it, flock(2) on the file, held on fd 9 until the script
+ * ends (the kernel releases it then, however it ends); the programs it runs get no copy of
+ * fd 9 (lvm would warn of a leaked descriptor). The pid only names the holder in messages.
+ */
+const LOCK_STEP = `{ [ ! -L "$lock" ] && command exec 9>>"$lock"; } 2>/dev/null ||
+  fallback "$lock cannot be opened"
+flock -n 9 || { [ "$?" -eq 1 ] && fallback "$lock is held"; fallback "flock could not take $lock"; }
+printf '%s\\n' "$$" >"$lock"
+trap ': >"$lock"' EXIT
+`;
 
 /** The rollback, the failure record and one journal line, when an lvcreate of the plan fails. */
 function failFunction(placeholder: SetIdentity): string {
@@ -139,10 +154,10 @@ function failFunction(placeholder: SetIdentity): string {
 # $1: the snapshot whose lvcreate failed, $2 its exit code, $3 what it said.
 fail() {
   # A failed lvcreate may have left its LV behind too.
-  lvs "$1" >/dev/null 2>&1 && made="$1 $made"
+  lvs "$1" >/dev/null 2>&1 9>&- && made="$1 $made"
   removed='' left=''
   for s in $made; do
-    if ${remove} >/dev/null 2>&1; then
+    if ${remove} >/dev/null 2>&1 9>&-; then
       removed="\${removed:+$removed, }$s"
     else
       left="\${left:+$left }$s"
@@ -173,7 +188,7 @@ EOF
 snapshot() {
   target=$1
   shift
-  err=$({ "$@" 2>&1 1>&3 3>&-; } 3>&1)
+  err=$({ "$@" 2>&1 1>&3 3>&- 9>&-; } 3>&1)
   rc=$?
   [ "$rc" -eq 0 ] || fail "$target" "$rc" "$err"
   made="$target $made"
@@ -224,9 +239,7 @@ fallback ${shellQuote(`no boot plan could be made (${why})`)}
 ${describe(plan)}
 ${HEADER}
 ${prelude(script.executable)}
-${check}(set -C && printf '%s\\n' "$$" >"$lock") 2>/dev/null || fallback "$lock is held"
-trap 'rm -f "$lock"' EXIT
-${failFunction(placeholder)}
+${check}${LOCK_STEP}${failFunction(placeholder)}
 # The set's name and time, as rootsnap create --kind boot names it.
 set -- $(date -u ${shellQuote(`+%s ${defaultSetNameFormat(placeholder.kind)}`)})
 created=$1 name=$2

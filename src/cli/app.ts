@@ -118,7 +118,7 @@ function requireRoot(io: Io, verb: string): void {
 function takeLock(io: Io, call: VerbInvocation, context: Context): Promise<Lock> {
   const seconds =
     call.flags.waitSeconds ?? VERBS[call.verb].lockWaitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS;
-  return acquireLock(io.lockPath, io.pid, (pid) => io.isRunning(pid), {
+  return acquireLock(io.lockPath, io.pid, {
     ms: seconds * 1000,
     sleep: context.sleep ?? sleep,
     onWait: (holder) => {
@@ -131,7 +131,7 @@ function takeLock(io: Io, call: VerbInvocation, context: Context): Promise<Lock>
 
 /** The lock without waiting, or who holds it: watch extends while a backup holds the lock. */
 function lockNow(io: Io): Promise<Lock | string> {
-  return acquireLock(io.lockPath, io.pid, (pid) => io.isRunning(pid)).catch((error: unknown) => {
+  return acquireLock(io.lockPath, io.pid).catch((error: unknown) => {
     if (error instanceof RootsnapError && error.exitCode === ExitCode.locked) return error.message;
     throw error;
   });

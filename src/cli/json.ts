@@ -13,6 +13,7 @@ import type { RepairResult } from "../commands/repair.ts";
 import type { RestoreResult } from "../commands/restore.ts";
 import type { MergeOutcome, RevertResult } from "../commands/revert.ts";
 import type { ShowResult } from "../commands/show.ts";
+import type { StatusResult } from "../commands/status.ts";
 import type { UmountResult } from "../commands/umount.ts";
 import type { WatchEvent, WatchResult } from "../commands/watch.ts";
 import type { Manifest, ManifestVolume } from "../backup/manifest.ts";
@@ -153,9 +154,28 @@ export interface MergeDocument {
 export interface RepairDocument {
   readonly dry_run: boolean;
   readonly merges: readonly MergeDocument[];
-  readonly leftovers_removed: readonly string[];
+  /** Copy-on-write volumes an interrupted merge left, removed (or, dry, to be removed). */
+  readonly leftovers: readonly string[];
   readonly warnings: readonly string[];
   readonly commands: CommandLines;
+}
+
+export interface StatusDocument {
+  readonly sets: readonly SetDocument[];
+  readonly volume_groups: readonly {
+    readonly name: string;
+    readonly size_bytes: number;
+    readonly free_bytes: number;
+  }[];
+  /** Merges waiting for the origin's next activation, or running in the kernel now. */
+  readonly merges: readonly MergeDocument[];
+  /** Copy-on-write volumes an interrupted merge left: rootsnap repair removes them. */
+  readonly leftovers: readonly string[];
+  readonly repair_due: boolean;
+  readonly boot_failure: string | null;
+  readonly setup_interrupted: string | null;
+  readonly invalid: readonly string[];
+  readonly warnings: readonly string[];
 }
 
 /** mount, umount and prune list a dry run's commands as argv arrays. */
@@ -263,6 +283,7 @@ export interface DoctorDocument {
 export interface BootFinishDocument {
   readonly dry_run: boolean;
   readonly merges_finished: readonly string[];
+  readonly leftovers_removed: readonly string[];
   readonly one_shot_cleared: boolean;
   readonly boot_copies: readonly string[];
   readonly pruned: readonly string[];
@@ -359,6 +380,30 @@ export function revertJson(result: RevertResult): string {
   });
 }
 
+export function statusJson(result: StatusResult): string {
+  return jsonDocument<StatusDocument>({
+    sets: result.sets.map(setJson),
+    volume_groups: result.volumeGroups.map((vg) => ({
+      name: vg.name,
+      size_bytes: vg.sizeBytes,
+      free_bytes: vg.freeBytes,
+    })),
+    merges: result.merges.map((merge) => ({
+      origin: merge.origin,
+      snapshot: merge.snapshot,
+      state: merge.state,
+    })),
+    leftovers: result.leftovers,
+    repair_due: result.repairDue,
+    boot_failure: result.bootFailure,
+    setup_interrupted: result.setupInterrupted,
+    invalid: result.sets.flatMap((set) =>
+      set.volumes.filter((volume) => volume.state === "invalid").map((volume) => volume.snapshot),
+    ),
+    warnings: result.warnings,
+  });
+}
+
 export function repairJson(result: RepairResult): string {
   return jsonDocument<RepairDocument>({
     dry_run: result.dryRun,
@@ -367,7 +412,7 @@ export function repairJson(result: RepairResult): string {
       snapshot: merge.snapshot,
       state: merge.state,
     })),
-    leftovers_removed: result.leftovers,
+    leftovers: result.leftovers,
     warnings: result.warnings,
     commands: commandLines(result.commands),
   });
@@ -491,6 +536,7 @@ export function bootFinishJson(result: BootFinishResult): string {
   return jsonDocument<BootFinishDocument>({
     dry_run: result.dryRun,
     merges_finished: result.mergesFinished,
+    leftovers_removed: result.leftoversRemoved,
     one_shot_cleared: result.oneShotCleared,
     boot_copies: result.bootCopies,
     pruned: result.pruned,

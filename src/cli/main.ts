@@ -62,7 +62,7 @@ async function runCli(argv: string[]): Promise<number> {
     import("./app.ts"),
     import("../system/runner.ts"),
     import("../system/fs.ts"),
-    import("../system/lock.ts"),
+    import("../system/processes.ts"),
     import("../system/files.ts"),
     import("./terminal.ts"),
     import("./journal.ts"),

@@ -124,30 +124,9 @@ export function revertNotes(result: RevertResult): string[] {
     volume.outcome === "merged"
       ? `${volume.origin} is reverted: the merge is done`
       : volume.outcome === "pending"
-        ? `${volume.origin} is in use: the merge starts at its next activation; reboot, then rootsnap status finishes it (rootsnap-finish.service does so at boot after rootsnap setup)`
+        ? `${volume.origin} is in use: the merge starts at its next activation; reboot: rootsnap-finish.service finishes it at boot after rootsnap setup, else rootsnap repair does`
         : `${volume.origin} would be merged`,
   );
-}
-
-export function statusJson(result: StatusResult): string {
-  return jsonDocument({
-    dry_run: result.dryRun,
-    sets: result.sets.map(setJson),
-    volume_groups: result.volumeGroups.map((vg) => ({
-      name: vg.name,
-      size_bytes: vg.sizeBytes,
-      free_bytes: vg.freeBytes,
-    })),
-    merges: result.merges,
-    leftovers_removed: result.leftovers,
-    boot_failure: result.bootFailure,
-    setup_interrupted: result.setupInterrupted,
-    invalid: result.sets.flatMap((set) =>
-      set.volumes.filter((volume) => volume.state === "invalid").map((volume) => volume.snapshot),
-    ),
-    warnings: result.warnings,
-    commands: commandLines(result.commands),
-  });
 }
 
 export function statusText(result: StatusResult): string {

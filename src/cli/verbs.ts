@@ -365,23 +365,22 @@ export const VERBS = {
   }),
 
   status: verb({
-    summary: "sets, fill levels, pending merges, warnings; finishes old merges",
+    summary: "sets, fill levels, pending merges, warnings; changes nothing",
     description:
-      "The sets with their fill levels, merges waiting or running, invalid snapshots, warnings (80 % full and over) and the free space of each VG. It also finishes merges a boot started but nothing polled to the end, and removes what an interrupted merge left.",
+      "The sets with their fill levels, merges waiting or running, invalid snapshots, warnings (80 % full and over) and the free space of each VG. It only looks: it takes no lock, changes nothing, and answers while another rootsnap runs. It says when a repair is due: a merge a boot started that nothing polled to its end, or what an interrupted merge left (rootsnap repair does both).",
     usage: "status",
     args: { min: 0, max: 0 },
     options: {},
-    globals: ["dry-run", "wait"],
+    globals: [],
     root: true,
-    lock: {},
+    lock: false,
     load: () => import("../commands/status.ts"),
     implementation: "status",
     run: ({ status }, { context }) => status(context),
     text: (result, { io }) => {
       io.stdout(render.statusText(result));
-      if (result.dryRun) printCommands(io, result.commands);
     },
-    json: render.statusJson,
+    json: json.statusJson,
   }),
 
   repair: verb({
@@ -397,20 +396,20 @@ export const VERBS = {
     load: () => import("../commands/repair.ts"),
     implementation: "repair",
     run: ({ repair }, { context }) => repair(context),
-    messages: ({ warnings }, { context }) => {
-      for (const warning of warnings) context.output.warn(warning);
-    },
-    text: (result, { io, context }) => {
-      if (result.dryRun) {
-        printCommands(io, result.commands);
-        return;
-      }
-      for (const merge of result.merges)
-        if (merge.state === "finished") context.output.note(`merge of ${merge.snapshot} finished`);
+    messages: (result, { context }) => {
+      for (const warning of result.warnings) context.output.warn(warning);
+      if (result.dryRun) return;
+      const finished = result.merges.filter((merge) => merge.state === "finished");
+      for (const merge of finished) context.output.note(`merge of ${merge.snapshot} finished`);
       for (const leftover of result.leftovers)
         context.output.note(
           `removed ${leftover}, the copy-on-write volume a finished merge left behind`,
         );
+      if (finished.length === 0 && result.leftovers.length === 0 && result.warnings.length === 0)
+        context.output.note("nothing to repair");
+    },
+    text: (result, { io }) => {
+      if (result.dryRun) printCommands(io, result.commands);
     },
     json: json.repairJson,
   }),
@@ -783,6 +782,8 @@ export const VERBS = {
         output.warn(`this boot's set was not made: ${result.bootFailure}`);
       for (const warning of result.warnings) output.warn(warning);
       for (const snapshot of result.mergesFinished) output.note(`merge of ${snapshot} finished`);
+      for (const leftover of result.leftoversRemoved)
+        output.note(`removed ${leftover}, the copy-on-write volume a finished merge left behind`);
       if (result.oneShotCleared) output.note("one-shot rootsnap boot entry cleared");
       for (const path of result.bootCopies) output.note(`/boot copied to ${path}`);
       for (const name of result.pruned)

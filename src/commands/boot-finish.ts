@@ -14,10 +14,13 @@ import type { Commands, Context } from "../system/context.ts";
 import { lvmOf } from "../lvm/lvm.ts";
 import { readMounts } from "../config/mounts.ts";
 import { pruneWith } from "../lifecycle/prune.ts";
-import { status } from "../lifecycle/state.ts";
+import { repair } from "../lifecycle/repair.ts";
+import { readBootFailure } from "../boot/plan.ts";
 
 export interface BootFinishResult {
   readonly mergesFinished: readonly string[];
+  /** Copy-on-write volumes an interrupted merge left, removed by this run. */
+  readonly leftoversRemoved: readonly string[];
   readonly oneShotCleared: boolean;
   readonly bootCopies: readonly string[];
   readonly pruned: readonly string[];
@@ -32,7 +35,7 @@ export interface BootFinishResult {
 
 /**
  * How long boot-finish waits, before it takes rootsnap's lock, for lvm's own pollers to
- * finish the merges a revert started at this boot; status leaves to them what they still poll.
+ * finish the merges a revert started at this boot; the repair leaves to them what they still poll.
  */
 export const BOOT_LVM_WAIT_MS = 180_000;
 
@@ -73,7 +76,7 @@ export async function bootFinish(
   executable = DEFAULT_EXECUTABLE,
 ): Promise<BootFinishResult> {
   const { effects } = context;
-  const state = await status(context);
+  const state = await repair(context);
   const mergesFinished = state.merges
     .filter((merge) => merge.state === "finished")
     .map((merge) => merge.snapshot);
@@ -106,12 +109,13 @@ export async function bootFinish(
   const plan = await keepBootPlan(context, files, executable);
   return {
     mergesFinished,
+    leftoversRemoved: state.leftovers,
     oneShotCleared,
     bootCopies,
     pruned,
     setsPruned: setsPruned.removed,
-    bootFailure: state.bootFailure,
-    warnings: [...setsPruned.warnings, ...plan.warnings],
+    bootFailure: await readBootFailure(context.fs),
+    warnings: [...state.warnings, ...setsPruned.warnings, ...plan.warnings],
     commands: context.effects.changes,
     dryRun: context.dryRun,
   };

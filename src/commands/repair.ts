@@ -1,16 +1,11 @@
-// rootsnap repair: finishes merges that nothing polled to the end and removes what an
-// interrupted merge left. A placeholder with the verb's signature until it is built.
-import type { PendingMerge } from "../lifecycle/state.ts";
-import type { Commands, Context } from "../system/context.ts";
+// rootsnap repair [--dry-run]: finishes the merges nothing polls and removes what an
+// interrupted merge left; rootsnap status says when one is due.
+import { repair as repairState, type RepairResult } from "../lifecycle/repair.ts";
+import type { Context } from "../system/context.ts";
 
-export interface RepairResult {
-  readonly merges: readonly PendingMerge[];
-  readonly leftovers: readonly string[];
-  readonly warnings: readonly string[];
-  readonly commands: Commands;
-  readonly dryRun: boolean;
-}
+export type { RepairResult };
 
-export function repair(context: Context): Promise<RepairResult> {
-  return Promise.reject(new Error("repair: not built", { cause: context.dryRun }));
+export async function repair(context: Context): Promise<RepairResult> {
+  const { merges, leftovers, warnings, commands, dryRun } = await repairState(context);
+  return { merges, leftovers, warnings, commands, dryRun };
 }

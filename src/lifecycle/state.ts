@@ -1,22 +1,22 @@
-// rootsnap status: sets, fill levels, pending merges, invalid snapshots, VG free space;
-// and it finishes merges that an earlier boot ran but nothing polled to the end.
+// What rootsnap status shows: sets, fill levels, pending merges, invalid snapshots, VG free
+// space, and what a repair is due for. It only looks: it takes no lock and changes nothing,
+// so it answers while another rootsnap runs. The repairs themselves are in repair.ts.
 import { interruptedSetup, parseState, STATE_PATH } from "../boot/install.ts";
 import { readBootFailure } from "../boot/plan.ts";
 import { isThin, type LogicalVolume, type VolumeGroup } from "../lvm/model.ts";
 import type { Lvm } from "../lvm/lvm.ts";
-import { removeArgv } from "../sets/apply.ts";
 import { collectSets, type SnapshotSet } from "../sets/model.ts";
 import { readSetTags } from "../sets/tags.ts";
-import { lvmPollers } from "../lvm/pollers.ts";
-import type { Commands, Context } from "../system/context.ts";
+import { lvmPollers, type LvmPoller } from "../lvm/pollers.ts";
+import type { Context } from "../system/context.ts";
 import { lvmOf } from "../lvm/lvm.ts";
 
 /** Fill level from which a snapshot or pool is reported as nearly full. */
 export const FULL_WARNING_PERCENT = 80;
 
 /**
- * waiting: starts at the origin's next activation; running: the kernel merges now;
- * finished: rootsnap polled it to the end just now.
+ * waiting: starts at the origin's next activation; running: the kernel merges now (or has
+ * merged) and lvm still lists the snapshot; finished: rootsnap repair polled it to the end.
  */
 export type MergeState = "waiting" | "running" | "finished";
 
@@ -29,20 +29,17 @@ export interface PendingMerge {
 export interface StatusResult {
   readonly sets: readonly SnapshotSet[];
   readonly volumeGroups: readonly VolumeGroup[];
+  /** Merges waiting or running. */
   readonly merges: readonly PendingMerge[];
-  /** Copy-on-write volumes an interrupted merge left behind, removed by this run. */
+  /** Copy-on-write volumes an interrupted merge left behind, which rootsnap repair removes. */
   readonly leftovers: readonly string[];
+  /** Whether rootsnap repair has something to do now: a running merge nothing polls, a leftover. */
+  readonly repairDue: boolean;
   /** Why this boot's set was not made, as the boot-time unit recorded it. */
   readonly bootFailure: string | null;
   /** What a setup run cut off before its end left, and what to do; null when none was. */
   readonly setupInterrupted: string | null;
   readonly warnings: readonly string[];
-  readonly commands: Commands;
-  readonly dryRun: boolean;
-}
-
-export function pollArgv(origin: string): string[] {
-  return ["lvchange", "--poll", "y", origin];
 }
 
 function mergingSnapshots(lvs: readonly LogicalVolume[]): LogicalVolume[] {
@@ -55,7 +52,7 @@ async function kernelMerging(lvm: Lvm, origin: LogicalVolume | undefined): Promi
   return (await lvm.liveTargets(origin)).includes("snapshot-merge");
 }
 
-async function findMerges(lvm: Lvm, lvs: readonly LogicalVolume[]): Promise<PendingMerge[]> {
+export async function findMerges(lvm: Lvm, lvs: readonly LogicalVolume[]): Promise<PendingMerge[]> {
   const byName = new Map(lvs.map((lv) => [lv.fullName, lv]));
   const merges: PendingMerge[] = [];
   for (const snapshot of mergingSnapshots(lvs)) {
@@ -66,26 +63,10 @@ async function findMerges(lvm: Lvm, lvs: readonly LogicalVolume[]): Promise<Pend
   return merges;
 }
 
-/** Asks lvm to finish each running merge, then reads back which ones ended. */
-async function finishMerges(
-  lvm: Lvm,
-  merges: PendingMerge[],
-): Promise<{ merges: PendingMerge[]; lvs?: LogicalVolume[] }> {
-  const running = merges.filter((merge) => merge.state === "running");
-  if (running.length === 0) return { merges };
-  for (const merge of running) await lvm.change(pollArgv(merge.origin));
-  if (lvm.dryRun) return { merges };
-  const lvs = await lvm.logicalVolumes();
-  const stillThere = new Set(lvs.map((lv) => lv.fullName));
-  const updated = merges.map((merge): PendingMerge =>
-    merge.state === "running" && !stillThere.has(merge.snapshot)
-      ? { ...merge, state: "finished" }
-      : merge,
-  );
-  return { merges: updated, lvs };
-}
-
-function warningsFor(sets: readonly SnapshotSet[], merges: readonly PendingMerge[]): string[] {
+export function warningsFor(
+  sets: readonly SnapshotSet[],
+  merges: readonly PendingMerge[],
+): string[] {
   const warnings: string[] = [];
   for (const set of sets) {
     const had = set.volumes.length + set.missing + set.unavailable.length;
@@ -139,44 +120,77 @@ export function mergeLeftovers(lvs: readonly LogicalVolume[]): LogicalVolume[] {
   );
 }
 
+/**
+ * lvm's own pollers, when there is work a repair would do: while one runs, rootsnap leaves
+ * the merges and their leftovers to it (a second hand on them is what goes wrong).
+ */
+export async function pollersAtWork(
+  context: Context,
+  merges: readonly PendingMerge[],
+  leftovers: readonly LogicalVolume[],
+): Promise<LvmPoller[]> {
+  const work = merges.some((merge) => merge.state === "running") || leftovers.length > 0;
+  return work ? await lvmPollers(context.fs) : [];
+}
+
+export function pollersWarning(pollers: readonly LvmPoller[], again: string): string {
+  const who = pollers.map((poller) => `pid ${poller.pid}`).join(", ");
+  return `lvm (${who}) is still finishing a merge; rootsnap leaves it to lvm (run ${again} again when it has ended)`;
+}
+
+/** What rootsnap repair would do, one warning each. */
+function repairWarnings(merges: readonly PendingMerge[], leftovers: readonly string[]): string[] {
+  return [
+    ...merges
+      .filter((merge) => merge.state === "running")
+      .map(
+        (merge) =>
+          `a merge of ${merge.snapshot} into ${merge.origin} ran in the kernel but nothing polled it to its end, so lvm still lists it: rootsnap repair finishes it`,
+      ),
+    ...leftovers.map(
+      (leftover) => `${leftover} is what an interrupted merge left: rootsnap repair removes it`,
+    ),
+  ];
+}
+
+/** The warnings every look at the state begins with: a cut-off setup, a failed boot set. */
+async function systemWarnings(
+  context: Context,
+): Promise<{ bootFailure: string | null; setupInterrupted: string | null; warnings: string[] }> {
+  const warnings: string[] = [];
+  const setupInterrupted = interruptedSetup(parseState(await context.fs.readText(STATE_PATH)));
+  if (setupInterrupted !== null) warnings.push(setupInterrupted);
+  const bootFailure = await readBootFailure(context.fs);
+  if (bootFailure !== null) warnings.push(`this boot's set was not made: ${bootFailure}`);
+  return { bootFailure, setupInterrupted, warnings };
+}
+
+/** The state as lvm and rootsnap's records show it; nothing is changed. */
 export async function status(context: Context): Promise<StatusResult> {
   const lvm = lvmOf(context);
   const [lvs, volumeGroups] = await Promise.all([lvm.logicalVolumes(), lvm.volumeGroups()]);
   const merges = await findMerges(lvm, lvs);
-  const work = merges.some((merge) => merge.state === "running") || mergeLeftovers(lvs).length > 0;
-  // lvm's own poller finishes what it polls; a second hand on it is what goes wrong.
-  const pollers = work ? await lvmPollers(context.fs) : [];
-  const busy = pollers.length > 0;
-  const finished = busy ? { merges } : await finishMerges(lvm, merges);
-  const leftovers = busy ? [] : mergeLeftovers(finished.lvs ?? lvs).map((lv) => lv.fullName);
-  for (const leftover of leftovers) {
-    await lvm.change(removeArgv(leftover));
-    context.output.note(
-      `${lvm.dryRun ? "would remove" : "removed"} ${leftover}, the copy-on-write volume a finished merge left behind`,
-    );
-  }
-  const removed = new Set(lvm.dryRun ? [] : leftovers);
-  const sets = collectSets((finished.lvs ?? lvs).filter((lv) => !removed.has(lv.fullName)));
-  const warnings = warningsFor(sets, finished.merges);
-  const bootFailure = await readBootFailure(context.fs);
-  if (bootFailure !== null) warnings.unshift(`this boot's set was not made: ${bootFailure}`);
-  const setupInterrupted = interruptedSetup(parseState(await context.fs.readText(STATE_PATH)));
-  if (setupInterrupted !== null) warnings.unshift(setupInterrupted);
-  if (busy) {
-    const who = pollers.map((poller) => `pid ${poller.pid}`).join(", ");
-    warnings.push(
-      `lvm (${who}) is still finishing a merge; rootsnap leaves it to lvm (run rootsnap status again when it has ended)`,
-    );
-  }
+  const found = mergeLeftovers(lvs);
+  const pollers = await pollersAtWork(context, merges, found);
+  const leftovers = found.map((lv) => lv.fullName);
+  const left = new Set(leftovers);
+  // A leftover is no snapshot of its set any more: it shows as that, not as a member.
+  const sets = collectSets(lvs.filter((lv) => !left.has(lv.fullName)));
+  const { bootFailure, setupInterrupted, warnings } = await systemWarnings(context);
+  warnings.push(...warningsFor(sets, merges));
+  const repairDue =
+    pollers.length === 0 &&
+    (leftovers.length > 0 || merges.some((merge) => merge.state === "running"));
+  if (pollers.length > 0) warnings.push(pollersWarning(pollers, "rootsnap status"));
+  else warnings.push(...repairWarnings(merges, leftovers));
   return {
     sets,
     volumeGroups,
-    merges: finished.merges,
+    merges,
     leftovers,
+    repairDue,
     bootFailure,
     setupInterrupted,
     warnings,
-    commands: lvm.effects.changes,
-    dryRun: lvm.dryRun,
   };
 }

@@ -68,7 +68,7 @@ function findOrigin(lvs: readonly LogicalVolume[], volume: string): LogicalVolum
   const problem = originProblem(found);
   if (problem !== undefined) {
     const hint = found.merging
-      ? "rootsnap status finishes a merge an earlier boot left pending"
+      ? "rootsnap status shows the merge; rootsnap repair finishes one an earlier boot left running"
       : undefined;
     throw new DataError(`${found.fullName} ${problem}; it cannot be snapshotted`, hint);
   }

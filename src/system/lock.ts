@@ -1,9 +1,23 @@
-// One rootsnap at a time: a lock file made with O_EXCL holding the owner's pid. A file
-// left by a dead run (crash, power loss) is recognised by its pid and taken over. A run
-// that finds the lock held waits a while for it (the boot unit, a timer or an apt hook may
-// hold it for a few seconds) before it gives up with exit 75.
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+// One rootsnap at a time: flock(2) on /run/rootsnap.lock. Node has no flock, so rootsnap
+// opens the file and hands the descriptor to util-linux `flock --nonblock` as its fd 3: the
+// lock belongs to the open file description, so it stays with rootsnap's descriptor after
+// flock exits, and the kernel releases it when rootsnap ends, however it ends (SIGKILL and
+// power loss included). Nothing guesses whether a holder is alive. The pid written into the
+// file only names the holder in the message. A run that finds the lock held waits a while
+// for it (the boot unit, a timer or an apt hook may hold it for a few seconds) before it
+// gives up with exit 75.
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  ftruncateSync,
+  lstatSync,
+  openSync,
+  readSync,
+  writeSync,
+} from "node:fs";
 import { ExitCode, RootsnapError } from "./errors.ts";
+import { CommandError, run, type Runner } from "./runner.ts";
 
 export const DEFAULT_LOCK_PATH = "/run/rootsnap.lock";
 
@@ -20,6 +34,9 @@ export const BOOT_FINISH_LOCK_WAIT_SECONDS = 25 * 60;
 /** How often a waiting run looks at the lock again. */
 const POLL_MS = 250;
 
+/** flock takes the descriptor handed to it as its fd 3 (stdio index 3). */
+export const FLOCK_ARGV = ["flock", "--nonblock", "--exclusive", "3"] as const;
+
 export interface Lock {
   release(): void;
 }
@@ -32,87 +49,111 @@ export interface LockWait {
   onWait(holder: string): void;
 }
 
-/** Whether `pid` is a live rootsnap: alive, and (where /proc says) running rootsnap. */
-export function isRootsnapRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("rootsnap");
-  } catch {
-    return true;
-  }
-}
-
-function ownerOf(path: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(path, "utf8").trim(), 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function tryCreate(path: string, pid: number): boolean {
+/** The lock file, opened without following a symbolic link, and only if it is a regular file. */
+export function openLockFile(path: string): number {
   let fd: number;
   try {
-    fd = openSync(path, "wx", 0o644);
+    // Node adds O_CLOEXEC: no program rootsnap runs inherits it, except flock as its fd 3.
+    fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    if ((error as NodeJS.ErrnoException).code !== "ELOOP") throw error;
+    throw notALockFile(path, "a symbolic link");
+  }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw notALockFile(path, "not a regular file");
+  }
+  return fd;
+}
+
+function notALockFile(path: string, what: string): RootsnapError {
+  return new RootsnapError(
+    ExitCode.failed,
+    `${path} is ${what}: rootsnap takes its lock only on a regular file`,
+    `remove ${path}; rootsnap makes it again`,
+  );
+}
+
+/** flock(2) without waiting, on the open file description of fd; false when another holds it. */
+export async function flockNow(fd: number, runner: Runner = run): Promise<boolean> {
+  try {
+    const result = await runner(FLOCK_ARGV, { extraFds: [fd], okCodes: [0, 1], blocking: true });
+    return result.code === 0;
+  } catch (error) {
+    if (error instanceof CommandError && error.notFound) {
+      throw new RootsnapError(
+        ExitCode.unavailable,
+        "flock is missing: rootsnap takes its lock with it",
+        "install util-linux",
+        { cause: error },
+      );
+    }
     throw error;
   }
+}
+
+/** Whether fd is still the file at path: one that was removed and made anew locks nobody out. */
+function stillAt(fd: number, path: string): boolean {
   try {
-    writeSync(fd, `${pid}\n`);
-  } finally {
-    closeSync(fd);
+    const held = fstatSync(fd);
+    const now = lstatSync(path);
+    return held.dev === now.dev && held.ino === now.ino;
+  } catch {
+    return false;
   }
-  return true;
 }
 
-/** Takes the lock, or names the live run that holds it. */
-function tryAcquire(
-  path: string,
-  pid: number,
-  isRunning: (pid: number) => boolean,
-): Lock | { holder: string } {
-  for (let attempt = 0; attempt < 2; attempt += 1) {
-    if (tryCreate(path, pid)) {
-      return {
-        release() {
-          if (ownerOf(path) === pid) unlinkSync(path);
-        },
-      };
-    }
-    const owner = ownerOf(path);
-    // No pid yet: its owner is between creating the file and writing to it.
-    if (owner === undefined || (owner !== pid && isRunning(owner))) {
-      return {
-        holder: owner === undefined ? "another rootsnap" : `another rootsnap (pid ${owner})`,
-      };
-    }
-    // The owner is gone: its lock is stale.
+/** The holder as its pid in the file names it: information for the message only. */
+function holderOf(fd: number): string {
+  const buffer = Buffer.alloc(32);
+  let pid = Number.NaN;
+  try {
+    pid = Number.parseInt(buffer.toString("utf8", 0, readSync(fd, buffer, 0, 32, 0)).trim(), 10);
+  } catch {
+    // No pid to show.
+  }
+  return Number.isInteger(pid) && pid > 0 ? `another rootsnap (pid ${pid})` : "another rootsnap";
+}
+
+/** Takes the lock, or names the run that holds it. */
+async function tryAcquire(path: string, pid: number): Promise<Lock | { holder: string }> {
+  for (;;) {
+    const fd = openLockFile(path);
+    let held = false;
     try {
-      unlinkSync(path);
-    } catch (error) {
-      // Another run took the stale lock away first.
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      if (!(await flockNow(fd))) return { holder: holderOf(fd) };
+      if (!stillAt(fd, path)) continue;
+      ftruncateSync(fd, 0);
+      writeSync(fd, `${pid}\n`, 0);
+      held = true;
+      return lockOn(fd);
+    } finally {
+      if (!held) closeSync(fd);
     }
   }
-  return { holder: "another rootsnap" };
 }
 
-export async function acquireLock(
-  path: string,
-  pid: number,
-  isRunning: (pid: number) => boolean,
-  wait?: LockWait,
-): Promise<Lock> {
+function lockOn(fd: number): Lock {
+  let open = true;
+  return {
+    release() {
+      if (!open) return;
+      open = false;
+      // Still held here, so no other run's pid is cut; the file itself stays: unlinking races.
+      try {
+        ftruncateSync(fd, 0);
+      } finally {
+        closeSync(fd);
+      }
+    },
+  };
+}
+
+export async function acquireLock(path: string, pid: number, wait?: LockWait): Promise<Lock> {
   const tries = wait === undefined ? 1 : Math.max(1, Math.ceil(wait.ms / POLL_MS) + 1);
   let holder = "another rootsnap";
   for (let i = 0; i < tries; i += 1) {
-    const got = tryAcquire(path, pid, isRunning);
+    const got = await tryAcquire(path, pid);
     if ("release" in got) return got;
     holder = got.holder;
     if (i + 1 === tries || wait === undefined) break;
@@ -123,6 +164,6 @@ export async function acquireLock(
   throw new RootsnapError(
     ExitCode.locked,
     `${holder} is running: ${path} is still held${waited}`,
-    `wait until it has finished or give it longer with --wait SECONDS; if none runs, remove ${path}`,
+    "wait until it has finished or give it longer with --wait SECONDS; the lock goes with the run that holds it",
   );
 }

@@ -26,6 +26,8 @@ export interface RunOptions {
    * with a signal, which needs the asynchronous run.
    */
   blocking?: boolean;
+  /** Descriptors handed to the child as its fd 3, 4, ... (flock takes rootsnap's lock file). */
+  extraFds?: readonly number[];
 }
 
 export interface RunResult {
@@ -98,7 +100,12 @@ export const run: Runner = (argv, options = {}) => {
     const child = spawn(file, args, {
       cwd: options.cwd,
       env: childEnv(options.env),
-      stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      stdio: [
+        options.input === undefined ? "ignore" : "pipe",
+        "pipe",
+        "pipe",
+        ...(options.extraFds ?? []),
+      ],
       detached: childrenApart(),
     });
     const out: Buffer[] = [];
@@ -171,7 +178,12 @@ function runBlocking(
   const result = spawnSync(file, args, {
     cwd: options.cwd,
     env: childEnv(options.env),
-    stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    stdio: [
+      options.input === undefined ? "ignore" : "pipe",
+      "pipe",
+      "pipe",
+      ...(options.extraFds ?? []),
+    ],
     input: options.input,
     timeout: Number.isFinite(timeoutMs) ? timeoutMs : undefined,
     killSignal: "SIGTERM",

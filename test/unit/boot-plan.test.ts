@@ -1,11 +1,20 @@
 // The boot plan: rendered from create's own plan, and the generated script run for real
 // under sh with stand-ins for lvm's programs, date and rootsnap on PATH.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { DEFAULT_LOCK_PATH } from "../../src/system/lock.ts";
+import { acquireLock, DEFAULT_LOCK_PATH } from "../../src/system/lock.ts";
 import {
   BOOT_FAILURE_PATH,
   BOOT_PLAN_PATH,
@@ -135,6 +144,13 @@ function calls(g: Guest): string[][] {
 
 const NAME = defaultSetName("boot", AT);
 
+/** The script's lock is let go (flock finds it free) and its pid cleared. */
+function assertLockFree(g: Guest): void {
+  const lock = join(g.dir, "lock");
+  assert.equal(spawnSync("flock", ["--nonblock", lock, "true"]).status, 0, "the lock is released");
+  assert.equal(readFileSync(lock, "utf8"), "", "its pid cleared");
+}
+
 test("the script's name format is create's default name", async () => {
   const { stdout } = await run([
     "date",
@@ -186,7 +202,7 @@ test("the script runs create's exact lvcreate commands and prints the set's name
     planFor({ name: NAME, created: AT }).snapshots.map((s) => [...s.argv]),
   );
   assert.ok(!existsSync(join(g.dir, "failure")), "no failure recorded");
-  assert.ok(!existsSync(join(g.dir, "lock")), "the lock is released");
+  assertLockFree(g);
 });
 
 test("a failed lvcreate removes the snapshots made, records why and exits 73 for lack of space", async () => {
@@ -201,7 +217,7 @@ test("a failed lvcreate removes the snapshots made, records why and exits 73 for
   const message = `creating thinvg/data-${NAME} failed, removed vg0/root-${NAME} again: lvcreate failed with exit code 5: Volume group "thinvg" has insufficient free space (0 extents): 1 required.`;
   assert.equal(result.stderr, `rootsnap: error: ${message}\n`);
   assert.equal(readFileSync(join(g.dir, "failure"), "utf8"), `${message}\n`);
-  assert.ok(!existsSync(join(g.dir, "lock")), "the lock is released");
+  assertLockFree(g);
 });
 
 test("an LV a failed lvcreate left is removed too; one that cannot be is named with a hint", async () => {
@@ -259,12 +275,46 @@ test("without a plan, or with the lock held, rootsnap create runs; its failure i
     readFileSync(join(g.dir, "failure"), "utf8"),
     /^rootsnap create --kind boot failed with exit code 73 \(no boot plan could be made \(not enough space/,
   );
-  const held = setUp({});
-  writeFileSync(join(held.dir, "lock"), "1\n");
-  const locked = await runPlan(held, script(held, planFor(placeholderSet())));
-  assert.equal(locked.code, 0);
-  assert.deepEqual(calls(held), [["rootsnap", "create", "--kind", "boot"]]);
-  assert.equal(readFileSync(join(held.dir, "lock"), "utf8"), "1\n", "another's lock is left");
+});
+
+test("with the lock held by another rootsnap, the script hands over without its own descriptor of it", async () => {
+  const held = setUp({
+    rootsnap: `[ -e /proc/$$/fd/9 ] && echo fd9 >>"$(dirname "$0")/../seen"; exit 0`,
+  });
+  const holder = await acquireLock(join(held.dir, "lock"), 1);
+  try {
+    const locked = await runPlan(held, script(held, planFor(placeholderSet())));
+    assert.equal(locked.code, 0, locked.stderr);
+    assert.match(locked.stderr, /lock is held: running rootsnap create --kind boot/);
+    assert.deepEqual(calls(held), [["rootsnap", "create", "--kind", "boot"]]);
+    assert.equal(readFileSync(join(held.dir, "lock"), "utf8"), "1\n", "another's lock is left");
+    assert.ok(!existsSync(join(held.dir, "seen")), "rootsnap create gets no fd 9 to wait on");
+  } finally {
+    holder.release();
+  }
+});
+
+test("a symbolic link where the lock belongs is not followed: the script hands over", async () => {
+  const g = setUp({});
+  symlinkSync(join(g.dir, "elsewhere"), join(g.dir, "lock"));
+  const result = await runPlan(g, script(g, planFor(placeholderSet())));
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stderr, /lock cannot be opened: running rootsnap create --kind boot/);
+  assert.deepEqual(calls(g), [["rootsnap", "create", "--kind", "boot"]]);
+  assert.ok(!existsSync(join(g.dir, "elsewhere")), "nothing made through the link");
+});
+
+test("the script holds rootsnap's lock while lvcreate runs, and lvm gets no copy of it", async () => {
+  const here = '"$(dirname "$0")/.."';
+  const g = setUp({
+    lvcreate: `if flock -n ${here}/lock true; then echo free; else echo held; fi >>${here}/seen
+[ -e /proc/$$/fd/9 ] && echo fd9 >>${here}/seen
+echo "  Logical volume created."`,
+  });
+  const result = await runPlan(g, script(g, planFor(placeholderSet())));
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(readFileSync(join(g.dir, "seen"), "utf8"), "held\nheld\n");
+  assertLockFree(g);
 });
 
 /** Files in memory, and each one's text. */

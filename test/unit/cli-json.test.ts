@@ -81,7 +81,7 @@ test("repair --json follows the contract", async () => {
     version: 1,
     dry_run: false,
     merges: REPAIR.merges,
-    leftovers_removed: ["vg0/var-weekly"],
+    leftovers: ["vg0/var-weekly"],
     warnings: REPAIR.warnings,
     commands: ["lvchange --poll y vg0/root", "lvremove --yes vg0/var-weekly"],
   });

@@ -1,12 +1,13 @@
 // The whole command line, run in-process on sample lvm2 reports: what it prints, what
 // it runs, and how it exits.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { main, type Io } from "../../src/cli/app.ts";
 import { ExitCode } from "../../src/system/errors.ts";
+import { acquireLock, type Lock } from "../../src/system/lock.ts";
 import { nodeFileSystem } from "../../src/system/fs.ts";
 import {
   changes,
@@ -215,21 +216,24 @@ test("not root is exit 77 with the hint to run as root", async () => {
 /** Runs rootsnap while pid 999 holds the lock; onNap sees each pause of the waiting run. */
 async function whileLockHeld(
   argv: string[],
-  onNap: (nap: number, lockPath: string) => void = () => undefined,
+  onNap: (nap: number, holder: Lock) => void = () => undefined,
 ): Promise<Run & { naps: number; lockPath: string }> {
   const lockPath = testIo(fakeLvm(system()).runner).lockPath;
-  writeFileSync(lockPath, "999\n");
+  const holder = await acquireLock(lockPath, 999);
   let naps = 0;
-  const run = await rootsnap(argv, system(), {
-    lockPath,
-    isRunning: (pid) => pid === 999,
-    sleep: () => {
-      naps += 1;
-      onNap(naps, lockPath);
-      return Promise.resolve();
-    },
-  });
-  return { ...run, naps, lockPath };
+  try {
+    const run = await rootsnap(argv, system(), {
+      lockPath,
+      sleep: () => {
+        naps += 1;
+        onNap(naps, holder);
+        return Promise.resolve();
+      },
+    });
+    return { ...run, naps, lockPath };
+  } finally {
+    holder.release();
+  }
 }
 
 test("a second rootsnap is refused with exit 75 while the lock is held", async () => {
@@ -247,12 +251,12 @@ test("a second rootsnap is refused with exit 75 while the lock is held", async (
 
 test("a rootsnap that finds the lock held waits for its owner to finish", async () => {
   // The other run ends after a second (four pauses of 250 ms).
-  const run = await whileLockHeld(["--wait", "5", "create", "x", "--yes"], (nap, path) => {
-    if (nap === 4) rmSync(path);
+  const run = await whileLockHeld(["--wait", "5", "create", "x", "--yes"], (nap, holder) => {
+    if (nap === 4) holder.release();
   });
   assert.equal(run.code, 0, run.io.stderrText);
   assert.equal(run.naps, 4);
-  assert.equal(existsSync(run.lockPath), false, "the lock is released");
+  (await acquireLock(run.lockPath, 1)).release();
 });
 
 test("boot-finish waits 25 minutes for the lock: a setup or backup after the boot may hold it", async () => {
@@ -532,7 +536,7 @@ test("revert refuses invalid snapshots and origins already merging", async () =>
   );
 });
 
-test("status finishes a merge the kernel ran at boot but lvm never polled", async () => {
+test("repair finishes a merge the kernel ran at boot but lvm never polled", async () => {
   const state = system({
     lvs: sample(`${MERGING}/lvs.json`),
     dmTables: { "vg0-root": "0 6291456 snapshot-merge 254:3 254:5 P 8\n" },
@@ -542,18 +546,17 @@ test("status finishes a merge the kernel ran at boot but lvm never polled", asyn
       rows.filter((row) => row.lv_name !== "[root-before-upgrade]"),
     );
   };
-  const run = await rootsnap(["status", "--json"], state);
+  const run = await rootsnap(["repair", "--json"], state);
   assert.equal(run.code, 0, run.io.stderrText);
   assert.deepEqual(run.changed, [["lvchange", "--poll", "y", "vg0/root"]]);
-  const document = JSON.parse(run.io.stdoutText) as {
-    merges: unknown[];
-    volume_groups: unknown[];
-    invalid: unknown[];
-  };
+  const document = JSON.parse(run.io.stdoutText) as { merges: unknown[] };
   assert.deepEqual(document.merges, [
     { origin: "vg0/root", snapshot: "vg0/root-before-upgrade", state: "finished" },
   ]);
-  assert.deepEqual(document.volume_groups, [
+  const after = await rootsnap(["status", "--json"], state);
+  const shown = JSON.parse(after.io.stdoutText) as { merges: unknown[]; volume_groups: unknown[] };
+  assert.deepEqual(shown.merges, []);
+  assert.deepEqual(shown.volume_groups, [
     { name: "vg0", size_bytes: 10733223936, free_bytes: 4294967296 },
     { name: "thinvg", size_bytes: 6442450944, free_bytes: 1073741824 },
   ]);
@@ -617,12 +620,12 @@ test("status says a setup run was cut off, and what to do", async () => {
   );
 });
 
-test("status --dry-run lists the poll it would run", async () => {
+test("repair --dry-run lists the poll it would run", async () => {
   const state = system({
     lvs: sample(`${MERGING}/lvs.json`),
     dmTables: { "vg0-root": "0 6291456 snapshot-merge 254:3 254:5 P 8\n" },
   });
-  const run = await rootsnap(["status", "--dry-run"], state);
+  const run = await rootsnap(["repair", "--dry-run"], state);
   assert.equal(run.code, 0);
   assert.deepEqual(run.changed, []);
   assert.match(run.io.stdoutText, /^lvchange --poll y vg0\/root$/m);
@@ -832,7 +835,7 @@ test("revert and backup refuse a set whose VG is absent: connect the disk", asyn
   );
 });
 
-test("status removes the copy-on-write volume an interrupted merge left as a plain LV", async () => {
+test("repair removes the copy-on-write volume an interrupted merge left as a plain LV", async () => {
   const leftover = (): string =>
     editReport(sample(`${SETS}/lvs.json`), (rows) =>
       rows.map((row) =>
@@ -847,19 +850,22 @@ test("status removes the copy-on-write volume an interrupted merge left as a pla
       rows.filter((row) => row.lv_name !== "root-before-upgrade"),
     );
   };
-  const run = await rootsnap(["status", "--json"], state);
+  const run = await rootsnap(["repair", "--json"], state);
   assert.equal(run.code, 0, run.io.stderrText);
   assert.deepEqual(run.changed, [["lvremove", "--yes", "vg0/root-before-upgrade"]]);
-  const document = JSON.parse(run.io.stdoutText) as {
-    leftovers_removed: string[];
+  const document = JSON.parse(run.io.stdoutText) as { leftovers: string[] };
+  assert.deepEqual(document.leftovers, ["vg0/root-before-upgrade"]);
+  const after = await rootsnap(["status", "--json"], state);
+  const shown = JSON.parse(after.io.stdoutText) as {
+    leftovers: string[];
     sets: { name: string; volumes: { snapshot: string }[] }[];
   };
-  assert.deepEqual(document.leftovers_removed, ["vg0/root-before-upgrade"]);
+  assert.deepEqual(shown.leftovers, []);
   assert.deepEqual(
-    document.sets.find((set) => set.name === "before-upgrade")?.volumes.map((v) => v.snapshot),
+    shown.sets.find((set) => set.name === "before-upgrade")?.volumes.map((v) => v.snapshot),
     ["vg0/home-before-upgrade"],
   );
   assert.match(run.io.stderrText, /removed vg0\/root-before-upgrade, the copy-on-write volume/);
-  const untouched = await rootsnap(["status", "--json"]);
+  const untouched = await rootsnap(["repair", "--json"]);
   assert.deepEqual(untouched.changed, [], "snapshots and origins are never taken for leftovers");
 });

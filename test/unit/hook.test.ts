@@ -1,13 +1,14 @@
 // The package-manager hook, in-process: one labelled pre-update set per run, and an
 // update that goes on when no set can be taken (unless the config says refuse).
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import type { BootFiles } from "../../src/system/files.ts";
 import { main, type Io } from "../../src/cli/app.ts";
 import { ExitCode } from "../../src/system/errors.ts";
+import { acquireLock } from "../../src/system/lock.ts";
 import { changes, fakeLvm, memoryFiles, memoryFs, sample, testIo } from "./helpers.ts";
 
 const SETS = "handwritten-lvm2-2.03.16/two-vgs/sets";
@@ -154,19 +155,20 @@ test("nothing makes the hook fail the package manager under on-failure = warn", 
     };
   };
   const lockPath = join(mkdtempSync(join(tmpdir(), "rootsnap-hook-")), "rootsnap.lock");
+  const holder = await acquireLock(lockPath, 999);
   try {
-    writeFileSync(lockPath, "999\n");
     const cases: [Partial<Io>, RegExp][] = [
       [{ fs: denied("/etc/rootsnap/rootsnap.toml", "EISDIR") }, /rootsnap\.toml is a directory/],
       [{ geteuid: () => 1000 }, /needs root privileges/],
       [{ fs: denied("/proc/self/stat", "EACCES") }, /EACCES: \/proc\/self\/stat/],
       [{ runner: () => Promise.reject(new TypeError("boom")) }, /taken: boom;/],
-      [{ lockPath, isRunning: (pid) => pid === 999 }, /another rootsnap \(pid 999\) is running/],
+      [{ lockPath }, /another rootsnap \(pid 999\) is running/],
     ];
     for (const [overrides, why] of cases) {
       assertWarnedOnce(await runHook({}, {}, memoryBootFiles(), overrides), why);
     }
   } finally {
+    holder.release();
     rmSync(dirname(lockPath), { recursive: true, force: true });
   }
 });

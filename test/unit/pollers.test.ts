@@ -1,7 +1,7 @@
-// lvm's own merge pollers: recognised from their command lines, and left alone by status.
+// lvm's own merge pollers: recognised from their command lines, and left alone by repair.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { status } from "../../src/lifecycle/state.ts";
+import { repair } from "../../src/lifecycle/repair.ts";
 import { isPoller, lvmPollersAfter } from "../../src/lvm/pollers.ts";
 import {
   changes,
@@ -58,10 +58,10 @@ function contextWith(
   return { context, calls: fake.calls, notes, data: tree.data };
 }
 
-test("status leaves a running merge to lvm's poller, and says so", async () => {
+test("repair leaves a running merge to lvm's poller, and says so", async () => {
   const files: Record<string, string> = { "/proc/812/cmdline": FORKED, "/proc/1/cmdline": "init" };
   const { context, calls } = contextWith(merging(), files, () => Promise.resolve());
-  const result = await status(context);
+  const result = await repair(context);
   assert.deepEqual(changes(calls), [], "no lvchange --poll beside lvm's own");
   assert.deepEqual(
     result.merges.map((merge) => merge.state),
@@ -73,7 +73,7 @@ test("status leaves a running merge to lvm's poller, and says so", async () => {
   );
 });
 
-test("after lvm's poller has ended, status finishes what it left", async () => {
+test("after lvm's poller has ended, repair finishes what it left", async () => {
   const state = merging();
   const files: Record<string, string> = { "/proc/812/cmdline": FORKED };
   let naps = 0;
@@ -91,7 +91,7 @@ test("after lvm's poller has ended, status finishes what it left", async () => {
       rows.filter((row) => row.lv_name !== "[root-before-upgrade]"),
     );
   };
-  const result = await status(context);
+  const result = await repair(context);
   assert.deepEqual(changes(calls), [["lvchange", "--poll", "y", "vg0/root"]]);
   assert.deepEqual(
     result.merges.map((merge) => merge.state),

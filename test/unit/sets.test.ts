@@ -290,7 +290,7 @@ test("an origin with a merge pending cannot be snapshotted", () => {
   const lvs = lvsOf("handwritten-lvm2-2.03.16/two-vgs/merging/lvs.json");
   assert.throws(() => planCreate(inputs({ lvs })), {
     message: "vg0/root has a snapshot merging into it; it cannot be snapshotted",
-    hint: "rootsnap status finishes a merge an earlier boot left pending",
+    hint: "rootsnap status shows the merge; rootsnap repair finishes one an earlier boot left running",
   });
 });
 

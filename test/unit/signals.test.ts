@@ -185,7 +185,9 @@ function assertCleanedUp(box: Box): void {
   assert.ok(lvremoveDone > umountDone, `then lvremove of the temporary set: ${log.join(" | ")}`);
   assert.ok(!readdirSync(box.dir).includes("snap.json"), "the temporary set is gone");
   assert.doesNotMatch(readFileSync(join(box.dir, "mountinfo"), "utf8"), /\/run\/rootsnap\//);
-  assert.ok(!readdirSync(join(box.dir, "run")).includes("rootsnap.lock"), "the lock is released");
+  const lock = join(box.dir, "run", "rootsnap.lock");
+  assert.equal(spawnSync("flock", ["--nonblock", lock, "true"]).status, 0, "the lock is released");
+  assert.equal(readFileSync(lock, "utf8"), "", "and its pid cleared");
   assert.deepEqual(readdirSync(join(box.dir, "run", "rootsnap")), [], "its mount directory too");
   assert.deepEqual(readdirSync(join(box.dir, "dest")), [], "no partial archive");
   assert.deepEqual(readdirSync(join(box.dir, "tmp")), [], "no FIFO directory");

@@ -1,8 +1,9 @@
 // The watchdog: its interval within what a timer can hold, passes that leave nothing behind,
 // and rootsnap's lock taken only for a removal.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { getEventListeners } from "node:events";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mock, test } from "node:test";
@@ -10,6 +11,7 @@ import { main } from "../../src/cli/app.ts";
 import { watchFollow } from "../../src/commands/watch.ts";
 import { parseConfig } from "../../src/config/config.ts";
 import { ConfigError, ExitCode } from "../../src/system/errors.ts";
+import { acquireLock } from "../../src/system/lock.ts";
 import { changes, fakeLvm, memoryFs, sample, testContext, testIo } from "./helpers.ts";
 
 const SETS = "handwritten-lvm2-2.03.16/two-vgs/sets";
@@ -133,17 +135,17 @@ async function watchWith(config: string, held: boolean) {
       lockDuringChange.push(existsSync(lockPath) ? readFileSync(lockPath, "utf8").trim() : "");
     },
   });
+  const holder = held ? await acquireLock(lockPath, 999) : undefined;
   try {
-    if (held) writeFileSync(lockPath, "999\n");
     const io = testIo(fake.runner, {
       fs: memoryFs({ ...MOUNTINFO, [CONFIG]: config }),
       lockPath,
-      isRunning: (pid) => pid === 999,
     });
     const code = await main(["watch"], io);
-    const lockLeft = existsSync(lockPath);
+    const lockLeft = spawnSync("flock", ["--nonblock", lockPath, "true"]).status !== 0;
     return { code, io, changed: changes(fake.calls), lockLeft, lockDuringChange };
   } finally {
+    holder?.release();
     rmSync(dir, { recursive: true, force: true });
   }
 }

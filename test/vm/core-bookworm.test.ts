@@ -41,14 +41,14 @@ async function badInput(m: Machine): Promise<void> {
 
 async function lockHeld(m: Machine): Promise<void> {
   say("a second rootsnap waits for the lock, and with --wait 0 is refused at once");
+  // A holder that writes its pid into the file as rootsnap does, and holds flock(2) on it.
   const hold =
-    "(bash -c 'exec -a rootsnap-holder sleep 600' </dev/null >/dev/null 2>&1 & echo $! > /run/rootsnap.lock)";
+    "setsid bash -c 'exec 9>>/run/rootsnap.lock; flock 9; echo $$ >/run/rootsnap.lock; exec -a rootsnap-holder sleep 600' </dev/null >/dev/null 2>&1 &";
   await m.sh(hold);
+  await m.sh("for i in $(seq 50); do flock -n /run/rootsnap.lock true || break; sleep 0.1; done");
   await refused(m, "--wait 0 create x --yes", 75, /another rootsnap \(pid \d+\) is running/);
   // The holder ends after 5 s; a run that started meanwhile waits and then goes on.
-  await m.sh(
-    "(sleep 5; kill $(cat /run/rootsnap.lock); rm -f /run/rootsnap.lock) >/dev/null 2>&1 &",
-  );
+  await m.sh("(sleep 5; pkill -f '^rootsnap-holder') >/dev/null 2>&1 &");
   const waited = await rootsnap(m, "create waited");
   assert.equal(waited.code, 0, waited.stderr);
   assert.match(waited.stderr, /another rootsnap \(pid \d+\) is running; waiting up to 60 s/);

@@ -89,25 +89,41 @@ async function twoVolumes(m: Machine): Promise<void> {
 /**
  * What lvm leaves between detaching a merged snapshot and removing its copy-on-write
  * volume (a plain LV with the set's tags) is lvm's own poller's to remove while one runs:
- * status leaves it and says so; once no poller runs, status removes it.
+ * status shows it with no repair due, and repair leaves it and says so; once no poller
+ * runs, status says a repair is due and repair removes it.
  */
 async function lvmPollerFirst(m: Machine): Promise<void> {
-  say("status leaves a merge's leftover to a running lvm poller, then removes it");
+  say("repair leaves a merge's leftover to a running lvm poller, then removes it");
   assert.equal((await rootsnap(m, "create left --volume sysvg/var")).code, 0);
   await m.sh("lvconvert -y --splitsnapshot sysvg/var-left");
   // A process titled the way lvm titles its background pollers.
   await m.spawn("exec bash -c 'exec -a \"(lvm2)\" sleep 300'");
   await m.sh("for i in $(seq 50); do pgrep -f '^\\(lvm2\\)' && exit 0; sleep 0.2; done; exit 1");
-  const busy = await rootsnapJson<{ leftovers_removed: string[]; warnings: string[] }>(m, "status");
-  assert.deepEqual(busy.leftovers_removed, []);
+  const shown = await rootsnapJson<{ leftovers: string[]; repair_due: boolean }>(m, "status");
+  assert.deepEqual(shown.leftovers, ["sysvg/var-left"]);
+  assert.equal(shown.repair_due, false, "no repair is due while lvm's poller runs");
+  const busy = await rootsnapJson<{ leftovers: string[]; warnings: string[] }>(m, "repair");
+  assert.deepEqual(busy.leftovers, []);
   assert.ok(
     busy.warnings.some((w) => /lvm \(pid \d+\) is still finishing a merge/.test(w)),
     busy.warnings.join("\n"),
   );
   assert.match(await allLvs(m), /var-left/, "the leftover is still there");
   await m.sh("pkill -f '^\\(lvm2\\)'; sleep 1");
-  const done = await rootsnapJson<{ leftovers_removed: string[] }>(m, "status");
-  assert.deepEqual(done.leftovers_removed, ["sysvg/var-left"]);
+  const due = await rootsnapJson<{ leftovers: string[]; repair_due: boolean; warnings: string[] }>(
+    m,
+    "status",
+  );
+  assert.equal(due.repair_due, true);
+  assert.ok(
+    due.warnings.includes(
+      "sysvg/var-left is what an interrupted merge left: rootsnap repair removes it",
+    ),
+    due.warnings.join("\n"),
+  );
+  assert.match(await allLvs(m), /var-left/, "status removed nothing");
+  const done = await rootsnapJson<{ leftovers: string[] }>(m, "repair");
+  assert.deepEqual(done.leftovers, ["sysvg/var-left"]);
   assert.doesNotMatch(await allLvs(m), /var-left/);
 }
 
@@ -123,7 +139,7 @@ async function initramfsVgchange(m: Machine): Promise<string> {
  * Reverting / and /var starts both merges at the next boot. Debian 13's initramfs used to
  * leave them to an lvm poller that outlived it and, about one boot in three, left
  * sysvg-var suspended with /var's mount blocked for ever. revert now rebuilds the
- * initramfs with `--poll n` in lvm's rule; rootsnap status finishes the merges after the
+ * initramfs with `--poll n` in lvm's rule; rootsnap repair finishes the merges after the
  * boot. Two rounds: the second revert finds rootsnap's hook reverted away with / and
  * installs it again.
  */

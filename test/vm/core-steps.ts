@@ -101,20 +101,39 @@ export async function findSet(m: Machine, name: string): Promise<SetJson> {
   return set;
 }
 
-/** After a reboot that merged: status finishes what is left, and no snapshot remains. */
+interface StatusJson {
+  merges: { state: string }[];
+  leftovers: string[];
+  repair_due: boolean;
+  sets: unknown[];
+}
+
+/**
+ * After a reboot that merged (no rootsnap-finish.service here): status only shows what is
+ * left, rootsnap repair finishes it, and no snapshot remains.
+ */
 export async function checkMergeFinished(m: Machine, say: (s: string) => void): Promise<void> {
-  say(`lvs before status: ${(await allLvs(m)).replace(/\s+/g, " ")}`);
-  const status = await rootsnapJson<{ merges: { state: string }[]; commands: string[] }>(
-    m,
-    "status",
-  );
-  say(`status merges: ${JSON.stringify(status.merges)}; ran ${JSON.stringify(status.commands)}`);
+  say(`lvs before repair: ${(await allLvs(m)).replace(/\s+/g, " ")}`);
+  const shown = await rootsnapJson<StatusJson>(m, "status");
+  say(`status merges: ${JSON.stringify(shown.merges)}; repair due: ${String(shown.repair_due)}`);
   for (let attempt = 0; attempt < 30; attempt += 1) {
-    const again = await rootsnapJson<{ merges: unknown[] }>(m, "status");
-    if (again.merges.length === 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const again = await rootsnapJson<StatusJson>(m, "status");
+    if (again.merges.length === 0 && again.leftovers.length === 0) break;
+    // While lvm's own poller works on a merge no repair is due: wait for it.
+    if (again.repair_due) {
+      const repaired = await rootsnapJson<{ merges: { state: string }[]; commands: string[] }>(
+        m,
+        "repair",
+      );
+      say(
+        `repair merges: ${JSON.stringify(repaired.merges)}; ran ${JSON.stringify(repaired.commands)}`,
+      );
+    } else {
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
   }
-  const final = await rootsnapJson<{ merges: unknown[]; sets: unknown[] }>(m, "status");
+  const final = await rootsnapJson<StatusJson>(m, "status");
   assert.deepEqual(final.merges, [], "no merge is left pending");
+  assert.equal(final.repair_due, false, "no repair is due any more");
   assert.doesNotMatch(await allLvs(m), /^\s*\S+\s+\S+\s+[OS]/m, "no merging LV is left");
 }

@@ -16,9 +16,13 @@ interface ListJson {
   sets: { name: string; kind: string; temporary?: boolean }[];
 }
 
-/** Left behind besides what assertNothingLeft looks for: the lock and the FIFOs' directory. */
+/** Left behind besides what assertNothingLeft looks for: a held lock and the FIFOs' directory. */
 async function lockAndFifos(m: Machine): Promise<string> {
-  return (await m.sh("ls -d /run/rootsnap.lock /tmp/rootsnap-tap-* 2>/dev/null || true")).trim();
+  return (
+    await m.sh(
+      "flock -n /run/rootsnap.lock true || echo lock held; ls -d /tmp/rootsnap-tap-* 2>/dev/null || true",
+    )
+  ).trim();
 }
 
 async function interruptedThrice(m: Machine, say: (step: string) => void): Promise<void> {
@@ -60,7 +64,7 @@ async function killedThenPruned(m: Machine, say: (step: string) => void): Promis
   assert.match(pruned.stderr, new RegExp(`removed set ${name}`));
   await m.sh("rm -f /backup/.killed.tar.zst.partial-*");
   await assertNothingLeft(m, "prune after kill -9");
-  assert.equal((await m.sh("ls /run/rootsnap.lock 2>/dev/null || true")).trim(), "");
+  assert.equal((await lockAndFifos(m)).replace(/\/tmp\/rootsnap-tap-\S+/g, "").trim(), "");
 }
 
 async function restoreThroughBind(m: Machine, say: (step: string) => void): Promise<void> {
