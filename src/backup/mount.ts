@@ -1,5 +1,6 @@
 // A set's snapshots mounted read-only as one tree, each where its origin is mounted,
 // with what each file system needs to be read without being written.
+import { RUN_DIR } from "../system/paths.ts";
 import { mkdir, rmdir, stat } from "node:fs/promises";
 import { posix } from "node:path";
 import { mountPointsOf, type Mount } from "../config/mounts.ts";
@@ -8,7 +9,7 @@ import type { Lvm } from "../lvm/lvm.ts";
 import type { SetVolume, SnapshotSet } from "../sets/model.ts";
 
 /** Where a set is mounted when no directory is named. */
-export const MOUNT_BASE = "/run/rootsnap";
+export const MOUNT_BASE = RUN_DIR;
 
 export function defaultMountDir(setName: string): string {
   return posix.join(MOUNT_BASE, setName);

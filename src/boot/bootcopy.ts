@@ -1,6 +1,7 @@
 // /boot outside the snapshot: when /boot is its own file system and / is in a set, the
 // set keeps a copy of what booting needs (kernels, initramfs, grub.cfg) in a tar on /,
 // and revert puts it back, so the reverted / boots a kernel whose modules it has.
+import { BOOT_COPY_DIR } from "../system/paths.ts";
 import type { Commands, Context } from "../system/context.ts";
 import { readMounts } from "../config/mounts.ts";
 import { mountAt, type Mount } from "../config/mounts.ts";
@@ -9,7 +10,9 @@ import type { SnapshotSet } from "../sets/model.ts";
 import type { BootFiles } from "../system/files.ts";
 import type { Effects } from "../system/effects.ts";
 
-export const BOOT_COPY_DIR = "/var/lib/rootsnap/boot";
+/** Re-exported from src/system/paths.ts, where every path rootsnap owns is listed. */
+export { BOOT_COPY_DIR };
+
 const STAGING = "/boot/.rootsnap-restore";
 /** Files a kernel package puts into /boot; only these are removed when absent from a copy. */
 const KERNEL_FILE = /^(vmlinuz|vmlinux|initrd\.img|initramfs|config|System\.map)-/;

@@ -1,6 +1,7 @@
 // rootsnap setup and uninstall: the units, the /etc/grub.d script and grub.cfg, each
 // file validated before it replaces anything, and a record of what was there before,
 // so uninstall can put the boot configuration back byte for byte.
+import { STATE_DIR } from "../system/paths.ts";
 import { createHash } from "node:crypto";
 import { basename, dirname } from "node:path";
 import { ExitCode, OperationError, RootsnapError } from "../system/errors.ts";
@@ -21,6 +22,9 @@ import { BOOT_PLAN_PATH } from "./plan.ts";
 import { ARTICLE_UNITS, UNIT_DIR, unitFiles } from "./units.ts";
 import { UndoLog } from "./undo.ts";
 
+/** Re-exported from src/system/paths.ts, where every path rootsnap owns is listed. */
+export { STATE_DIR };
+
 function sha256(data: string | Buffer): string {
   return createHash("sha256").update(data).digest("hex");
 }
@@ -33,7 +37,6 @@ export interface Lifecycle {
 
 const NO_LIFECYCLE: Lifecycle = { files: [], missingDirectories: [] };
 
-export const STATE_DIR = "/etc/rootsnap";
 export const STATE_PATH = `${STATE_DIR}/boot-setup.json`;
 export const SAVED_GRUB_CFG = `${STATE_DIR}/grub.cfg.before-setup`;
 

@@ -3,6 +3,7 @@
 // start-up lies on the boot's critical path. The script only fills in the set's name and
 // time (`date`), makes the snapshots all or nothing, and hands over to
 // `rootsnap create --kind boot` when the files the plan was made from have changed.
+import { BOOT_PLAN_PATH, BOOT_FAILURE_PATH } from "../system/paths.ts";
 import { DEFAULT_LOCK_PATH } from "../system/lock.ts";
 import type { FileSystem } from "../system/fs.ts";
 import { shellQuote } from "../system/runner.ts";
@@ -11,9 +12,10 @@ import { defaultSetName, defaultSetNameFormat } from "../sets/names.ts";
 import type { CreatePlan } from "../sets/plan.ts";
 import type { SetIdentity } from "../sets/tags.ts";
 
-export const BOOT_PLAN_PATH = "/etc/rootsnap/boot-plan.sh";
+/** Re-exported from src/system/paths.ts, where every path rootsnap owns is listed. */
+export { BOOT_PLAN_PATH, BOOT_FAILURE_PATH };
+
 /** Why this boot's set was not made, for status, doctor and boot-finish; /run is this boot's. */
-export const BOOT_FAILURE_PATH = "/run/rootsnap.boot-failure";
 
 /** Why this boot's set was not made, as the boot-time unit recorded it, or null. */
 export async function readBootFailure(fs: FileSystem): Promise<string | null> {

@@ -2,14 +2,17 @@
 // local-fs.target when the kernel command line asks for it (by running the boot plan,
 // src/boot/plan.ts), and one that finishes
 // what a boot leaves open (pending merges, a one-shot GRUB entry, /boot copies).
+import { DEFAULT_EXECUTABLE } from "../system/paths.ts";
 import { shellQuote } from "../system/runner.ts";
 import { KERNEL_PARAMETER } from "./grub.ts";
 import { BOOT_PLAN_PATH } from "./plan.ts";
 import { execLine } from "./quote.ts";
 
+/** Re-exported from src/system/paths.ts, where every path rootsnap owns is listed. */
+export { DEFAULT_EXECUTABLE };
+
 export const UNIT_DIR = "/etc/systemd/system";
 /** Where the units find rootsnap when it was not started by path. */
-export const DEFAULT_EXECUTABLE = "/usr/local/bin/rootsnap";
 export const BOOT_UNIT = "rootsnap-boot.service";
 export const FINISH_UNIT = "rootsnap-finish.service";
 /** The seed article's hand-made units, recognised so setup can point at them. */

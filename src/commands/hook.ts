@@ -1,6 +1,7 @@
 // rootsnap hook apt|pacman|dnf: run by the package manager before it changes anything.
 // Takes one pre-update set per package-manager run, labelled with its command line; any
 // failure warns and lets the update go on unless [hooks] on-failure = "refuse".
+import { RUN_DIR } from "../system/paths.ts";
 import { hookFailurePolicy, loadConfig } from "../config/config.ts";
 import { oneLine, RootsnapError } from "../system/errors.ts";
 import type { PackageManager } from "../boot/lifecycle-units.ts";
@@ -8,7 +9,7 @@ import { LABEL_MAX } from "../sets/tags.ts";
 import { makeSet } from "../lifecycle/make.ts";
 import type { Context } from "../system/context.ts";
 
-export const MARKER_DIR = "/run/rootsnap";
+export const MARKER_DIR = RUN_DIR;
 
 export interface HookResult {
   readonly manager: PackageManager;

@@ -1,5 +1,6 @@
 // /etc/rootsnap/rootsnap.toml: which volumes a set covers and how big their snapshots
 // are. Every mistake is reported with the file, the line and the key.
+import { DEFAULT_CONFIG_PATH } from "../system/paths.ts";
 import { ConfigError } from "../system/errors.ts";
 import type { FileSystem } from "../system/fs.ts";
 import type { RetentionPolicies } from "../sets/retention.ts";
@@ -23,7 +24,9 @@ import {
   type WatchdogConfig,
 } from "./lifecycle.ts";
 
-export const DEFAULT_CONFIG_PATH = "/etc/rootsnap/rootsnap.toml";
+/** Re-exported from src/system/paths.ts, where every path rootsnap owns is listed. */
+export { DEFAULT_CONFIG_PATH };
+
 /** With no policy configured: a fifth of the origin holds a typical update's changes. */
 export const DEFAULT_SIZE_TEXT = "20%ORIGIN";
 

@@ -6,6 +6,7 @@
 // file only names the holder in the message. A run that finds the lock held waits a while
 // for it (the boot unit, a timer or an apt hook may hold it for a few seconds) before it
 // gives up with exit 75.
+import { DEFAULT_LOCK_PATH } from "./paths.ts";
 import {
   closeSync,
   constants,
@@ -19,7 +20,8 @@ import {
 import { ExitCode, RootsnapError } from "./errors.ts";
 import { CommandError, run, type Runner } from "./runner.ts";
 
-export const DEFAULT_LOCK_PATH = "/run/rootsnap.lock";
+/** Re-exported from src/system/paths.ts, where every path rootsnap owns is listed. */
+export { DEFAULT_LOCK_PATH };
 
 /** Seconds a changing verb waits for another rootsnap by default (`--wait`). */
 export const DEFAULT_LOCK_WAIT_SECONDS = 60;
