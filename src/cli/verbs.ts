@@ -702,10 +702,10 @@ export const VERBS = {
     implementation: "watchOnce",
     run: async ({ watchOnce, watchFollow }, { io, context, options, tryLock }) => {
       const { lvmOf } = await import("../lvm/lvm.ts");
-      const files = await bootFiles(io);
+      // Through the gate, so a dry run writes no metrics; unlisted, or --follow's list grows each pass.
       const write = async (path: string, data: string, mode: number): Promise<void> => {
-        await files.makeDirectory(dirname(path));
-        await files.writeAtomic(path, data, mode);
+        await context.effects.makeDirectory(dirname(path));
+        await context.effects.writeFile(path, data, mode, null);
       };
       const watching = { write, takeLock: tryLock };
       return options.follow && io.signal !== undefined
