@@ -1,7 +1,6 @@
 // A set's snapshots mounted read-only as one tree, each where its origin is mounted,
 // with what each file system needs to be read without being written.
 import { RUN_DIR } from "../system/paths.ts";
-import { mkdir, rmdir, stat } from "node:fs/promises";
 import { posix } from "node:path";
 import { mountPointsOf, type Mount } from "../config/mounts.ts";
 import { DataError, OperationError } from "../system/errors.ts";
@@ -118,25 +117,6 @@ export function refuseMounted(set: SnapshotSet, mounts: readonly Mount[]): void 
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** mkdir -p that reports which directories it made, outermost first. */
-async function makeDirs(path: string, made: string[]): Promise<void> {
-  const missing: string[] = [];
-  for (let p = path; !(await exists(p)); p = posix.dirname(p)) missing.unshift(p);
-  for (const dir of missing) {
-    await mkdir(dir, { mode: 0o700 });
-    made.push(dir);
-  }
-}
-
 export interface MountedTree {
   readonly dir: string;
   readonly entries: readonly MountEntry[];
@@ -164,7 +144,8 @@ async function undo(
       left.push(`${entry.snapshot} is still active`);
     }
   }
-  for (const dir of [...made].reverse()) await rmdir(dir).catch(() => undefined);
+  for (const dir of [...made].reverse())
+    await lvm.effects.removeEmptyDirectory(dir, null).catch(() => false);
   return left;
 }
 
@@ -178,14 +159,15 @@ export async function mountTree(
   const activated: MountEntry[] = [];
   const made: string[] = [];
   try {
-    if (dir.startsWith(`${MOUNT_BASE}/`) && !lvm.dryRun) await makeDirs(MOUNT_BASE, made);
+    if (dir.startsWith(`${MOUNT_BASE}/`))
+      made.push(...(await lvm.effects.makeMountPoint(MOUNT_BASE)));
     for (const entry of entries.filter((e) => e.activate)) {
       // -K: a thin snapshot carries the activation-skip flag.
       await lvm.change(["lvchange", "-ay", "-K", entry.snapshot]);
       activated.push(entry);
     }
     for (const entry of entries) {
-      if (!lvm.dryRun) await makeDirs(entry.target, made);
+      made.push(...(await lvm.effects.makeMountPoint(entry.target)));
       const options = entry.options.join(",");
       await lvm.change(["mount", "-t", entry.fsType, "-o", options, entry.device, entry.target]);
       mounted.push(entry);
@@ -227,8 +209,8 @@ export async function unmountSet(
     }
     unmounted.push(mount.mountPoint);
     // Only directories rootsnap made are removed: those below its own base.
-    if (mount.mountPoint.startsWith(`${MOUNT_BASE}/`) && !lvm.dryRun)
-      await rmdir(mount.mountPoint).catch(() => undefined);
+    if (mount.mountPoint.startsWith(`${MOUNT_BASE}/`))
+      await lvm.effects.removeEmptyDirectory(mount.mountPoint, null).catch(() => false);
   }
   const deactivated: string[] = [];
   for (const volume of set.volumes) {

@@ -111,6 +111,11 @@ export class Effects implements Programs {
     await this.file(shown, () => this.files.makeDirectory(path));
   }
 
+  /** See BootFiles.makeMountPoint; in a dry run it makes none and returns []. */
+  async makeMountPoint(path: string): Promise<string[]> {
+    return (await this.file(null, () => this.files.makeMountPoint(path))) ?? [];
+  }
+
   /** See BootFiles.makePrivateDirectory. */
   async makePrivateDirectory(path: string, shown: Shown = null): Promise<void> {
     await this.file(shown, () => this.files.makePrivateDirectory(path));

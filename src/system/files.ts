@@ -28,6 +28,8 @@ export interface BootFiles {
   /** Removes the directory when it is empty; true when it did. */
   removeEmptyDirectory(path: string): Promise<boolean>;
   makeDirectory(path: string): Promise<void>;
+  /** mkdir -p with each new directory 0700; the directories it made, outermost first. */
+  makeMountPoint(path: string): Promise<string[]>;
   /**
    * Makes the directory 0700 (its parents 0755) and narrows the files in it to 0600, so
    * what an older run left readable is private again.
@@ -102,6 +104,16 @@ export const nodeBootFiles: BootFiles = {
   },
   async makeDirectory(path) {
     await mkdir(path, { recursive: true, mode: 0o755 });
+  },
+  async makeMountPoint(path) {
+    const missing: string[] = [];
+    for (let p = path; !(await nodeBootFiles.exists(p)); p = dirname(p)) missing.unshift(p);
+    const made: string[] = [];
+    for (const dir of missing) {
+      await mkdir(dir, { mode: 0o700 });
+      made.push(dir);
+    }
+    return made;
   },
   async makePrivateDirectory(path) {
     await mkdir(dirname(path), { recursive: true, mode: 0o755 });

@@ -2,7 +2,7 @@
 // lvm2 output, an in-memory file system, and an Io that captures what main() prints.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after } from "node:test";
 import type { BootFiles } from "../../src/system/files.ts";
 import type { Grub } from "../../src/boot/grub.ts";
@@ -216,6 +216,15 @@ export function memoryFiles(
     makeDirectory: (path) => {
       dirs.add(path);
       return Promise.resolve();
+    },
+    makeMountPoint: (path) => {
+      const made: string[] = [];
+      for (let p = path; p !== "/" && !dirs.has(p); p = dirname(p)) made.unshift(p);
+      for (const dir of made) {
+        dirs.add(dir);
+        modes.set(dir, 0o700);
+      }
+      return Promise.resolve(made);
     },
     makePrivateDirectory: (path) => {
       dirs.add(path);
