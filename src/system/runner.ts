@@ -83,6 +83,16 @@ export class CommandError extends Error implements ProgramEnd {
   }
 }
 
+/** stdin closed unless fed, stdout and stderr collected, extra descriptors from fd 3 on. */
+function stdioOf(options: RunOptions): ("ignore" | "pipe" | number)[] {
+  return [
+    options.input === undefined ? "ignore" : "pipe",
+    "pipe",
+    "pipe",
+    ...(options.extraFds ?? []),
+  ];
+}
+
 function childEnv(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
   return { ...process.env, ...extra, LC_ALL: "C", LANG: "C" };
 }
@@ -100,12 +110,7 @@ export const run: Runner = (argv, options = {}) => {
     const child = spawn(file, args, {
       cwd: options.cwd,
       env: childEnv(options.env),
-      stdio: [
-        options.input === undefined ? "ignore" : "pipe",
-        "pipe",
-        "pipe",
-        ...(options.extraFds ?? []),
-      ],
+      stdio: stdioOf(options),
       detached: childrenApart(),
     });
     const out: Buffer[] = [];
@@ -178,12 +183,7 @@ function runBlocking(
   const result = spawnSync(file, args, {
     cwd: options.cwd,
     env: childEnv(options.env),
-    stdio: [
-      options.input === undefined ? "ignore" : "pipe",
-      "pipe",
-      "pipe",
-      ...(options.extraFds ?? []),
-    ],
+    stdio: stdioOf(options),
     input: options.input,
     timeout: Number.isFinite(timeoutMs) ? timeoutMs : undefined,
     killSignal: "SIGTERM",
