@@ -2,7 +2,7 @@
 // into main(). `--version` answers before anything else is loaded.
 import { fstatSync } from "node:fs";
 import { startChildrenApart } from "../system/apart.ts";
-import { DEFAULT_LOCK_PATH } from "../system/lock.ts";
+import { DEFAULT_LOCK_PATH } from "../system/paths.ts";
 
 /** Aborted by the first signal: a backup or restore stops its programs and cleans up. */
 const interrupted = new AbortController();
