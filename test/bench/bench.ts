@@ -157,7 +157,9 @@ if (noVm === undefined) {
   if (onlyVm === undefined || onlyVm === "boot") {
     const { benchBoot, reportBootBench } = await import("./boot.ts");
     const boot = await benchBoot(stepLog("bench boot"));
-    failed ||= !reportBootBench(boot, (text) => process.stdout.write(text));
+    // Reported first: `failed ||= report()` would skip the report once a bench above failed.
+    const ok = reportBootBench(boot, (text) => process.stdout.write(text));
+    failed ||= !ok;
   }
 } else {
   process.stdout.write(`backup bench skipped: ${noVm}\n`);
