@@ -1,6 +1,6 @@
 // The whole command line in one function: arguments in, text and an exit code out.
 // Everything from the outside world comes through Io, so tests run it in-process.
-import { DEFAULT_CONFIG_PATH } from "../config/config.ts";
+import { DEFAULT_CONFIG_PATH } from "../system/paths.ts";
 import type { Context, Output } from "../system/context.ts";
 import { ExitCode, oneLine, RootsnapError, UsageError } from "../system/errors.ts";
 import { Effects } from "../system/effects.ts";

@@ -2,7 +2,6 @@
 // under an unpredictable name (O_CREAT|O_EXCL|O_NOFOLLOW, so nobody's file or link is
 // opened), its mode set on the descriptor before the first byte, fsynced, renamed over the
 // target, then the directory fsynced: a power cut leaves the old file or the new one.
-import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
@@ -25,6 +24,8 @@ export function errnoOf(error: unknown): string | undefined {
 
 /** A new empty file `dir/PREFIXrandom`, with `mode` exactly (whatever the umask) from the start. */
 export async function createNewFile(dir: string, prefix: string, mode: number): Promise<NewFile> {
+  // Loaded here: node:crypto costs every start-up, and most runs write no file.
+  const { randomBytes } = await import("node:crypto");
   for (let attempt = 1; ; attempt += 1) {
     const path = join(dir, `${prefix}${randomBytes(6).toString("hex")}`);
     let handle: FileHandle;
