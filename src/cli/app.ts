@@ -6,7 +6,7 @@ import { ExitCode, oneLine, RootsnapError, UsageError } from "../system/errors.t
 import { Effects } from "../system/effects.ts";
 import { nodeBootFiles, type BootFiles } from "../system/files.ts";
 import type { FileSystem } from "../system/fs.ts";
-import { formatArgv, type Runner } from "../system/runner.ts";
+import { formatArgv, run, type Runner } from "../system/runner.ts";
 import { parseCommandLine, type Invocation } from "./args.ts";
 import { globalHelp, verbHelp } from "./help.ts";
 import { acquireLock, DEFAULT_LOCK_WAIT_SECONDS, type Lock } from "../system/lock.ts";
@@ -118,23 +118,31 @@ function requireRoot(io: Io, verb: string): void {
 function takeLock(io: Io, call: VerbInvocation, context: Context): Promise<Lock> {
   const seconds =
     call.flags.waitSeconds ?? VERBS[call.verb].lockWaitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS;
-  return acquireLock(io.lockPath, io.pid, {
-    ms: seconds * 1000,
-    sleep: context.sleep ?? sleep,
-    onWait: (holder) => {
-      context.output.note(
-        `rootsnap: ${holder} is running; waiting up to ${seconds} s for it to finish`,
-      );
+  return acquireLock(
+    io.lockPath,
+    io.pid,
+    {
+      ms: seconds * 1000,
+      sleep: context.sleep ?? sleep,
+      onWait: (holder) => {
+        context.output.note(
+          `rootsnap: ${holder} is running; waiting up to ${seconds} s for it to finish`,
+        );
+      },
     },
-  });
+    context.effects.traced(run),
+  );
 }
 
 /** The lock without waiting, or who holds it: watch extends while a backup holds the lock. */
-function lockNow(io: Io): Promise<Lock | string> {
-  return acquireLock(io.lockPath, io.pid).catch((error: unknown) => {
-    if (error instanceof RootsnapError && error.exitCode === ExitCode.locked) return error.message;
-    throw error;
-  });
+function lockNow(io: Io, context: Context): Promise<Lock | string> {
+  return acquireLock(io.lockPath, io.pid, undefined, context.effects.traced(run)).catch(
+    (error: unknown) => {
+      if (error instanceof RootsnapError && error.exitCode === ExitCode.locked)
+        return error.message;
+      throw error;
+    },
+  );
 }
 
 async function dispatch(io: Io, call: VerbInvocation): Promise<void> {
@@ -149,7 +157,7 @@ async function dispatch(io: Io, call: VerbInvocation): Promise<void> {
     options: call.options,
     flags: call.flags,
     lock: () => takeLock(io, call, context),
-    tryLock: () => lockNow(io),
+    tryLock: () => lockNow(io, context),
     requireRoot: () => {
       requireRoot(io, call.verb);
     },

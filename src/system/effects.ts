@@ -46,6 +46,8 @@ export class Effects implements Programs {
   readonly files: BootFiles;
   /** Runs a program after tracing it; what reads go through. */
   readonly runner: Runner;
+  /** Another runner, its programs traced as this run's are (rootsnap's lock runs flock). */
+  readonly traced: (runner: Runner) => Runner;
   /** Starts a long-running program after tracing it. */
   readonly start: Starter;
   private readonly init: EffectsInit;
@@ -56,10 +58,11 @@ export class Effects implements Programs {
     this.files = init.files;
     const trace = init.trace ?? (() => undefined);
     const starter = init.start ?? start;
-    this.runner = (argv, options) => {
+    this.traced = (runner) => (argv, options) => {
       trace(argv);
-      return init.runner(argv, options);
+      return runner(argv, options);
     };
+    this.runner = this.traced(init.runner);
     this.start = (argv, options) => {
       trace(argv);
       return starter(argv, options);

@@ -118,12 +118,16 @@ function holderOf(fd: number): string {
 }
 
 /** Takes the lock, or names the run that holds it. */
-async function tryAcquire(path: string, pid: number): Promise<Lock | { holder: string }> {
+async function tryAcquire(
+  path: string,
+  pid: number,
+  runner: Runner,
+): Promise<Lock | { holder: string }> {
   for (;;) {
     const fd = openLockFile(path);
     let held = false;
     try {
-      if (!(await flockNow(fd))) return { holder: holderOf(fd) };
+      if (!(await flockNow(fd, runner))) return { holder: holderOf(fd) };
       if (!stillAt(fd, path)) continue;
       ftruncateSync(fd, 0);
       writeSync(fd, `${pid}\n`, 0);
@@ -151,11 +155,17 @@ function lockOn(fd: number): Lock {
   };
 }
 
-export async function acquireLock(path: string, pid: number, wait?: LockWait): Promise<Lock> {
+/** `runner` starts flock (the run's, traced with -v); the real one by default. */
+export async function acquireLock(
+  path: string,
+  pid: number,
+  wait?: LockWait,
+  runner: Runner = run,
+): Promise<Lock> {
   const tries = wait === undefined ? 1 : Math.max(1, Math.ceil(wait.ms / POLL_MS) + 1);
   let holder = "another rootsnap";
   for (let i = 0; i < tries; i += 1) {
-    const got = await tryAcquire(path, pid);
+    const got = await tryAcquire(path, pid, runner);
     if ("release" in got) return got;
     holder = got.holder;
     if (i + 1 === tries || wait === undefined) break;

@@ -641,6 +641,7 @@ test("-v shows every command on stderr", async () => {
     /^\+ lvcreate .*vg0\/root$/m,
     "a change, through the effects gate",
   );
+  assert.match(made.io.stderrText, /^\+ flock --nonblock --exclusive 3$/m, "the lock's flock too");
   const dry = await rootsnap(["create", "traced", "--dry-run", "-v"]);
   assert.match(dry.io.stderrText, /^\+ lvs /m);
   assert.doesNotMatch(dry.io.stderrText, /^\+ lvcreate/m, "a dry run starts no change");
