@@ -4,7 +4,7 @@
 // the holder is killed, create works at once although the lock file stays. A rootsnap
 // killed with SIGKILL in the middle of a backup leaves no stale lock behind. -v shows the
 // argv of each program of the backup's pipeline, and -v --dry-run create the lvcreate it
-// would run.
+// would run. Messages carry <N> priority prefixes into the journal, never into a pipe.
 import assert from "node:assert/strict";
 import { test, type TestContext } from "node:test";
 import { installRootsnap, stepLog, vmSkip, withMachine, type Machine } from "./rig/index.ts";
@@ -286,6 +286,49 @@ async function verboseDryRun(m: Machine): Promise<void> {
   assert.ok(!(await setNames(m)).includes("z"), "there is no set z");
 }
 
+/** The journal's record of one unit's messages: PRIORITY and MESSAGE of each line. */
+async function journalOf(
+  m: Machine,
+  unit: string,
+): Promise<{ PRIORITY: string; MESSAGE: string }[]> {
+  const out = await m.sh(
+    `journalctl --sync; journalctl -u ${unit} -o json --output-fields=PRIORITY,MESSAGE`,
+  );
+  return out
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as { PRIORITY: string; MESSAGE: string });
+}
+
+/** Runs one command as a oneshot service (the image has no D-Bus for systemd-run). */
+async function runUnit(m: Machine, unit: string, command: string): Promise<void> {
+  await m.sh(
+    `printf '[Service]\\nType=oneshot\\nEnvironment=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin\\nExecStart=%s\\n' "${command}" >/run/systemd/system/${unit}.service && systemctl daemon-reload && { systemctl start ${unit}.service || true; }`,
+  );
+}
+
+async function journalPrefixes(m: Machine): Promise<void> {
+  say("under systemd: an error in the journal has priority 3; through a pipe it has no <3>");
+  // stderr is the journal stream itself: the line's priority comes from its <3> prefix.
+  await runUnit(m, "rs-direct", "$(command -v rootsnap) show nosuchset");
+  const direct = (await journalOf(m, "rs-direct")).find((e) =>
+    e.MESSAGE.includes("no set named nosuchset"),
+  );
+  say(`direct: ${JSON.stringify(direct)}`);
+  assert.ok(direct, "the error reached the journal");
+  assert.equal(direct.PRIORITY, "3", "the error has priority err");
+  assert.ok(direct.MESSAGE.startsWith("rootsnap: error:"), "the journal took the prefix off");
+  // JOURNAL_STREAM is inherited, but a script captures stderr: no prefix may reach it.
+  await runUnit(
+    m,
+    "rs-piped",
+    "/bin/sh -c 'rootsnap show nosuchset 2>&1 | cat >/run/rs-piped.txt'",
+  );
+  const captured = await m.sh("cat /run/rs-piped.txt");
+  say(`captured through a pipe: ${captured.trim()}`);
+  assert.match(captured, /^rootsnap: error: no set named nosuchset/, "no <3> in the pipe");
+}
+
 test(
   "flock lock: readers while held, kill -9 of a holder and of rootsnap; -v of the pipeline, on bookworm-simple",
   { skip: vmSkip(), timeout: 30 * 60_000 },
@@ -312,6 +355,9 @@ test(
         await t.test("4a. -v shows the backup pipeline's programs", () => verbosePipeline(m));
         await t.test("4b. -v --dry-run create shows the lvcreate and makes nothing", () =>
           verboseDryRun(m),
+        );
+        await t.test("5. <N> priority prefixes only into the journal itself", () =>
+          journalPrefixes(m),
         );
       },
       { extraDisksGiB: [2] },
