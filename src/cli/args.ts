@@ -63,7 +63,13 @@ function usageFrom(error: unknown, argv: readonly string[]): UsageError {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: string }).code;
   const option = /'([^']+)'/.exec(message)?.[1] ?? "";
-  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return new UsageError(`unknown option ${option}`);
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    const near = nearestOption(option);
+    return new UsageError(
+      `unknown option ${option}`,
+      near === undefined ? undefined : `did you mean --${near}? see rootsnap --help`,
+    );
+  }
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
     const name = option.split(" ")[0] ?? option;
     const next = argv[argv.indexOf(name) + 1];
@@ -120,15 +126,25 @@ function distance(a: string, b: string): number {
   return at(a.length, b.length);
 }
 
-/** The verb nearest to a mistyped word, when one is near enough to be meant. */
-export function nearestVerb(word: string): VerbName | undefined {
-  let best: VerbName | undefined;
+/** The name nearest to a mistyped word, when one is near enough to be meant. */
+function nearest<T extends string>(word: string, names: readonly T[]): T | undefined {
+  let best: T | undefined;
   let bestDistance = Infinity;
-  for (const name of VERB_NAMES) {
+  for (const name of names) {
     const d = distance(word, name);
     if (d < bestDistance) [best, bestDistance] = [name, d];
   }
   return bestDistance <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+export function nearestVerb(word: string): VerbName | undefined {
+  return nearest(word, VERB_NAMES);
+}
+
+/** For `--flolow` or `-follow`: the long option meant, without its dashes. */
+export function nearestOption(typed: string): string | undefined {
+  const word = typed.replace(/^-+/, "").split("=")[0] ?? "";
+  return word.length < 2 ? undefined : nearest(word, Object.keys(ALL_OPTIONS));
 }
 
 function verbOf(word: string | undefined): VerbName {
@@ -150,7 +166,11 @@ function checkVerbOptions(verb: VerbName, values: Record<string, unknown>): void
   const foreign = Object.keys(values).find(
     (name) => Object.hasOwn(VERB_OPTIONS, name) && !Object.hasOwn(own, name),
   );
-  if (foreign !== undefined) throw new UsageError(`option --${foreign} does not apply to ${verb}`);
+  if (foreign !== undefined)
+    throw new UsageError(
+      `option --${foreign} does not apply to ${verb}`,
+      `rootsnap help ${verb} lists its options`,
+    );
 }
 
 function checkArguments(verb: VerbName, args: readonly string[]): void {

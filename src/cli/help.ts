@@ -10,6 +10,7 @@ import {
   type OptionSpec,
   type VerbOptionName,
 } from "./options.ts";
+import { EXIT_MEANINGS, exitsOf, MANUAL, type VerbManual } from "./manual.ts";
 import { VERB_NAMES, VERBS, type Verb, type VerbName } from "./verbs.ts";
 
 const WIDTH = 80;
@@ -17,6 +18,8 @@ const WIDTH = 80;
 const COLUMN = 20;
 /** Where an option's help starts. */
 const OPTION_COLUMN = 24;
+/** Where an example's explanation starts. */
+const EXAMPLE_INDENT = 6;
 
 /** Words filled into lines of at most `width`, every line after the first indented. */
 export function wrap(
@@ -145,12 +148,23 @@ export function verbHelp(name: VerbName): string {
     ...(Object.hasOwn(verb.options, "kind") ? [SYNTAX.kind] : []),
   ];
   const summary = `${verb.summary.charAt(0).toUpperCase()}${verb.summary.slice(1)}.`;
+  const manual: VerbManual = MANUAL[name];
+  const examples = manual.examples.map(
+    (example) =>
+      `  rootsnap ${example.command}
+${paragraph(example.says, EXAMPLE_INDENT)}`,
+  );
+  const exits = exitsOf(name).map((code) => row(String(code), EXIT_MEANINGS[code], 8));
   return [
     usage,
     paragraph(summary),
     paragraph(verb.description),
+    ...manual.about.map((text) => paragraph(text)),
     ...(own.length > 0 ? [`Options:\n${own.join("")}`] : []),
     `Global options:\n${globals.join("")}`,
     ...(syntax.length > 0 ? [syntax.map((line) => paragraph(line)).join("")] : []),
+    `Examples:\n${examples.join("")}`,
+    `Exit codes:\n${exits.join("")}`,
+    paragraph(`See also: man rootsnap, rootsnap help.`),
   ].join("\n");
 }

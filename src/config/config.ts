@@ -48,9 +48,9 @@ export interface Config {
   readonly schedule: string | undefined;
 }
 
-const TOP_KEYS = ["defaults", "volumes", "retention", "watchdog", "hooks", "schedule"];
-const DEFAULTS_KEYS = ["size"];
-const VOLUME_KEYS = ["lv", "size"];
+export const TOP_KEYS = ["defaults", "volumes", "retention", "watchdog", "hooks", "schedule"];
+export const DEFAULTS_KEYS = ["size"];
+export const VOLUME_KEYS = ["lv", "size"];
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

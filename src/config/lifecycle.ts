@@ -53,8 +53,17 @@ export const DEFAULT_WATCHDOG: WatchdogConfig = {
 };
 
 const TIMELINE_KEYS = ["hourly", "daily", "weekly", "monthly", "yearly"] as const;
-const RETENTION_KEYS = ["keep-last", "keep-within", ...TIMELINE_KEYS];
-const WATCHDOG_KEYS = ["threshold", "action", "fallback", "extend-percent", "interval", "metrics"];
+export const RETENTION_KEYS = ["keep-last", "keep-within", ...TIMELINE_KEYS];
+export const HOOKS_KEYS = ["package-manager", "on-failure"];
+export const SCHEDULE_KEYS = ["on-calendar"];
+export const WATCHDOG_KEYS = [
+  "threshold",
+  "action",
+  "fallback",
+  "extend-percent",
+  "interval",
+  "metrics",
+];
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
 /** A timer holds at most 2^31-1 ms (24.8 days); Node fires a longer one after 1 ms. */
 const INTERVAL_MAX_SECONDS = 24 * 86_400;
@@ -191,7 +200,7 @@ export const DEFAULT_HOOKS: HooksConfig = { packageManager: true, onFailure: "wa
 
 export function readHooks(r: TableReader, value: unknown): HooksConfig {
   if (value === undefined) return DEFAULT_HOOKS;
-  const t = r.table(value, "hooks", 0, ["package-manager", "on-failure"]);
+  const t = r.table(value, "hooks", 0, HOOKS_KEYS);
   const enabled = t["package-manager"];
   if (enabled !== undefined && typeof enabled !== "boolean") {
     r.fail("package-manager in [hooks] must be true or false", "hooks", 0, "package-manager");
@@ -209,7 +218,7 @@ export function readHooks(r: TableReader, value: unknown): HooksConfig {
 /** OnCalendar= of scheduled sets (systemd.time(7)), or undefined: no schedule. */
 export function readSchedule(r: TableReader, value: unknown): string | undefined {
   if (value === undefined) return undefined;
-  const t = r.table(value, "schedule", 0, ["on-calendar"]);
+  const t = r.table(value, "schedule", 0, SCHEDULE_KEYS);
   const when = t["on-calendar"];
   if (when === undefined || when === "") return undefined;
   if (typeof when !== "string" || /[\n\r]/.test(when)) {
