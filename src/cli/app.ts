@@ -9,6 +9,7 @@ import type { FileSystem } from "../system/fs.ts";
 import { formatArgv, run, type Runner } from "../system/runner.ts";
 import { parseCommandLine, type Invocation } from "./args.ts";
 import { globalHelp, verbHelp } from "./help.ts";
+import { errorJson, versionJson } from "./json.ts";
 import { acquireLock, DEFAULT_LOCK_WAIT_SECONDS, type Lock } from "../system/lock.ts";
 import { sleep } from "../system/sleep.ts";
 import { rootsnapVersion } from "../system/version.ts";
@@ -39,6 +40,8 @@ export interface Io {
   /** The descriptor of stdout, for programs that write the data there themselves. */
   readonly stdoutFd?: number;
   readonly stdoutIsTTY?: boolean;
+  /** The terminal's width when stdout is one, asked only when a table is cut to fit. */
+  readonly stdoutColumns?: () => number | undefined;
   readonly stderrIsTTY?: boolean;
   /** stderr is the journal's stream for this process (JOURNAL_STREAM names it). */
   readonly stderrIsJournal?: boolean;
@@ -174,10 +177,18 @@ async function dispatch(io: Io, call: VerbInvocation): Promise<void> {
   }
 }
 
-function report(io: Io, error: unknown, verbose: boolean): number {
+function report(io: Io, error: unknown, verbose: boolean, asJson: boolean): number {
   if (error instanceof RootsnapError) {
     const hint = error.hint === undefined ? "" : ` (hint: ${oneLine(error.hint)})`;
     io.stderr(`${priority(io, 3)}rootsnap: error: ${oneLine(error.message)}${hint}\n`);
+    if (asJson)
+      io.stdout(
+        errorJson(
+          error.exitCode,
+          oneLine(error.message),
+          error.hint === undefined ? undefined : oneLine(error.hint),
+        ),
+      );
     return error.exitCode;
   }
   const detail =
@@ -186,10 +197,15 @@ function report(io: Io, error: unknown, verbose: boolean): number {
         ? (error.stack ?? error.message)
         : error.message
       : String(error);
-  io.stderr(
-    `rootsnap: internal error: ${verbose ? detail : oneLine(detail)} (hint: run again with -v and report it)\n`,
-  );
+  const hint = "run again with -v and report it";
+  io.stderr(`rootsnap: internal error: ${verbose ? detail : oneLine(detail)} (hint: ${hint})\n`);
+  if (asJson) io.stdout(errorJson(ExitCode.internal, oneLine(detail), hint));
   return ExitCode.internal;
+}
+
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end === -1 ? argv : argv.slice(0, end)).includes("--json");
 }
 
 export async function main(argv: readonly string[], io: Io): Promise<number> {
@@ -198,10 +214,13 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     call = parseCommandLine(argv);
     if (call.kind === "help")
       io.stdout(call.verb === undefined ? globalHelp() : verbHelp(call.verb));
-    else if (call.kind === "version") io.stdout(`rootsnap ${rootsnapVersion()}\n`);
+    else if (call.kind === "version")
+      io.stdout(call.json ? versionJson(rootsnapVersion()) : `rootsnap ${rootsnapVersion()}\n`);
     else await dispatch(io, call);
     return ExitCode.ok;
   } catch (error) {
-    return report(io, error, call?.kind === "verb" && call.flags.verbose);
+    // A command line that did not parse still asked for JSON if --json is among its options.
+    const asJson = call?.kind === "verb" ? call.flags.json : wantsJson(argv);
+    return report(io, error, call?.kind === "verb" && call.flags.verbose, asJson);
   }
 }

@@ -41,6 +41,10 @@ export interface GlobalFlags {
   readonly verbose: boolean;
   /** Seconds to wait for another rootsnap's lock; undefined: the default. */
   readonly waitSeconds: number | undefined;
+  /** Times in tables in UTC rather than local time. */
+  readonly utc: boolean;
+  /** Tables without their header lines. */
+  readonly noHeadings: boolean;
 }
 
 export interface VerbInvocation {
@@ -55,7 +59,7 @@ export interface VerbInvocation {
 export type Invocation =
   /** `--help`, `help`: the whole command line; with a verb, that verb's. */
   | { readonly kind: "help"; readonly verb?: VerbName }
-  | { readonly kind: "version" }
+  | { readonly kind: "version"; readonly json: boolean }
   | VerbInvocation;
 
 /** parseArgs messages are long and name node; keep what the user typed. */
@@ -215,7 +219,8 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   const { values, positionals } = parsed;
   const help = helpOf(positionals, values.help === true);
   if (help !== undefined) return help;
-  if (values.version === true) return { kind: "version" };
+  if (values.version === true)
+    return { kind: "version", json: GLOBAL_OPTIONS.json.read(values.json) };
   const verb = verbOf(positionals[0]);
   checkVerbOptions(verb, values);
   const operands = positionals.slice(1);
@@ -228,6 +233,8 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     quiet: GLOBAL_OPTIONS.quiet.read(values.quiet),
     verbose: GLOBAL_OPTIONS.verbose.read(values.verbose),
     waitSeconds: GLOBAL_OPTIONS.wait.read(values.wait),
+    utc: GLOBAL_OPTIONS.utc.read(values.utc),
+    noHeadings: GLOBAL_OPTIONS["no-headings"].read(values["no-headings"]),
   };
   const spec = VERBS[verb];
   const options = Object.fromEntries(

@@ -94,6 +94,8 @@ const GLOBAL_ORDER: readonly GlobalOptionName[] = [
   "wait",
   "quiet",
   "verbose",
+  "utc",
+  "no-headings",
 ];
 
 export function globalHelp(): string {

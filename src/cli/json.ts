@@ -27,7 +27,7 @@ import type { MergeState } from "../lifecycle/state.ts";
 import type { SetVolume } from "../sets/model.ts";
 import type { SetKind } from "../sets/tags.ts";
 import type { Commands } from "../system/context.ts";
-import { commandLines, isoTime, jsonDocument, setJson } from "./render.ts";
+import { commandLines, isoTime, jsonDocument, localIsoTime, setJson } from "./render.ts";
 
 type Capital =
   | "A"
@@ -107,7 +107,15 @@ export interface ListDocument {
 }
 
 export interface ShowDocument {
-  readonly set: SetDocument;
+  readonly set: SetDocument & {
+    /** `created` in the local time of the machine, with its offset. */
+    readonly created_local: string;
+  };
+  /** What `rootsnap prune` would do with the set now, and the rule why. */
+  readonly retention: {
+    readonly keep: boolean;
+    readonly reason: string;
+  };
 }
 
 export interface CreateDocument {
@@ -302,7 +310,10 @@ export interface PruneDocument {
       readonly keep: boolean;
       readonly reason: string;
     }[];
-    readonly removed: readonly string[];
+    /** The snapshots removed; absent in a dry run. */
+    readonly removed?: readonly string[];
+    /** Only in a dry run: the snapshots a prune would remove. */
+    readonly would_remove?: readonly string[];
   };
   readonly commands?: Argvs;
 }
@@ -317,9 +328,27 @@ export interface WatchDocument {
       readonly action: WatchEvent["action"];
       readonly message: string;
     }[];
-    /** The metrics file's text (Prometheus), or null when none is configured. */
+    /** The metrics file written, or null when none is configured (or a dry run). */
     readonly metrics: string | null;
+    /** The [watchdog] threshold, percent full, at which the pass acted. */
+    readonly threshold_percent: number;
   };
+}
+
+/** What --json puts on stdout when a run fails, besides the error on stderr. */
+export interface ErrorDocument {
+  readonly error: {
+    /** The exit code of the run. */
+    readonly exit: number;
+    readonly message: string;
+    /** What to do about it, or null. */
+    readonly hint: string | null;
+  };
+}
+
+/** `rootsnap --version --json`. */
+export interface VersionDocument {
+  readonly rootsnap: string;
 }
 
 export interface HookDocument {
@@ -336,7 +365,10 @@ export function listJson(result: ListResult): string {
 }
 
 export function showJson(result: ShowResult): string {
-  return jsonDocument<ShowDocument>({ set: setJson(result.set) });
+  return jsonDocument<ShowDocument>({
+    set: { ...setJson(result.set), created_local: localIsoTime(result.set.created) },
+    retention: { keep: result.retention.keep, reason: result.retention.reason },
+  });
 }
 
 export function createJson(result: CreateResult): string {
@@ -557,7 +589,7 @@ export function pruneJson(result: PruneResult): string {
         keep: d.keep,
         reason: d.reason,
       })),
-      removed: result.removed,
+      ...(result.dryRun ? { would_remove: result.removed } : { removed: result.removed }),
     },
     ...(result.dryRun ? { commands: result.commands } : {}),
   });
@@ -575,8 +607,17 @@ export function watchJson(result: WatchResult): string {
         message: e.message,
       })),
       metrics: result.metrics ?? null,
+      threshold_percent: result.threshold,
     },
   });
+}
+
+export function errorJson(exit: number, message: string, hint: string | undefined): string {
+  return jsonDocument<ErrorDocument>({ error: { exit, message, hint: hint ?? null } });
+}
+
+export function versionJson(version: string): string {
+  return jsonDocument<VersionDocument>({ rootsnap: version });
 }
 
 export function hookJson(result: HookResult): string {

@@ -100,6 +100,7 @@ async function runCli(argv: string[]): Promise<number> {
     // Not process.stdout: that would make a pipe on fd 1 non-blocking for the programs too.
     stdoutFd: 1,
     stdoutIsTTY: isatty(1),
+    stdoutColumns: () => process.stdout.columns,
     stderrIsTTY: isatty(2),
     // fstat only when the variable is set: most runs have none.
     stderrIsJournal: isJournalStream(process.env.JOURNAL_STREAM, () => {

@@ -96,6 +96,8 @@ export const GLOBAL_OPTIONS = {
   yes: flag("answer yes to every question (needed without a terminal)", "y"),
   quiet: flag("fewer notes on stderr", "q"),
   verbose: flag("every command shown on stderr before it runs", "v"),
+  utc: flag("times in UTC, not local time"),
+  "no-headings": flag("tables without their header lines, for scripts"),
   wait: text(
     "SECONDS",
     "how long a verb that changes LVM waits for another rootsnap (default 60; 0: none)",

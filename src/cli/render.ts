@@ -9,6 +9,7 @@ import type { BackupResult } from "../commands/backup.ts";
 import type { VerifyResult } from "../backup/verify.ts";
 import type { SetDocument, SnakeCase, VolumeDocument } from "./json.ts";
 import type { SetVolume, SnapshotSet } from "../sets/model.ts";
+import type { ShowResult } from "../commands/show.ts";
 import { snapshotLvName } from "../sets/names.ts";
 import { formatBytes } from "../sets/plan.ts";
 
@@ -57,17 +58,73 @@ export function commandLines(commands: Commands): string[] {
   return commands.map((argv) => formatArgv(argv));
 }
 
-/** Left-aligned columns separated by two spaces; no trailing blanks. */
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
+/** How tables are shown: --utc, --no-headings, and the terminal's width. */
+export interface TableStyle {
+  readonly utc: boolean;
+  readonly headings: boolean;
+  /** Columns of the terminal stdout is; undefined when it is none: then nothing is cut. */
+  readonly width?: number;
+}
+
+export const DEFAULT_STYLE: TableStyle = { utc: false, headings: true };
+
+function two(value: number): string {
+  return String(value).padStart(2, "0");
+}
+
+/** "+01:00": the local offset from UTC at that moment (summer time included). */
+function localOffset(date: Date): string {
+  const minutes = -date.getTimezoneOffset();
+  const sign = minutes < 0 ? "-" : "+";
+  const abs = Math.abs(minutes);
+  return `${sign}${two(Math.floor(abs / 60))}:${two(abs % 60)}`;
+}
+
+function localParts(date: Date): [string, string] {
+  const day = `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}`;
+  const time = `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
+  return [day, time];
+}
+
+/** ISO 8601 in local time with its offset: 2026-12-03T05:12:09+01:00. */
+export function localIsoTime(date: Date): string {
+  const [day, time] = localParts(date);
+  return `${day}T${time}${localOffset(date)}`;
+}
+
+/** The one time format of tables: 2026-12-03 05:12:09 +01:00, or 2026-12-03 04:12:09 UTC. */
+export function displayTime(date: Date, utc: boolean): string {
+  if (utc) return isoTime(date).replace("T", " ").replace(/Z$/, " UTC");
+  const [day, time] = localParts(date);
+  return `${day} ${time} ${localOffset(date)}`;
+}
+
+/** Each row's cells padded to its column's width, two spaces apart; no trailing blanks. */
+function aligned(rows: readonly (readonly string[])[]): string[] {
+  const columns = Math.max(0, ...rows.map((row) => row.length));
+  const widths = Array.from({ length: columns }, (_, column) =>
+    Math.max(...rows.map((row) => (row[column] ?? "").length)),
   );
-  const line = (cells: readonly string[]): string =>
+  return rows.map((cells) =>
     cells
       .map((cell, column) => cell.padEnd(widths[column] ?? 0))
       .join("  ")
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join("\n") + "\n";
+      .trimEnd(),
+  );
+}
+
+function joined(lines: readonly string[]): string {
+  return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
+}
+
+/** Left-aligned columns separated by two spaces; no trailing blanks. */
+export function table(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  style: Pick<TableStyle, "headings"> = DEFAULT_STYLE,
+): string {
+  const lines = aligned([header, ...rows]);
+  return joined(style.headings ? lines : lines.slice(1));
 }
 
 function percent(value: number | null, usedOf: SetVolume["usedOf"]): string {
@@ -75,34 +132,91 @@ function percent(value: number | null, usedOf: SetVolume["usedOf"]): string {
   return `${value.toFixed(2)}%${usedOf === "pool" ? " (pool)" : ""}`;
 }
 
-function humanTime(date: Date): string {
-  return isoTime(date)
-    .replace("T", " ")
-    .replace(/:\d\dZ$/, " UTC");
+/** A thin snapshot takes its pool's space, not its own size: its size would mislead. */
+function sizeOf(volume: SetVolume): string {
+  return volume.thin ? "thin" : formatBytes(volume.snapshotLv.sizeBytes);
 }
 
-export function setsTable(sets: readonly SnapshotSet[]): string {
-  const rows = sets.flatMap((set) => {
-    const volumes = set.volumes.map((volume) => [
-      volume.origin ?? "-",
-      volume.snapshot,
-      percent(volume.usedPercent, volume.usedOf),
-      volume.state,
-    ]);
-    // One row per snapshot the set lacks, each cell one word for whoever splits the columns.
-    for (let i = 0; i < set.missing; i += 1) volumes.push(["-", "-", "-", "missing"]);
-    for (const origin of set.unavailable) {
-      const [vg = "", lv = ""] = origin.split("/");
-      volumes.push([origin, `${vg}/${snapshotLvName(lv, set.name)}`, "-", "unavailable"]);
-    }
-    return volumes.map((cells, index) => [
-      index === 0 ? set.name : "",
-      index === 0 ? (set.temporary === undefined ? set.kind : "temporary") : "",
-      index === 0 ? humanTime(set.created) : "",
-      ...cells,
-    ]);
+/** The volumes of a set, and one row per snapshot it lacks. */
+function memberRows(set: SnapshotSet): string[][] {
+  const rows = set.volumes.map((volume) => [
+    volume.origin ?? "-",
+    volume.snapshot,
+    sizeOf(volume),
+    percent(volume.usedPercent, volume.usedOf),
+    volume.state,
+  ]);
+  // Each cell one word for whoever splits the columns.
+  for (let i = 0; i < set.missing; i += 1) rows.push(["-", "-", "-", "-", "missing"]);
+  for (const origin of set.unavailable) {
+    const [vg = "", lv = ""] = origin.split("/");
+    rows.push([origin, `${vg}/${snapshotLvName(lv, set.name)}`, "-", "-", "unavailable"]);
+  }
+  return rows;
+}
+
+function kindOf(set: SnapshotSet): string {
+  return set.temporary === undefined ? set.kind : "temporary";
+}
+
+/** Cut to `width` columns with "...", but never into the columns before the label. */
+function fit(line: string, width: number | undefined, labelAt: number): string {
+  if (width === undefined || line.length <= width) return line;
+  const keep = Math.max(width, labelAt + 16) - 3;
+  return line.length <= keep + 3 ? line : `${line.slice(0, keep)}...`;
+}
+
+const SET_HEADER = ["SET", "KIND", "CREATED", "LABEL"];
+const MEMBER_HEADER = ["ORIGIN", "SNAPSHOT", "SIZE", "USED", "STATE"];
+const INDENT = "  ";
+
+/**
+ * One line per set (name, kind, creation, the package manager's command line that made
+ * it), each followed by its snapshots, indented; two header lines, one for each.
+ */
+export function setsTable(sets: readonly SnapshotSet[], style: TableStyle = DEFAULT_STYLE): string {
+  const setLines = aligned([
+    SET_HEADER,
+    ...sets.map((set) => [
+      set.name,
+      kindOf(set),
+      displayTime(set.created, style.utc),
+      set.label ?? "-",
+    ]),
+  ]);
+  const members = sets.map(memberRows);
+  const memberLines = aligned([MEMBER_HEADER, ...members.flat()]).map((line) => INDENT + line);
+  const labelAt = (setLines[0] ?? "").indexOf("LABEL");
+  const lines = style.headings ? [setLines[0] ?? "", memberLines[0] ?? ""] : [];
+  let next = 1;
+  sets.forEach((_set, index) => {
+    lines.push(fit(setLines[index + 1] ?? "", style.width, labelAt));
+    const count = members[index]?.length ?? 0;
+    lines.push(...memberLines.slice(next, next + count));
+    next += count;
   });
-  return table(["SET", "KIND", "CREATED", "ORIGIN", "SNAPSHOT", "USED", "STATE"], rows);
+  return joined(lines);
+}
+
+function retentionText({ keep, reason }: ShowResult["retention"]): string {
+  return keep ? `kept: ${reason}` : `would be pruned: ${reason}`;
+}
+
+/** One set in detail: `show NAME`. Times in both local time and UTC, whatever --utc says. */
+export function showText(result: ShowResult, style: TableStyle = DEFAULT_STYLE): string {
+  const { set } = result;
+  const fields: [string, string][] = [
+    ["name", set.name],
+    ["kind", kindOf(set)],
+    ["label", set.label ?? "-"],
+    ["created", `${displayTime(set.created, false)} (${displayTime(set.created, true)})`],
+    ["retention", retentionText(result.retention)],
+  ];
+  if (set.missing > 0) fields.push(["incomplete", `${set.missing} snapshot(s) missing`]);
+  if (set.absentVgs.length > 0) fields.push(["absent VGs", set.absentVgs.join(", ")]);
+  const head = fields.map(([name, value]) => `${`${name}:`.padEnd(12)}${value}\n`).join("");
+  const members = table(["ORIGIN", "SNAPSHOT", "SIZE", "FILL", "STATE"], memberRows(set), style);
+  return `${head}\n${members}`;
 }
 
 export function createNote(result: CreateResult): string {
@@ -114,9 +228,9 @@ export function createNote(result: CreateResult): string {
   return `created set ${result.set.name}: ${parts.join(", ")}`;
 }
 
-export function revertText(result: RevertResult): string {
+export function revertText(result: RevertResult, style: TableStyle = DEFAULT_STYLE): string {
   const rows = result.volumes.map((volume) => [volume.origin, volume.snapshot, volume.outcome]);
-  return table(["ORIGIN", "SNAPSHOT", "MERGE"], rows);
+  return table(["ORIGIN", "SNAPSHOT", "MERGE"], rows, style);
 }
 
 export function revertNotes(result: RevertResult): string[] {
@@ -129,19 +243,22 @@ export function revertNotes(result: RevertResult): string[] {
   );
 }
 
-export function statusText(result: StatusResult): string {
-  const sections = [result.sets.length === 0 ? "No snapshot sets.\n" : setsTable(result.sets)];
+export function statusText(result: StatusResult, style: TableStyle = DEFAULT_STYLE): string {
+  const sections = [
+    result.sets.length === 0 ? "No snapshot sets.\n" : setsTable(result.sets, style),
+  ];
   const vgRows = result.volumeGroups.map((vg) => [
     vg.name,
     formatBytes(vg.sizeBytes),
     formatBytes(vg.freeBytes),
   ]);
-  sections.push(table(["VG", "SIZE", "FREE"], vgRows));
+  sections.push(table(["VG", "SIZE", "FREE"], vgRows, style));
   if (result.merges.length > 0) {
     sections.push(
       table(
         ["MERGING INTO", "SNAPSHOT", "STATE"],
         result.merges.map((merge) => [merge.origin, merge.snapshot, merge.state]),
+        style,
       ),
     );
   }
@@ -165,16 +282,19 @@ export function verifyNote(result: VerifyResult): string {
   return `${result.path}: read to the end, ${result.files} entries, ${formatBytes(result.bytes)}; ${checked}`;
 }
 
-export function pruneText(result: PruneResult): string {
+/** Each set with what prune decided (a dry run: would decide) and the rule why. */
+export function pruneText(result: PruneResult, style: TableStyle = DEFAULT_STYLE): string {
   if (result.decisions.length === 0) return "";
+  const gone = result.dryRun ? "remove" : "removed";
   return table(
     ["SET", "KIND", "CREATED", "DECISION", "WHY"],
     result.decisions.map((d) => [
       d.name,
       d.kind,
-      isoTime(d.created),
-      d.keep ? "keep" : "removed",
+      displayTime(d.created, style.utc),
+      d.keep ? "keep" : gone,
       d.reason,
     ]),
+    style,
   );
 }

@@ -166,6 +166,12 @@ export function verb<O extends VerbOptionName = never, M = unknown, R = unknown>
   };
 }
 
+/** How this run shows tables: --utc, --no-headings, and cut to the terminal's width. */
+function styleOf({ io, flags }: VerbEnv<unknown>): render.TableStyle {
+  const width = io.stdoutIsTTY === true ? (io.stdoutColumns?.() ?? 80) : undefined;
+  return { utc: flags.utc, headings: !flags.noHeadings, width };
+}
+
 function printCommands(io: Io, commands: readonly (readonly string[])[]): void {
   for (const line of render.commandLines(commands)) io.stdout(`${line}\n`);
 }
@@ -286,37 +292,38 @@ export const VERBS = {
   list: verb({
     summary: "snapshot sets, newest first",
     description:
-      "All sets, newest first, one row per volume, with the fill level (for thin snapshots: their pool's) and the state: active, inactive, invalid or merging, and missing or unavailable for a snapshot the set lacks.",
+      "All sets, newest first: a line per set with its kind, when it was made (local time; --utc: UTC) and its label (the package manager's command line that made it; cut to the terminal's width), then a line per snapshot, indented, with its size (thin: it uses its pool), its fill level (for thin snapshots: their pool's) and its state: active, inactive, invalid or merging, and missing or unavailable for a snapshot the set lacks.",
     usage: "list",
     args: { min: 0, max: 0 },
     options: {},
-    globals: [],
+    globals: ["utc", "no-headings"],
     root: true,
     lock: false,
     load: () => import("../commands/list.ts"),
     implementation: "list",
     run: ({ list }, { context }) => list(context),
-    text: ({ sets }, { io, context }) => {
-      if (sets.length === 0) context.output.note("no snapshot sets");
-      else io.stdout(render.setsTable(sets));
+    text: ({ sets }, env) => {
+      if (sets.length === 0) env.context.output.note("no snapshot sets");
+      else env.io.stdout(render.setsTable(sets, styleOf(env)));
     },
     json: json.listJson,
   }),
 
   show: verb({
     summary: "one set in detail",
-    description: "The set named NAME, as list shows it: one row per volume.",
+    description:
+      "The set named NAME: its kind, its label, when it was made in local time and in UTC, whether the [retention] policies keep it (and by which rule) or prune would remove it, and a row per snapshot: origin, snapshot, size, fill level and state.",
     usage: "show NAME",
     args: { min: 1, max: 1 },
     options: {},
-    globals: [],
+    globals: ["config", "no-headings"],
     root: true,
     lock: false,
     load: () => import("../commands/show.ts"),
     implementation: "show",
     run: ({ show }, { context, args }) => show(context, setName(args)),
-    text: ({ set }, { io }) => {
-      io.stdout(render.setsTable([set]));
+    text: (result, env) => {
+      env.io.stdout(render.showText(result, styleOf(env)));
     },
     json: json.showJson,
   }),
@@ -354,10 +361,11 @@ export const VERBS = {
     load: () => import("../commands/revert.ts"),
     implementation: "revert",
     run: ({ revert }, { context, args }) => revert(context, setName(args)),
-    text: (result, { io, context }) => {
+    text: (result, env) => {
+      const { io, context } = env;
       if (result.dryRun) printCommands(io, result.commands);
       else {
-        io.stdout(render.revertText(result));
+        io.stdout(render.revertText(result, styleOf(env)));
         for (const note of render.revertNotes(result)) context.output.note(note);
       }
     },
@@ -377,8 +385,8 @@ export const VERBS = {
     load: () => import("../commands/status.ts"),
     implementation: "status",
     run: ({ status }, { context }) => status(context),
-    text: (result, { io }) => {
-      io.stdout(render.statusText(result));
+    text: (result, env) => {
+      env.io.stdout(render.statusText(result, styleOf(env)));
     },
     json: json.statusJson,
   }),
@@ -495,11 +503,12 @@ export const VERBS = {
     load: () => import("../commands/doctor.ts"),
     implementation: "doctor",
     run: async ({ doctor }, { io, context }) => doctor(context, await bootFiles(io)),
-    text: (checks, { io }) => {
-      io.stdout(
+    text: (checks, env) => {
+      env.io.stdout(
         render.table(
           ["STATUS", "CHECK", "DETAIL"],
           checks.map((c) => [c.status, c.name, c.detail]),
+          styleOf(env),
         ),
       );
     },
@@ -670,19 +679,26 @@ export const VERBS = {
   prune: verb({
     summary: "remove the sets the [retention] policies no longer keep",
     description:
-      "Removes the sets that the [retention] policies of the configuration no longer keep, and incomplete sets; keeps sets in use and sets with a snapshot in a VG lvm does not see. Prints each set with its decision and why.",
+      "Removes the sets that the [retention] policies of the configuration no longer keep, and incomplete sets; keeps sets in use and sets with a snapshot in a VG lvm does not see. Prints each set with its decision (keep, removed; with --dry-run: keep, remove) and the rule why; a dry run prints the lvremove commands after them.",
     usage: "prune [--dry-run] [--yes]",
     args: { min: 0, max: 0 },
     options: {},
-    globals: ["config", "dry-run", "yes", "wait"],
+    globals: ["config", "dry-run", "yes", "wait", "utc", "no-headings"],
     root: true,
     lock: {},
     load: () => import("../commands/prune.ts"),
     implementation: "prune",
     run: ({ prune }, { context }) => prune(context),
-    text: (result, { io }) => {
-      if (result.dryRun) printCommands(io, result.commands);
-      else io.stdout(render.pruneText(result));
+    messages: (result, { context }) => {
+      if (result.decisions.every((d) => d.keep)) context.output.note("nothing to prune");
+    },
+    text: (result, env) => {
+      const decisions = render.pruneText(result, styleOf(env));
+      env.io.stdout(decisions);
+      if (result.dryRun && result.commands.length > 0) {
+        if (decisions !== "") env.io.stdout("\n");
+        printCommands(env.io, result.commands);
+      }
     },
     json: json.pruneJson,
   }),
@@ -711,6 +727,11 @@ export const VERBS = {
       return options.follow && io.signal !== undefined
         ? watchFollow(context, watching, io.signal)
         : watchOnce(context, lvmOf(context), watching);
+    },
+    messages: (result, { context, options }) => {
+      // --follow stops on a signal: a last "nothing" then would say nothing of the passes before.
+      if (result.events.length === 0 && !options.follow)
+        context.output.note(`nothing to watch: no snapshot over ${result.threshold}% full`);
     },
     text: () => undefined,
     json: json.watchJson,

@@ -24,6 +24,8 @@ export interface WatchEvent {
 export interface WatchResult {
   readonly events: readonly WatchEvent[];
   readonly metrics: string | undefined;
+  /** The [watchdog] threshold (percent full) this pass acted at. */
+  readonly threshold: number;
 }
 
 export type WriteFile = (path: string, data: string, mode: number) => Promise<void>;
@@ -209,7 +211,7 @@ export async function watchOnce(
     if (e.level === "warning") context.output.warn(e.message);
     else context.output.note(e.message);
   }
-  return { events: pass.events, metrics };
+  return { events: pass.events, metrics, threshold: config.threshold };
 }
 
 /**
@@ -223,7 +225,7 @@ export async function watchFollow(
   signal: AbortSignal,
 ): Promise<WatchResult> {
   const { watchdog } = await loadConfig(context.fs, context.configPath, context.configNamed);
-  let last: WatchResult = { events: [], metrics: undefined };
+  let last: WatchResult = { events: [], metrics: undefined, threshold: watchdog.threshold };
   while (!signal.aborted) {
     last = await watchOnce(context, lvmOf(context), options);
     await sleepUnlessAborted(watchdog.interval * 1000, signal);

@@ -61,22 +61,45 @@ export function decide(
   }));
 }
 
+/** What a prune would decide for each set, with the mounts it looked at. */
+async function decideAll(
+  context: Context,
+  sets: readonly SnapshotSet[],
+  kinds?: readonly SetKind[],
+): Promise<{ decided: PruneEntry[]; mounts: readonly Mount[] }> {
+  const config = await loadConfig(context.fs, context.configPath, context.configNamed);
+  const mounts = await readMounts(context);
+  // Temporary sets count in no retention policy; a full prune removes those of gone runs.
+  const lasting = sets.filter((s) => s.temporary === undefined);
+  const decided = [
+    ...decide(lasting, mounts, config.retention, context.clock(), kinds),
+    ...(kinds === undefined ? await decideTemporary(context.fs, sets, mounts) : []),
+  ];
+  return { decided, mounts };
+}
+
+/** What `rootsnap prune` would decide for the named set among `sets`, changing nothing. */
+export async function retentionOf(
+  context: Context,
+  sets: readonly SnapshotSet[],
+  name: string,
+): Promise<PruneDecision> {
+  const { decided } = await decideAll(context, sets);
+  const found = decided.find((d) => d.name === name);
+  return found === undefined
+    ? { name, keep: true, reason: "not considered by prune" }
+    : { name, keep: found.keep, reason: found.reason };
+}
+
 /** Removes what the policies let go; `ask` is false when create prunes after itself. */
 export async function pruneWith(
   context: Context,
   lvm: Lvm,
   options: { kinds?: readonly SetKind[]; ask: boolean; protect?: readonly string[] },
 ): Promise<PruneResult> {
-  const config = await loadConfig(context.fs, context.configPath, context.configNamed);
   const sets = collectSets(await lvm.logicalVolumes());
+  const { decided, mounts } = await decideAll(context, sets, options.kinds);
   const protect = new Set(options.protect);
-  const mounts = await readMounts(context);
-  // Temporary sets count in no retention policy; a full prune removes those of gone runs.
-  const lasting = sets.filter((s) => s.temporary === undefined);
-  const decided = [
-    ...decide(lasting, mounts, config.retention, context.clock(), options.kinds),
-    ...(options.kinds === undefined ? await decideTemporary(context.fs, sets, mounts) : []),
-  ];
   const decisions = decided.map((d) =>
     protect.has(d.name) && !d.keep ? { ...d, keep: true, reason: "just created" } : d,
   );

@@ -101,15 +101,25 @@ test("list --json follows the contract", async () => {
   );
 });
 
-test("list prints a table, one row per volume", async () => {
+test("list prints a line per set and an indented line per snapshot, with sizes", async () => {
   const run = await rootsnap(["list"]);
   const lines = run.io.stdoutText.trimEnd().split("\n");
-  assert.match(lines[0] ?? "", /^SET\s+KIND\s+CREATED\s+ORIGIN\s+SNAPSHOT\s+USED\s+STATE$/);
-  assert.equal(lines.length, 5);
+  assert.match(lines[0] ?? "", /^SET\s+KIND\s+CREATED\s+LABEL$/);
+  assert.match(lines[1] ?? "", /^ {2}ORIGIN\s+SNAPSHOT\s+SIZE\s+USED\s+STATE$/);
+  assert.equal(lines.length, 9);
+  assert.match(lines[2] ?? "", /^weekly\s+manual\s+\d{4}-01-0[23] \d\d:\d\d:00 [+-]\d\d:\d\d\s+-$/);
   assert.match(
-    lines[1] ?? "",
-    /^weekly\s+manual\s+2026-01-03 00:00 UTC\s+thinvg\/data\s+thinvg\/data-weekly\s+41.25% \(pool\)\s+inactive$/,
+    lines[3] ?? "",
+    /^ {2}thinvg\/data\s+thinvg\/data-weekly\s+thin\s+41.25% \(pool\)\s+inactive$/,
   );
+  assert.match(
+    lines[5] ?? "",
+    /^ {2}vg0\/root\s+vg0\/root-nightly\s+128.00 MiB\s+85.00%\s+active$/,
+  );
+  const utc = await rootsnap(["list", "--utc", "--no-headings"]);
+  const plain = utc.io.stdoutText.split("\n");
+  assert.match(plain[0] ?? "", /^weekly\s+manual\s+2026-01-03 00:00:00 UTC\s+-$/);
+  assert.equal(plain.length, 8, "no heading lines with --no-headings");
 });
 
 test("show NAME gives one set; an unknown name is exit 65", async () => {
@@ -685,7 +695,7 @@ test("a set lacking a snapshot is shown as incomplete and cannot be reverted or 
     ],
   );
   const table = await rootsnap(["list"], incompleteSystem());
-  assert.match(table.io.stdoutText, /\n\s+-\s+-\s+-\s+missing\n/);
+  assert.match(table.io.stdoutText, /\n\s+-\s+-\s+-\s+-\s+missing\n/);
   assertRefused(
     await rootsnap(["revert", "before-upgrade", "--yes"], incompleteSystem()),
     ExitCode.dataError,
@@ -780,7 +790,7 @@ test("a set with a snapshot in a VG lvm does not report is shown as such, not as
   const table = await rootsnap(["list"], spanSystem(true));
   assert.match(
     table.io.stdoutText,
-    /\n\s+thinvg\/data\s+thinvg\/data-span\s+-\s+unavailable\n/,
+    /\n\s+thinvg\/data\s+thinvg\/data-span\s+-\s+-\s+unavailable\n/,
     table.io.stdoutText,
   );
   const status = await rootsnap(["status", "--json"], spanSystem(true));
@@ -869,4 +879,26 @@ test("repair removes the copy-on-write volume an interrupted merge left as a pla
   assert.match(run.io.stderrText, /removed vg0\/root-before-upgrade, the copy-on-write volume/);
   const untouched = await rootsnap(["repair", "--json"]);
   assert.deepEqual(untouched.changed, [], "snapshots and origins are never taken for leftovers");
+});
+
+test("with --json an error is also a document on stdout, and --version --json answers in JSON", async () => {
+  const missing = await rootsnap(["show", "nosuch", "--json"]);
+  assert.equal(missing.code, 65);
+  assert.match(missing.io.stderrText, /^rootsnap: error: .*nosuch/);
+  const doc = JSON.parse(missing.io.stdoutText) as {
+    version: number;
+    error: { exit: number; message: string; hint: string | null };
+  };
+  assert.equal(doc.version, 1);
+  assert.equal(doc.error.exit, 65);
+  assert.match(doc.error.message, /nosuch/);
+  const badOption = await rootsnap(["list", "--jsn", "--json"]);
+  assert.equal(badOption.code, 64);
+  const usage = JSON.parse(badOption.io.stdoutText) as { error: { exit: number; hint: string } };
+  assert.equal(usage.error.exit, 64);
+  assert.match(usage.error.hint, /--json/);
+  const plain = await rootsnap(["show", "nosuch"]);
+  assert.equal(plain.io.stdoutText, "", "no document without --json");
+  const version = await rootsnap(["--version", "--json"], system(), { geteuid: () => 1000 });
+  assert.deepEqual(JSON.parse(version.io.stdoutText), { version: 1, rootsnap: "dev" });
 });
