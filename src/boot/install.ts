@@ -48,8 +48,17 @@ export interface SetupState {
   /** Whether SAVED_GRUB_CFG holds grub.cfg from before setup. */
   readonly savedBefore: boolean;
   readonly createdDirectories: readonly string[];
-  /** The rootsnap program the units run, which the boot plan hands over to. */
+  /** The argv prefix the units run (Node and rootsnap's script); the boot plan hands over to it. */
+  readonly program?: readonly string[];
+  /** What a setup before `program` recorded: the one file the units ran. */
   readonly executable?: string;
+}
+
+/** The argv prefix a setup recorded, or undefined when it recorded none. */
+export function programOf(state: SetupState | undefined): readonly string[] | undefined {
+  if (Array.isArray(state?.program) && state.program.every((word) => typeof word === "string"))
+    return state.program;
+  return typeof state?.executable === "string" ? [state.executable] : undefined;
 }
 
 export interface FileChange {
@@ -80,10 +89,10 @@ interface DesiredFile {
   readonly wantedBy?: string;
 }
 
-function desiredFiles(executable: string, lifecycle: Lifecycle): DesiredFile[] {
+function desiredFiles(program: readonly string[], lifecycle: Lifecycle): DesiredFile[] {
   return [
     ...lifecycle.files,
-    ...unitFiles(executable).map((unit) => ({
+    ...unitFiles(program).map((unit) => ({
       path: `${UNIT_DIR}/${unit.name}`,
       text: unit.text,
       mode: 0o644,
@@ -293,7 +302,7 @@ export async function setupBoot(
   files: BootFiles,
   effects: Effects,
   grub: Grub,
-  executable: string,
+  program: readonly string[],
   lifecycle: Lifecycle = NO_LIFECYCLE,
   /** Told, when a step fails, whether what was done could be taken back. */
   warn: (message: string) => void = () => undefined,
@@ -306,7 +315,7 @@ export async function setupBoot(
       );
     }
   }
-  const desired = desiredFiles(executable, lifecycle);
+  const desired = desiredFiles(program, lifecycle);
   const changes: FileChange[] = [];
   for (const file of desired) {
     const before = await textOf(files, file.path);
@@ -345,7 +354,7 @@ export async function setupBoot(
   const keepSaved = state?.savedBefore === true && state.writtenSha256 === sha256(grubCfg);
   const savedBefore = state === undefined || keepSaved;
   const record = (writtenSha256: string | null): string =>
-    `${JSON.stringify({ grubConfig: grub.config, writtenSha256, savedBefore, createdDirectories, executable } satisfies SetupState, null, 2)}\n`;
+    `${JSON.stringify({ grubConfig: grub.config, writtenSha256, savedBefore, createdDirectories, program } satisfies SetupState, null, 2)}\n`;
   const undo = new UndoLog(effects);
   try {
     await undo.makeDirectory(STATE_DIR, true);
@@ -383,7 +392,7 @@ export async function uninstallBoot(
 ): Promise<InstallResult> {
   const state = await readState(files);
   const present = [
-    ...unitFiles("").map((unit) => `${UNIT_DIR}/${unit.name}`),
+    ...unitFiles([]).map((unit) => `${UNIT_DIR}/${unit.name}`),
     GRUB_SCRIPT_PATH,
     BOOT_PLAN_PATH,
     ...lifecyclePaths(),

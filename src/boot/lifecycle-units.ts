@@ -24,17 +24,21 @@ export interface LifecycleOptions {
 const HEADER = "Installed by rootsnap setup, removed by rootsnap uninstall.";
 
 /** Where each package manager reads its hooks, and what the hook says. */
-function hookFile(manager: PackageManager, executable: string): LifecycleFile {
-  const program = shellQuote(executable);
+function hookFile(manager: PackageManager, program: readonly string[]): LifecycleFile {
   switch (manager) {
-    case "apt":
+    case "apt": {
       // Runs once before apt hands packages to dpkg; a failing command would stop apt,
       // so rootsnap decides itself whether to fail (hooks.on-failure).
+      const [runner = "", ...rest] = program.map(shellQuote);
+      // A removed rootsnap (or Node) without uninstall must not stop every apt run.
+      const present = [`[ -x ${runner} ]`, ...rest.map((word) => `[ -f ${word} ]`)].join(" && ");
+      const line = `if ${present}; then ${[runner, ...rest].join(" ")} hook apt; fi`;
       return {
         path: "/etc/apt/apt.conf.d/80rootsnap",
-        text: `// ${HEADER}\nDPkg::Pre-Invoke { ${aptConfString(`if [ -x ${program} ]; then ${program} hook apt; fi`)}; };\n`,
+        text: `// ${HEADER}\nDPkg::Pre-Invoke { ${aptConfString(line)}; };\n`,
         mode: 0o644,
       };
+    }
     case "pacman":
       return {
         path: "/etc/pacman.d/hooks/00-rootsnap.hook",
@@ -49,7 +53,7 @@ Target = *
 [Action]
 Description = rootsnap: snapshot set before the transaction
 When = PreTransaction
-Exec = ${pacmanWord(executable)} hook pacman
+Exec = ${program.map(pacmanWord).join(" ")} hook pacman
 NeedsTargets
 `,
         mode: 0o644,
@@ -57,7 +61,7 @@ NeedsTargets
     case "dnf":
       return {
         path: "/etc/dnf/libdnf5-plugins/actions.d/rootsnap.actions",
-        text: `# ${HEADER}\npre_transaction::::${dnfWord(executable)} hook dnf\n`,
+        text: `# ${HEADER}\npre_transaction::::${program.map(dnfWord).join(" ")} hook dnf\n`,
         mode: 0o644,
       };
   }
@@ -92,15 +96,19 @@ WantedBy=timers.target
 `;
 }
 
-export function lifecycleFiles(executable: string, options: LifecycleOptions): LifecycleFile[] {
+/** `program` is the argv prefix that runs rootsnap (Node and the script). */
+export function lifecycleFiles(
+  program: readonly string[],
+  options: LifecycleOptions,
+): LifecycleFile[] {
   const dir = "/etc/systemd/system";
-  const files: LifecycleFile[] = options.managers.map((m) => hookFile(m, executable));
+  const files: LifecycleFile[] = options.managers.map((m) => hookFile(m, program));
   files.push(
     {
       path: `${dir}/rootsnap-prune.service`,
       text: service(
         "rootsnap: remove sets the retention policy lets go",
-        execLine([executable, "prune", "--yes"]),
+        execLine([...program, "prune", "--yes"]),
       ),
       mode: 0o644,
     },
@@ -119,7 +127,7 @@ After=local-fs.target lvm2-monitor.service
 
 [Service]
 Type=exec
-ExecStart=${execLine([executable, "watch", "--follow"])}
+ExecStart=${execLine([...program, "watch", "--follow"])}
 Restart=on-failure
 RestartSec=30s
 
@@ -136,7 +144,7 @@ WantedBy=multi-user.target
         path: `${dir}/rootsnap-scheduled.service`,
         text: service(
           "rootsnap: scheduled snapshot set",
-          execLine([executable, "create", "--kind", "scheduled"]),
+          execLine([...program, "create", "--kind", "scheduled"]),
         ),
         mode: 0o644,
       },
@@ -181,7 +189,7 @@ export async function detectManagers(
 
 /** Every path setup may have written for the lifecycle, whatever the config said then. */
 export function lifecyclePaths(): string[] {
-  return lifecycleFiles("", { managers: ALL_MANAGERS, schedule: "daily" }).map((f) => f.path);
+  return lifecycleFiles([], { managers: ALL_MANAGERS, schedule: "daily" }).map((f) => f.path);
 }
 
 /** Timers and the watchdog start at once; the services the timers run are only started by them. */

@@ -90,8 +90,8 @@ export interface BootPlanScript {
   readonly plan: CreatePlan | undefined;
   /** Why no plan could be made. */
   readonly unplanned?: string;
-  /** The rootsnap program the script hands over to. */
-  readonly executable: string;
+  /** The argv prefix that runs rootsnap (Node and the script), which the script hands over to. */
+  readonly program: readonly string[];
   /** The files a change of which makes the plan stale: the configuration, rootsnap itself. */
   readonly sources: readonly PlanSource[];
 }
@@ -116,8 +116,8 @@ export LC_ALL=C
 exec </dev/null
 `;
 
-function prelude(executable: string): string {
-  return `rootsnap=${shellQuote(executable)}
+function prelude(program: readonly string[]): string {
+  return `rootsnap() { ${program.map(shellQuote).join(" ")} "$@"; }
 failure=${shellQuote(BOOT_FAILURE_PATH)}
 lock=${shellQuote(DEFAULT_LOCK_PATH)}
 
@@ -127,7 +127,7 @@ fallback() {
   exec 9>&-
   trap - EXIT
   printf '%s\\n' "\${JOURNAL_STREAM:+<5>}rootsnap: $1: running rootsnap create --kind boot" >&2
-  "$rootsnap" create --kind boot && exit 0
+  rootsnap create --kind boot && exit 0
   code=$?
   printf '%s\\n' "rootsnap create --kind boot failed with exit code $code ($1)" >"$failure"
   exit "$code"
@@ -215,7 +215,7 @@ export function renderBootPlan(script: BootPlanScript): string {
     return `#!/bin/sh
 ${UNPLANNED_MARK}: ${why}
 ${HEADER}
-${prelude(script.executable)}
+${prelude(script.program)}
 fallback ${shellQuote(`no boot plan could be made (${why})`)}
 `;
   }
@@ -240,7 +240,7 @@ fallback ${shellQuote(`no boot plan could be made (${why})`)}
 # rootsnap boot plan: the boot-time set of ${plan.snapshots.length} snapshot(s), planned ahead.
 ${describe(plan)}
 ${HEADER}
-${prelude(script.executable)}
+${prelude(script.program)}
 ${check}${LOCK_STEP}${failFunction(placeholder)}
 # The set's name and time, as rootsnap create --kind boot names it.
 set -- $(date -u ${shellQuote(`+%s ${defaultSetNameFormat(placeholder.kind)}`)})

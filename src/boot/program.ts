@@ -1,12 +1,12 @@
-// The rootsnap program setup makes units, hooks and the boot plan run as root: setup refuses
-// one that another user could replace (the file, or any directory on its way from /, symbolic
-// links followed), or whose path a unit or hook file cannot carry.
+// The program setup makes units, hooks and the boot plan run as root (Node and rootsnap's
+// script): setup refuses one that another user could replace (either file, or any directory
+// on its way from /, symbolic links followed), or whose path a unit or hook file cannot carry.
 import { lstat, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { ExitCode, RootsnapError } from "../system/errors.ts";
 import type { PackageManager } from "./lifecycle-units.ts";
 import { shellQuote } from "../system/runner.ts";
-import { DEFAULT_EXECUTABLE } from "./units.ts";
+import { DEFAULT_EXECUTABLE, DEFAULT_NODE } from "../system/paths.ts";
 
 export interface PathEntry {
   readonly kind: "file" | "directory" | "symlink" | "other";
@@ -60,11 +60,13 @@ const MAX_LINKS = 40;
 
 /**
  * The problem nearest the program on its way from / (each link resolved, each directory and
- * the file itself checked), or undefined when only root can change what runs.
+ * the file itself checked), or undefined when only root can change what runs. A script Node
+ * reads (`executable` false) need not be executable.
  */
 export async function locationProblem(
   program: string,
   inspector: PathInspector = nodePathInspector,
+  executable = true,
 ): Promise<LocationProblem | undefined> {
   if (!program.startsWith("/")) return { path: program, why: "is not an absolute path" };
   const root = await inspector.entry("/");
@@ -99,7 +101,9 @@ export async function locationProblem(
     const last = pending.length === 0;
     if (!last && entry.kind !== "directory") return { path, why: "is not a directory" };
     if (last && entry.kind !== "file") return { path, why: "is not a regular file" };
-    const why = unsafe(entry) ?? (last && !(entry.mode & 0o100) ? "is not executable" : undefined);
+    const why =
+      unsafe(entry) ??
+      (last && executable && !(entry.mode & 0o100) ? "is not executable" : undefined);
     // A place passed twice (a link back through it) counts where it was first met.
     if (why !== undefined && !seen.has(path)) problem = { path, why };
     seen.add(path);
@@ -127,34 +131,50 @@ export function inexpressiblePath(
   return undefined;
 }
 
-function hint(program: string, problem: LocationProblem | undefined): string {
-  const path = shellQuote(problem?.path ?? program);
-  if (problem?.path === program && /^is (owned|writable|not executable)/.test(problem.why))
+/** How to put it right; `runner` says the word is the Node that runs rootsnap's script. */
+function hint(word: string, runner: boolean, problem: LocationProblem | undefined): string {
+  const path = shellQuote(problem?.path ?? word);
+  if (problem?.path === word && /^is (owned|writable|not executable)/.test(problem.why))
     return `make it root's alone: chown root ${path} && chmod 0755 ${path}`;
-  if (program === DEFAULT_EXECUTABLE && problem !== undefined)
+  if ((word === DEFAULT_EXECUTABLE || word === DEFAULT_NODE) && problem !== undefined)
     return `make it root's alone: chown root ${path} && chmod go-w ${path}`;
-  return `install it root-owned: install -m 0755 ${shellQuote(program)} ${DEFAULT_EXECUTABLE}, then run ${DEFAULT_EXECUTABLE} setup`;
+  if (runner)
+    return `run setup with a Node only root can change (apt-get install nodejs): ${DEFAULT_NODE} ${DEFAULT_EXECUTABLE} setup`;
+  return `install it root-owned: install -m 0755 ${shellQuote(word)} ${DEFAULT_EXECUTABLE}, then run ${DEFAULT_EXECUTABLE} setup`;
 }
 
-/** Refuses (exit 77) a program the units, hooks and boot plan must not run as root. */
+/**
+ * Refuses (exit 77) a program the units, hooks and boot plan must not run as root: `program`
+ * is their argv prefix, the Node and rootsnap's script (or one executable file).
+ */
 export async function requireTrustedProgram(
-  program: string,
+  program: readonly string[],
   managers: readonly PackageManager[],
   inspector: PathInspector = nodePathInspector,
 ): Promise<void> {
-  const refuse = (what: string, problem?: LocationProblem): RootsnapError =>
-    new RootsnapError(
+  if (program.length === 0)
+    throw new RootsnapError(
       ExitCode.notRoot,
-      `rootsnap will not make root run ${program}: ${what}`,
-      hint(program, problem),
+      "rootsnap does not know the program that runs it",
+      `run setup by path: ${DEFAULT_NODE} ${DEFAULT_EXECUTABLE} setup`,
     );
-  const inexpressible = inexpressiblePath(program, managers);
-  if (inexpressible !== undefined) throw refuse(`its path ${inexpressible}`);
-  const problem = await locationProblem(program, inspector);
-  if (problem === undefined) return;
-  const where = problem.path === program ? "it" : problem.path;
-  const risk = /^is (owned|writable)/.test(problem.why)
-    ? ", so another user could change what runs"
-    : "";
-  throw refuse(`${where} ${problem.why}${risk}`, problem);
+  for (const [index, word] of program.entries()) {
+    const runner = index === 0 && program.length > 1;
+    const refuse = (what: string, problem?: LocationProblem): RootsnapError =>
+      new RootsnapError(
+        ExitCode.notRoot,
+        `rootsnap will not make root run ${runner ? `its Node ${word}` : word}: ${what}`,
+        hint(word, runner, problem),
+      );
+    const inexpressible = inexpressiblePath(word, managers);
+    if (inexpressible !== undefined) throw refuse(`its path ${inexpressible}`);
+    // Only the first word is exec'd; Node reads the script.
+    const problem = await locationProblem(word, inspector, index === 0);
+    if (problem === undefined) continue;
+    const where = problem.path === word ? "it" : problem.path;
+    const risk = /^is (owned|writable)/.test(problem.why)
+      ? ", so another user could change what runs"
+      : "";
+    throw refuse(`${where} ${problem.why}${risk}`, problem);
+  }
 }

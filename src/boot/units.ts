@@ -2,14 +2,14 @@
 // local-fs.target when the kernel command line asks for it (by running the boot plan,
 // src/boot/plan.ts), and one that finishes
 // what a boot leaves open (pending merges, a one-shot GRUB entry, /boot copies).
-import { DEFAULT_EXECUTABLE } from "../system/paths.ts";
+import { DEFAULT_EXECUTABLE, DEFAULT_PROGRAM } from "../system/paths.ts";
 import { shellQuote } from "../system/runner.ts";
 import { KERNEL_PARAMETER } from "./grub.ts";
 import { BOOT_PLAN_PATH } from "./plan.ts";
 import { execLine } from "./quote.ts";
 
 /** Re-exported from src/system/paths.ts, where every path rootsnap owns is listed. */
-export { DEFAULT_EXECUTABLE };
+export { DEFAULT_EXECUTABLE, DEFAULT_PROGRAM };
 
 export const UNIT_DIR = "/etc/systemd/system";
 /** Where the units find rootsnap when it was not started by path. */
@@ -27,10 +27,10 @@ export interface UnitFile {
   readonly wantedBy: string;
 }
 
-/** Both units; `executable` is the rootsnap program the units run. */
-export function unitFiles(executable: string): UnitFile[] {
+/** Both units; `program` is the argv prefix that runs rootsnap (Node and the script). */
+export function unitFiles(program: readonly string[]): UnitFile[] {
   const plan = shellQuote(BOOT_PLAN_PATH);
-  const boot = `[ -r ${plan} ] && exec /bin/sh ${plan}; exec ${shellQuote(executable)} create --kind boot`;
+  const boot = `[ -r ${plan} ] && exec /bin/sh ${plan}; exec ${program.map(shellQuote).join(" ")} create --kind boot`;
   const bootUnit = `# Installed by rootsnap setup, removed by rootsnap uninstall.
 [Unit]
 Description=rootsnap boot-time snapshot set
@@ -61,7 +61,7 @@ After=local-fs.target
 
 [Service]
 Type=oneshot
-ExecStart=${execLine([executable, "boot-finish"])}
+ExecStart=${execLine([...program, "boot-finish"])}
 TimeoutStartSec=30min
 StandardOutput=journal
 StandardError=journal

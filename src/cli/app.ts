@@ -33,8 +33,8 @@ export interface Io {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Where boot integration reads and writes files; without it /boot copies are skipped. */
   readonly bootFiles?: BootFiles;
-  /** The rootsnap program the boot-time units run. */
-  readonly executable?: string;
+  /** The argv prefix that runs this rootsnap again (Node and the script), for units and hooks. */
+  readonly program?: () => readonly string[];
   /** Aborted by the first SIGINT/SIGTERM: long verbs stop and clean up. */
   readonly signal?: AbortSignal;
   /** The descriptor of stdout, for programs that write the data there themselves. */

@@ -1,6 +1,6 @@
 // The rootsnap executable: the one place that touches process.*, wiring the real world
 // into main(). `--version` answers before anything else is loaded.
-import { fstatSync } from "node:fs";
+import { fstatSync, realpathSync } from "node:fs";
 import { startChildrenApart } from "../system/apart.ts";
 import { DEFAULT_LOCK_PATH } from "../system/paths.ts";
 
@@ -95,7 +95,15 @@ async function runCli(argv: string[]): Promise<number> {
     pid: process.pid,
     isRunning: isRootsnapRunning,
     bootFiles: nodeBootFiles,
-    executable: process.argv[1],
+    // The same Node and file again; a file that cannot be resolved is refused by setup's check.
+    program: () => {
+      const script = process.argv[1] ?? "";
+      try {
+        return [process.execPath, realpathSync(script)];
+      } catch {
+        return [process.execPath, script];
+      }
+    },
     signal: interrupted.signal,
     // Not process.stdout: that would make a pipe on fd 1 non-blocking for the programs too.
     stdoutFd: 1,

@@ -180,9 +180,9 @@ async function bootFiles(io: Io): Promise<BootFiles> {
   return io.bootFiles ?? (await import("../system/files.ts")).nodeBootFiles;
 }
 
-/** The rootsnap program the boot-time units and hooks run. */
-async function executable(io: Io): Promise<string> {
-  return io.executable ?? (await import("../boot/units.ts")).DEFAULT_EXECUTABLE;
+/** The argv prefix the boot-time units and hooks run: the Node and the script running now. */
+async function program(io: Io): Promise<readonly string[]> {
+  return io.program?.() ?? (await import("../boot/units.ts")).DEFAULT_PROGRAM;
 }
 
 function setName(args: readonly string[]): string {
@@ -436,7 +436,7 @@ export const VERBS = {
     implementation: "setup",
     run: async ({ setup }, { io, context }) =>
       installed(
-        await setup(context, await executable(io), await bootFiles(io)),
+        await setup(context, await program(io), await bootFiles(io)),
         "boot integration is set up; rootsnap next-boot takes a set at the next boot",
       ),
     ...installShown,
@@ -472,7 +472,7 @@ export const VERBS = {
     load: () => import("../commands/next-boot.ts"),
     implementation: "nextBoot",
     run: async ({ nextBoot }, { io, context, options }) =>
-      nextBoot(context, options.cancel, await bootFiles(io), await executable(io)),
+      nextBoot(context, options.cancel, await bootFiles(io), await program(io)),
     messages: ({ warnings }, { context }) => {
       for (const warning of warnings) context.output.warn(warning);
     },
@@ -796,7 +796,7 @@ export const VERBS = {
     load: () => import("../commands/boot-finish.ts"),
     implementation: "bootFinish",
     run: async ({ bootFinish }, { io, context }) =>
-      bootFinish(context, await bootFiles(io), await executable(io)),
+      bootFinish(context, await bootFiles(io), await program(io)),
     messages: (result, { context }) => {
       const { output } = context;
       if (result.bootFailure !== null)

@@ -7,7 +7,7 @@ import { nodeBootFiles, type BootFiles } from "../system/files.ts";
 import { detectGrub } from "../boot/grub.ts";
 import { cancelOneShot } from "../boot/install.ts";
 import { RootsnapError } from "../system/errors.ts";
-import { DEFAULT_EXECUTABLE } from "../boot/units.ts";
+import { DEFAULT_PROGRAM } from "../boot/units.ts";
 import type { SnapshotSet } from "../sets/model.ts";
 import { keepBootPlan } from "../lifecycle/boot-plan.ts";
 import type { Commands, Context } from "../system/context.ts";
@@ -73,7 +73,7 @@ async function pruneBootSets(
 export async function bootFinish(
   context: Context,
   files: BootFiles = nodeBootFiles,
-  executable = DEFAULT_EXECUTABLE,
+  program: readonly string[] = DEFAULT_PROGRAM,
 ): Promise<BootFinishResult> {
   const { effects } = context;
   const state = await repair(context);
@@ -106,7 +106,7 @@ export async function bootFinish(
   const kept = state.sets.filter((set) => !gone.has(set.name)).map((set) => set.name);
   const pruned = await pruneBootCopies(files, effects, new Set(kept));
   // After the pruning: the plan sizes N%FREE from the space it left.
-  const plan = await keepBootPlan(context, files, executable);
+  const plan = await keepBootPlan(context, files, program);
   return {
     mergesFinished,
     leftoversRemoved: state.leftovers,

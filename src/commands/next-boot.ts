@@ -4,7 +4,7 @@ import { nodeBootFiles, type BootFiles } from "../system/files.ts";
 import { detectGrub, ENTRY_ID, hasRootsnapEntry, nextEntryOf } from "../boot/grub.ts";
 import { cancelOneShot } from "../boot/install.ts";
 import { ConfigError } from "../system/errors.ts";
-import { DEFAULT_EXECUTABLE } from "../boot/units.ts";
+import { DEFAULT_PROGRAM } from "../boot/units.ts";
 import { keepBootPlan } from "../lifecycle/boot-plan.ts";
 import type { Commands, Context } from "../system/context.ts";
 
@@ -21,7 +21,7 @@ export async function nextBoot(
   context: Context,
   cancel: boolean,
   files: BootFiles = nodeBootFiles,
-  executable = DEFAULT_EXECUTABLE,
+  program: readonly string[] = DEFAULT_PROGRAM,
 ): Promise<NextBootResult> {
   const grub = await detectGrub(files);
   const { effects } = context;
@@ -49,7 +49,7 @@ export async function nextBoot(
   // grub-reboot warns on stderr that grubenv on LVM keeps next_entry: rootsnap clears it.
   await effects.run([grub.reboot, ENTRY_ID]);
   // The snapshot boot runs the plan: made now, it holds today's volumes and sizes.
-  const plan = await keepBootPlan(context, files, executable);
+  const plan = await keepBootPlan(context, files, program);
   return {
     entry: ENTRY_ID,
     changed: true,

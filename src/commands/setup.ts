@@ -40,7 +40,7 @@ async function lifecycleFor(
 
 export async function setup(
   context: Context,
-  executable: string,
+  program: readonly string[],
   files: BootFiles = nodeBootFiles,
   inspector: PathInspector = nodePathInspector,
 ): Promise<InstallResult> {
@@ -48,18 +48,18 @@ export async function setup(
   // Refuses, like create, a system whose / is not on LVM.
   rootVolume(await lvmOf(context).logicalVolumes(), await readMounts(context));
   const { managers, schedule, missing } = await lifecycleFor(context, files);
-  await requireTrustedProgram(executable, managers, inspector);
+  await requireTrustedProgram(program, managers, inspector);
   // The boot plan is one of setup's files: written, or put back, with the others.
-  const plan = await bootPlanFile(context, files, executable);
+  const plan = await bootPlanFile(context, files, program);
   const lifecycle: Lifecycle = {
-    files: [...lifecycleFiles(executable, { managers, schedule }), plan.file],
+    files: [...lifecycleFiles(program, { managers, schedule }), plan.file],
     missingDirectories: missing,
   };
   const installed = await setupBoot(
     files,
     context.effects,
     grub,
-    executable,
+    program,
     lifecycle,
     (message) => {
       context.output.warn(message);

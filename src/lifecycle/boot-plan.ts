@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import type { BootFiles } from "../system/files.ts";
-import { readState, type FileChange } from "../boot/install.ts";
+import { programOf, readState, type FileChange } from "../boot/install.ts";
 import { requireTrustedProgram, type PathInspector } from "../boot/program.ts";
 import {
   BOOT_PLAN_PATH,
@@ -70,14 +70,15 @@ async function sourcesOf(files: BootFiles, paths: readonly string[]): Promise<Pl
 export async function bootPlanFile(
   context: Context,
   files: BootFiles,
-  executable: string,
+  program: readonly string[],
 ): Promise<{ file: { path: string; text: string; mode: number }; unplanned: string | undefined }> {
   let plan: CreatePlan | undefined;
   let unplanned: string | undefined;
-  const paths = [DEFAULT_CONFIG_PATH, executable];
+  // rootsnap's own script, not Node: a new Node plans the same set.
+  const script = program[program.length - 1] ?? "";
+  const paths = [DEFAULT_CONFIG_PATH, script];
   try {
-    if (!paths.every(hashablePath))
-      throw new DataError(`${executable}: a path sha256sum would escape`);
+    if (!paths.every(hashablePath)) throw new DataError(`${script}: a path sha256sum would escape`);
     plan = await planBootSet(context);
   } catch (error) {
     if (!(error instanceof RootsnapError)) throw error;
@@ -86,7 +87,7 @@ export async function bootPlanFile(
   const text = renderBootPlan({
     plan,
     ...(unplanned === undefined ? {} : { unplanned }),
-    executable,
+    program,
     sources: await sourcesOf(files, paths),
   });
   return { file: { path: BOOT_PLAN_PATH, text, mode: 0o644 }, unplanned };
@@ -96,9 +97,9 @@ export async function bootPlanFile(
 export async function refreshBootPlan(
   context: Context,
   files: BootFiles,
-  executable: string,
+  program: readonly string[],
 ): Promise<BootPlanRefresh> {
-  const { file, unplanned } = await bootPlanFile(context, files, executable);
+  const { file, unplanned } = await bootPlanFile(context, files, program);
   const { text, mode } = file;
   const before = (await files.read(BOOT_PLAN_PATH))?.toString("utf8");
   if (before === text && (await files.mode(BOOT_PLAN_PATH)) === mode) {
@@ -124,9 +125,12 @@ export function unplannedWarning(unplanned: string | undefined): string[] {
       ];
 }
 
-/** The rootsnap program setup installed the units for, else the one running. */
-export async function installedExecutable(files: BootFiles, running: string): Promise<string> {
-  return (await readState(files))?.executable ?? running;
+/** The argv prefix setup installed the units for, else the one running. */
+export async function installedProgram(
+  files: BootFiles,
+  running: readonly string[],
+): Promise<readonly string[]> {
+  return programOf(await readState(files)) ?? running;
 }
 
 /** Whether setup's units are in place: only then is there a boot plan to keep. */
@@ -141,15 +145,15 @@ export async function bootUnitInstalled(files: BootFiles): Promise<boolean> {
 export async function keepBootPlan(
   context: Context,
   files: BootFiles,
-  running: string,
+  running: readonly string[],
   inspector?: PathInspector,
 ): Promise<{ commands: string[][]; warnings: string[] }> {
   if (!(await bootUnitInstalled(files))) return { commands: [], warnings: [] };
   try {
-    const executable = await installedExecutable(files, running);
+    const program = await installedProgram(files, running);
     // The plan hands over to it as root at boot, as the units do.
-    await requireTrustedProgram(executable, [], inspector);
-    const { change, unplanned } = await refreshBootPlan(context, files, executable);
+    await requireTrustedProgram(program, [], inspector);
+    const { change, unplanned } = await refreshBootPlan(context, files, program);
     return {
       commands: planCommands(change),
       warnings: unplannedWarning(unplanned),

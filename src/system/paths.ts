@@ -22,5 +22,11 @@ export const RUN_DIR = "/run/rootsnap";
 /** Copies of /boot for sets that hold / while /boot is a file system of its own. */
 export const BOOT_COPY_DIR = "/var/lib/rootsnap/boot";
 
-/** Where the boot-time units expect rootsnap when setup is not told otherwise. */
-export const DEFAULT_EXECUTABLE = "/usr/local/bin/rootsnap";
+/** Where the package installs rootsnap. */
+export const DEFAULT_EXECUTABLE = "/usr/bin/rootsnap";
+
+/** The Node the package's rootsnap runs on. */
+export const DEFAULT_NODE = "/usr/bin/node";
+
+/** The argv prefix units, hooks and the boot plan run when setup is not told otherwise. */
+export const DEFAULT_PROGRAM: readonly string[] = [DEFAULT_NODE, DEFAULT_EXECUTABLE];

@@ -112,7 +112,8 @@ function script(g: Guest, plan: CreatePlan | undefined, unplanned?: string): str
   const text = renderBootPlan({
     plan,
     ...(unplanned === undefined ? {} : { unplanned }),
-    executable: g.rootsnap,
+    // Run as Node runs rootsnap's script: an interpreter, then the file.
+    program: ["/bin/sh", g.rootsnap],
     sources,
   })
     .replaceAll(BOOT_FAILURE_PATH, join(g.dir, "failure"))
@@ -348,18 +349,18 @@ test("the plan is regenerated from create's planning, and a set that cannot be p
     dmTables: {},
     failures: {},
   };
-  const { files, data } = planFiles({ "/usr/local/bin/rootsnap": "program" });
+  const { files, data } = planFiles({ "/usr/bin/rootsnap": "program" });
   const dry = await refreshBootPlan(
     planContext(system, true, files),
     files,
-    "/usr/local/bin/rootsnap",
+    ["/usr/bin/node", "/usr/bin/rootsnap"],
   );
   assert.equal(dry.change?.before, undefined);
   assert.ok(!data.has(BOOT_PLAN_PATH), "a dry run writes nothing");
   const made = await refreshBootPlan(
     planContext(system, false, files),
     files,
-    "/usr/local/bin/rootsnap",
+    ["/usr/bin/node", "/usr/bin/rootsnap"],
   );
   const text = data.get(BOOT_PLAN_PATH) ?? "";
   assert.equal(made.change?.after, text);
@@ -367,11 +368,13 @@ test("the plan is regenerated from create's planning, and a set that cannot be p
   // The default configuration (none here): the LV at /, 20%ORIGIN; --config is not the boot's.
   assert.match(text, /^# vg0\/root: 20%ORIGIN, 154 extents$/m);
   assert.match(text, /^snapshot vg0\/root-"\$name" lvcreate --snapshot --extents 154 /m);
-  assert.match(text, /sha256sum -- \/etc\/rootsnap\/rootsnap\.toml \/usr\/local\/bin\/rootsnap /);
+  // rootsnap's script is a source of the plan; the Node that runs it is not.
+  assert.match(text, /sha256sum -- \/etc\/rootsnap\/rootsnap\.toml \/usr\/bin\/rootsnap /);
+  assert.match(text, /^rootsnap\(\) \{ \/usr\/bin\/node \/usr\/bin\/rootsnap "\$@"; \}$/m);
   const again = await refreshBootPlan(
     planContext(system, false, files),
     files,
-    "/usr/local/bin/rootsnap",
+    ["/usr/bin/node", "/usr/bin/rootsnap"],
   );
   assert.equal(again.change, undefined, "nothing changed, nothing written");
   const full: FakeSystem = {
@@ -383,7 +386,7 @@ test("the plan is regenerated from create's planning, and a set that cannot be p
   const none = await refreshBootPlan(
     planContext(full, false, files),
     files,
-    "/usr/local/bin/rootsnap",
+    ["/usr/bin/node", "/usr/bin/rootsnap"],
   );
   assert.match(none.unplanned ?? "", /not enough space/);
   assert.match(unplannedReason(data.get(BOOT_PLAN_PATH) ?? "") ?? "", /not enough space/);

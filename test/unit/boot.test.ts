@@ -89,17 +89,17 @@ test("grub.cfg: the default kernel, and the entry path grub-reboot takes for an 
 });
 
 test("the units keep the default target and never hold up the boot", () => {
-  const [boot, finish] = unitFiles("/usr/bin/rootsnap");
+  const [boot, finish] = unitFiles(["/usr/bin/node", "/usr/bin/rootsnap"]);
   assert.match(boot?.text ?? "", /^ConditionKernelCommandLine=rootsnap\.boot$/m);
   assert.match(boot?.text ?? "", /^Before=local-fs\.target/m);
   // The boot plan when there is one, else rootsnap itself.
   assert.match(
     boot?.text ?? "",
-    /^ExecStart=\/bin\/sh -c "\[ -r \/etc\/rootsnap\/boot-plan\.sh \] && exec \/bin\/sh \/etc\/rootsnap\/boot-plan\.sh; exec \/usr\/bin\/rootsnap create --kind boot"$/m,
+    /^ExecStart=\/bin\/sh -c "\[ -r \/etc\/rootsnap\/boot-plan\.sh \] && exec \/bin\/sh \/etc\/rootsnap\/boot-plan\.sh; exec \/usr\/bin\/node \/usr\/bin\/rootsnap create --kind boot"$/m,
   );
   assert.doesNotMatch(boot?.text ?? "", /systemd\.unit=|Requires=/);
   assert.equal(boot?.wantedBy, "local-fs.target");
-  assert.match(finish?.text ?? "", /^ExecStart=\/usr\/bin\/rootsnap boot-finish$/m);
+  assert.match(finish?.text ?? "", /^ExecStart=\/usr\/bin\/node \/usr\/bin\/rootsnap boot-finish$/m);
 });
 
 test("unified diff of a new file and of a changed line", () => {
@@ -161,7 +161,7 @@ test("setup installs, is idempotent, and uninstall leaves every byte as before",
     files,
     testEffects(fake.runner, { dryRun: true, files: files }),
     GRUB,
-    "/usr/bin/rootsnap",
+    ["/usr/bin/node", "/usr/bin/rootsnap"],
   );
   assert.equal(dry.changes.length, 3);
   assert.deepEqual([...data.keys()].sort(), [...before.keys()].sort(), "a dry run writes nothing");
@@ -169,7 +169,7 @@ test("setup installs, is idempotent, and uninstall leaves every byte as before",
     files,
     testEffects(fake.runner, { dryRun: false, files: files }),
     GRUB,
-    "/usr/bin/rootsnap",
+    ["/usr/bin/node", "/usr/bin/rootsnap"],
   );
   assert.equal(made.unchanged, false);
   assert.ok(hasRootsnapEntry(data.get(GRUB.config)?.toString() ?? ""));
@@ -183,7 +183,7 @@ test("setup installs, is idempotent, and uninstall leaves every byte as before",
     files,
     testEffects(fake.runner, { dryRun: false, files: files }),
     GRUB,
-    "/usr/bin/rootsnap",
+    ["/usr/bin/node", "/usr/bin/rootsnap"],
   );
   assert.equal(again.unchanged, true);
   // A revert since setup installed the initramfs hook: uninstall takes it away too.

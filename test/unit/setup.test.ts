@@ -175,38 +175,61 @@ test("systemdQuote: every nasty word reads back under systemd's rules", () => {
   assert.equal(systemdQuote(""), '""');
 });
 
+/** What `systemd-analyze verify` says of the units made for `program` ("" when it passes). */
+async function verifyUnits(dir: string, program: readonly string[]): Promise<string> {
+  const paths = unitFiles(program).map((unit) => {
+    const path = join(dir, unit.name);
+    writeFileSync(path, unit.text);
+    return path;
+  });
+  return run(["systemd-analyze", "verify", ...paths]).then(
+    () => "",
+    (error: unknown) => String(error),
+  );
+}
+
 test("systemd-analyze verify finds the program of a unit at a path with a space, %, $ and ;", async (t) => {
   if (!(await have(t, "systemd-analyze"))) return;
   const dir = scratch(t);
   mkdirSync(join(dir, "root snap"));
-  const program = join(dir, "root snap", "x%y$z;w");
-  standIn(program, "/dev/null");
-  const [, finish] = unitFiles(program);
-  const unit = join(dir, "rootsnap-finish.service");
-  writeFileSync(unit, finish?.text ?? "");
-  const verified = await run(["systemd-analyze", "verify", unit]).then(
-    () => "",
-    (error: unknown) => String(error),
-  );
-  assert.equal(verified, "", "systemd finds the program");
+  const runner = join(dir, "root snap", "x%y$z;w");
+  standIn(runner, "/dev/null");
+  assert.equal(await verifyUnits(dir, [runner, runner]), "", "systemd finds the program");
+});
+
+test("units that run Node with a script that is not executable pass systemd-analyze verify", async (t) => {
+  if (!(await have(t, "systemd-analyze"))) return;
+  const dir = scratch(t);
+  mkdirSync(join(dir, "my tools"));
+  const script = join(dir, "my tools", "rootsnap.mjs");
+  writeFileSync(script, "");
+  chmodSync(script, 0o644);
+  assert.equal(await verifyUnits(dir, [process.execPath, script]), "");
+  // The script alone, as units named it before: systemd refuses it.
+  assert.match(await verifyUnits(dir, [script]), /not executable/);
 });
 
 /**
- * For a program at each nasty place: the shell line `lineOf` reads out of its file, run by sh,
- * runs the program with `argv` and nothing else.
+ * For a runner and a script at each nasty place (as Node runs rootsnap's script): the shell
+ * line `lineOf` reads out of its file, run by sh, runs the script with `argv` and nothing else.
  */
 async function runsOnlyTheProgram(
   t: TestContext,
   names: readonly string[],
-  lineOf: (program: string, dir: string) => Promise<string>,
+  lineOf: (program: readonly string[], dir: string) => Promise<string>,
   argv: readonly string[],
 ): Promise<void> {
   const dir = scratch(t);
   const log = join(dir, "argv");
   for (const name of names) {
     mkdirSync(join(dir, name));
-    const program = join(dir, name, "rootsnap");
-    standIn(program, log);
+    const runner = join(dir, name, "node");
+    writeFileSync(runner, '#!/bin/sh\nexec /bin/sh "$@"\n');
+    chmodSync(runner, 0o755);
+    const script = join(dir, name, "rootsnap.mjs");
+    standIn(script, log);
+    chmodSync(script, 0o644);
+    const program = [runner, script];
     const ran = await run(["/bin/sh", "-c", await lineOf(program, dir)], { cwd: dir }).then(
       () => "",
       (error: unknown) => String(error),
@@ -292,16 +315,13 @@ function dnfWords(command: string): string[] {
 }
 
 test("the pacman and dnf hooks carry the program's path as one word", () => {
-  for (const program of [
-    "/opt/root snap/rootsnap",
-    "/a  b/${pid}/$x/100%/#1",
-    "/usr/bin/rootsnap",
-  ]) {
+  for (const dir of ["/opt/root snap", "/a  b/${pid}/$x/100%/#1", "/usr/bin"]) {
+    const program = [`${dir}/node`, `${dir}/rootsnap`];
     const files = lifecycleFiles(program, { managers: ["pacman", "dnf"], schedule: undefined });
     const pacman = /^Exec = (.*)$/m.exec(files[0]?.text ?? "")?.[1] ?? "";
-    assert.deepEqual(alpmWords(pacman), [program, "hook", "pacman"], pacman);
+    assert.deepEqual(alpmWords(pacman), [...program, "hook", "pacman"], pacman);
     const dnf = /^pre_transaction::::(.*)$/m.exec(files[1]?.text ?? "")?.[1] ?? "";
-    assert.deepEqual(dnfWords(dnf), [program, "hook", "dnf"], dnf);
+    assert.deepEqual(dnfWords(dnf), [...program, "hook", "dnf"], dnf);
   }
   assert.equal(pacmanWord("/usr/bin/rootsnap"), "/usr/bin/rootsnap");
   assert.equal(dnfWord("/a b/${x}"), "/a\\ b/\\$\\{x\\}");
@@ -380,6 +400,48 @@ test("the location check passes a root-owned path, also through links, and names
   );
 });
 
+test("setup checks the Node that runs the script too; the script need not be executable", async () => {
+  const tree = {
+    "/": {},
+    "/usr": {},
+    "/usr/bin": {},
+    "/usr/bin/node": { kind: "file" },
+    "/usr/bin/rootsnap": { kind: "file", mode: 0o644 },
+    "/home": {},
+    "/home/u": { uid: 1000 },
+    "/home/u/node": { kind: "file" },
+    "/opt": {},
+    "/opt/node": { kind: "file", mode: 0o644 },
+  } as const;
+  const inspector = inspectorOf(tree);
+  await requireTrustedProgram(["/usr/bin/node", "/usr/bin/rootsnap"], [], inspector);
+  // The same file as the program itself: systemd would have to execute it.
+  const alone = await failure(requireTrustedProgram(["/usr/bin/rootsnap"], [], inspector));
+  assert.ok(alone instanceof RootsnapError && alone.exitCode === 77);
+  assert.match(alone.message, /run \/usr\/bin\/rootsnap: it is not executable$/);
+  const user = await failure(
+    requireTrustedProgram(["/home/u/node", "/usr/bin/rootsnap"], [], inspector),
+  );
+  assert.ok(user instanceof RootsnapError && user.exitCode === 77);
+  assert.equal(
+    user.message,
+    "rootsnap will not make root run its Node /home/u/node: /home/u is owned by uid 1000, not root, so another user could change what runs",
+  );
+  assert.match(user.hint ?? "", /^run setup with a Node only root can change/);
+  const data = await failure(
+    requireTrustedProgram(["/opt/node", "/usr/bin/rootsnap"], [], inspector),
+  );
+  assert.ok(data instanceof RootsnapError);
+  assert.match(data.message, /its Node \/opt\/node: it is not executable$/);
+  const quoted = await failure(
+    requireTrustedProgram(["/usr/bin/node", "/opt/it's/rootsnap.mjs"], [], inspector),
+  );
+  assert.ok(quoted instanceof RootsnapError);
+  assert.match(quoted.message, /run \/opt\/it's\/rootsnap\.mjs: its path has a quote/);
+  const none = await failure(requireTrustedProgram([], [], inspector));
+  assert.ok(none instanceof RootsnapError && none.exitCode === 77);
+});
+
 test("the location check on real directories: a non-root owner, o+w, g+w, links, a 0644 file", async (t) => {
   const base = scratch(t);
   const make = (path: string, mode: number, uid = 0): string => {
@@ -426,7 +488,7 @@ test("the location check on real directories: a non-root owner, o+w, g+w, links,
     join(base, "open-links"),
   );
   // The refusal: exit 77, naming the place and how to install it instead.
-  const refused = await failure(requireTrustedProgram(join(base, "open", "rootsnap"), []));
+  const refused = await failure(requireTrustedProgram([join(base, "open", "rootsnap")], []));
   assert.ok(refused instanceof RootsnapError);
   assert.equal(refused.exitCode, 77);
   assert.match(
@@ -435,16 +497,19 @@ test("the location check on real directories: a non-root owner, o+w, g+w, links,
   );
   assert.match(
     refused.hint ?? "",
-    /^install it root-owned: install -m 0755 .*open\/rootsnap \/usr\/local\/bin\/rootsnap/,
+    /^install it root-owned: install -m 0755 .*open\/rootsnap \/usr\/bin\/rootsnap/,
   );
   // The program file itself: put right where it is.
-  const itself = await failure(requireTrustedProgram(join(base, "plain", "rootsnap"), []));
+  const itself = await failure(requireTrustedProgram([join(base, "plain", "rootsnap")], []));
   assert.ok(itself instanceof RootsnapError);
   assert.match(
     itself.hint ?? "",
     /^make it root's alone: chown root \S*plain\/rootsnap && chmod 0755 /,
   );
 });
+
+/** The argv prefix the package's units run. */
+const PROGRAM = ["/usr/bin/node", "/usr/bin/rootsnap"];
 
 const GRUB_CFG = "menuentry 'Debian GNU/Linux' {\n}\n";
 const WITH_ENTRY = `${GRUB_CFG}menuentry 'x' $menuentry_id_option 'rootsnap-boot' {\n}\n`;
@@ -473,7 +538,7 @@ function system(fail: (argv: readonly string[]) => Reply | undefined = () => und
 
 function lifecycle(schedule?: string) {
   return {
-    files: lifecycleFiles("/usr/bin/rootsnap", { managers: ["apt"], schedule }),
+    files: lifecycleFiles(PROGRAM, { managers: ["apt"], schedule }),
     missingDirectories: ["/etc/apt/apt.conf.d"],
   };
 }
@@ -508,7 +573,7 @@ test("a setup whose grub-mkconfig, grub-script-check or systemctl enable fails l
         s.files,
         testEffects(s.fake.runner, { files: s.files }),
         GRUB,
-        "/usr/bin/rootsnap",
+        PROGRAM,
         lifecycle("daily"),
         (m) => warned.push(m),
       ),
@@ -557,7 +622,7 @@ test("a re-run of setup that fails puts the previous install back", async () => 
     s.files,
     testEffects(s.fake.runner, { dryRun: false, files: s.files }),
     GRUB,
-    "/usr/bin/rootsnap",
+    PROGRAM,
     lifecycle(),
   );
   // What systemctl enable and restart did on the first run.
@@ -588,7 +653,7 @@ test("a re-run of setup that fails puts the previous install back", async () => 
       s.files,
       testEffects(failing.runner, { files: s.files }),
       GRUB,
-      "/usr/bin/rootsnap",
+      PROGRAM,
       lifecycle("daily"),
     ),
   );
@@ -627,7 +692,7 @@ test("an undo that fails itself says what is left and keeps the record for unins
       stuck,
       testEffects(s.fake.runner, { dryRun: false, files: stuck }),
       GRUB,
-      "/usr/bin/rootsnap",
+      PROGRAM,
       lifecycle(),
       (m) => warned.push(m),
     ),
@@ -652,7 +717,7 @@ test("a missing /etc/grub.d is refused with exit 69 before anything is written",
       s.files,
       testEffects(s.fake.runner, { dryRun: false, files: s.files }),
       GRUB,
-      "/usr/bin/rootsnap",
+      PROGRAM,
       lifecycle(),
     ),
   );
@@ -700,7 +765,7 @@ test("setup, also a dry run, refuses a program in a world-writable directory: ex
       dmTables: {},
       failures: {},
     });
-    const io = testIo(fake.runner, { bootFiles: files, executable: program });
+    const io = testIo(fake.runner, { bootFiles: files, program: () => ["/bin/sh", program] });
     t.after(() => {
       rmSync(dirname(io.lockPath), { recursive: true, force: true });
     });
@@ -725,18 +790,21 @@ test("setup, also a dry run, refuses a program in a world-writable directory: ex
 
 test("next-boot and boot-finish write no boot plan that hands over to an untrusted program", async (t) => {
   const { program } = untrusted(t);
-  const { files, data } = memoryFiles({
-    "/etc/systemd/system/rootsnap-boot.service": "[Service]\n",
-    [STATE_PATH]: JSON.stringify({ executable: program }),
-  });
-  const fake = fakeRunner(() => ({}));
-  const context = testContext(fake.runner);
-  const kept = await keepBootPlan(context, files, "/usr/local/bin/rootsnap");
-  assert.equal(kept.warnings.length, 1);
-  assert.match(
-    kept.warnings[0] ?? "",
-    new RegExp(`not updated: rootsnap will not make root run ${program}`),
-  );
-  assert.ok(!data.has(BOOT_PLAN_PATH), "no plan written");
-  assert.deepEqual(fake.calls, [], "nothing planned");
+  // As setup records it, and as a setup before the Node prefix did.
+  for (const state of [{ program: ["/bin/sh", program] }, { executable: program }]) {
+    const { files, data } = memoryFiles({
+      "/etc/systemd/system/rootsnap-boot.service": "[Service]\n",
+      [STATE_PATH]: JSON.stringify(state),
+    });
+    const fake = fakeRunner(() => ({}));
+    const context = testContext(fake.runner);
+    const kept = await keepBootPlan(context, files, PROGRAM);
+    assert.equal(kept.warnings.length, 1);
+    assert.match(
+      kept.warnings[0] ?? "",
+      new RegExp(`not updated: rootsnap will not make root run ${program}`),
+    );
+    assert.ok(!data.has(BOOT_PLAN_PATH), "no plan written");
+    assert.deepEqual(fake.calls, [], "nothing planned");
+  }
 });

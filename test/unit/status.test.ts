@@ -219,7 +219,10 @@ test("boot-finish still finishes the merges nothing polled, and removes the left
   const context = testContext(fake.runner, {
     fs: memoryFs({ ...MOUNTINFO, "/proc/stat": "btime 1767607200\n" }),
   });
-  const result = await bootFinish(context, memoryFiles({}).files, "/usr/local/bin/rootsnap");
+  const result = await bootFinish(context, memoryFiles({}).files, [
+    "/usr/bin/node",
+    "/usr/bin/rootsnap",
+  ]);
   assert.deepEqual(result.mergesFinished, ["vg0/root-before-upgrade"]);
   const changed = changes(fake.calls);
   assert.deepEqual(changed.slice(0, 2), [
