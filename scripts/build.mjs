@@ -5,7 +5,10 @@
 // modules: as an ES module it takes them from process.getBuiltinModule (Node 20.16+,
 // 22.3+) at once, and only older Nodes wait for import("node:module") and createRequire.
 import { build } from "esbuild";
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
 
@@ -37,3 +40,46 @@ await build({
   define: { ROOTSNAP_VERSION: JSON.stringify(pkg.version) },
   logLevel: "warning",
 });
+
+/** The date the man pages carry: SOURCE_DATE_EPOCH, else the last commit's, else today's. */
+function buildDate() {
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  if (epoch !== undefined && /^\d+$/.test(epoch))
+    return new Date(Number(epoch) * 1000).toISOString().slice(0, 10);
+  try {
+    const day = execFileSync("git", ["log", "-1", "--format=%cs"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+    if (/^\d{4}-\d\d-\d\d$/.test(day)) return day;
+  } catch {
+    // Not a git checkout (a source tarball): today.
+  }
+  return new Date().toISOString().slice(0, 10);
+}
+
+// The man pages, completions and example configuration, from the same tables as the help;
+// made here so none of their text is in the bundle's start-up path.
+const generator = await build({
+  entryPoints: ["src/cli/assets.ts"],
+  bundle: true,
+  platform: "node",
+  target: "node18.19",
+  format: "esm",
+  write: false,
+  define: { ROOTSNAP_VERSION: JSON.stringify(pkg.version) },
+  logLevel: "warning",
+});
+const temporary = join("dist", `.assets-${process.pid}.mjs`);
+writeFileSync(temporary, generator.outputFiles[0].contents);
+try {
+  const { assets } = await import(pathToFileURL(join(process.cwd(), temporary)).href);
+  for (const asset of assets(pkg.version, buildDate())) {
+    const target = join("dist", asset.path);
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(`${target}.tmp`, asset.text);
+    renameSync(`${target}.tmp`, target);
+  }
+} finally {
+  rmSync(temporary, { force: true });
+}
