@@ -55,15 +55,8 @@ export async function setup(
     files: [...lifecycleFiles(program, { managers, schedule }), plan.file],
     missingDirectories: missing,
   };
-  const installed = await setupBoot(
-    files,
-    context.effects,
-    grub,
-    program,
-    lifecycle,
-    (message) => {
-      context.output.warn(message);
-    },
-  );
+  const installed = await setupBoot(files, context.effects, grub, program, lifecycle, (message) => {
+    context.output.warn(message);
+  });
   return { ...installed, warnings: [...installed.warnings, ...unplannedWarning(plan.unplanned)] };
 }

@@ -350,18 +350,16 @@ test("the plan is regenerated from create's planning, and a set that cannot be p
     failures: {},
   };
   const { files, data } = planFiles({ "/usr/bin/rootsnap": "program" });
-  const dry = await refreshBootPlan(
-    planContext(system, true, files),
-    files,
-    ["/usr/bin/node", "/usr/bin/rootsnap"],
-  );
+  const dry = await refreshBootPlan(planContext(system, true, files), files, [
+    "/usr/bin/node",
+    "/usr/bin/rootsnap",
+  ]);
   assert.equal(dry.change?.before, undefined);
   assert.ok(!data.has(BOOT_PLAN_PATH), "a dry run writes nothing");
-  const made = await refreshBootPlan(
-    planContext(system, false, files),
-    files,
-    ["/usr/bin/node", "/usr/bin/rootsnap"],
-  );
+  const made = await refreshBootPlan(planContext(system, false, files), files, [
+    "/usr/bin/node",
+    "/usr/bin/rootsnap",
+  ]);
   const text = data.get(BOOT_PLAN_PATH) ?? "";
   assert.equal(made.change?.after, text);
   assert.equal(made.unplanned, undefined);
@@ -371,11 +369,10 @@ test("the plan is regenerated from create's planning, and a set that cannot be p
   // rootsnap's script is a source of the plan; the Node that runs it is not.
   assert.match(text, /sha256sum -- \/etc\/rootsnap\/rootsnap\.toml \/usr\/bin\/rootsnap /);
   assert.match(text, /^rootsnap\(\) \{ \/usr\/bin\/node \/usr\/bin\/rootsnap "\$@"; \}$/m);
-  const again = await refreshBootPlan(
-    planContext(system, false, files),
-    files,
-    ["/usr/bin/node", "/usr/bin/rootsnap"],
-  );
+  const again = await refreshBootPlan(planContext(system, false, files), files, [
+    "/usr/bin/node",
+    "/usr/bin/rootsnap",
+  ]);
   assert.equal(again.change, undefined, "nothing changed, nothing written");
   const full: FakeSystem = {
     ...system,
@@ -383,11 +380,10 @@ test("the plan is regenerated from create's planning, and a set that cannot be p
       rows.map((row) => ({ ...row, vg_free: "0", vg_free_count: "0" })),
     ),
   };
-  const none = await refreshBootPlan(
-    planContext(full, false, files),
-    files,
-    ["/usr/bin/node", "/usr/bin/rootsnap"],
-  );
+  const none = await refreshBootPlan(planContext(full, false, files), files, [
+    "/usr/bin/node",
+    "/usr/bin/rootsnap",
+  ]);
   assert.match(none.unplanned ?? "", /not enough space/);
   assert.match(unplannedReason(data.get(BOOT_PLAN_PATH) ?? "") ?? "", /not enough space/);
   assert.doesNotMatch(data.get(BOOT_PLAN_PATH) ?? "", /lvcreate/);

@@ -99,7 +99,10 @@ test("the units keep the default target and never hold up the boot", () => {
   );
   assert.doesNotMatch(boot?.text ?? "", /systemd\.unit=|Requires=/);
   assert.equal(boot?.wantedBy, "local-fs.target");
-  assert.match(finish?.text ?? "", /^ExecStart=\/usr\/bin\/node \/usr\/bin\/rootsnap boot-finish$/m);
+  assert.match(
+    finish?.text ?? "",
+    /^ExecStart=\/usr\/bin\/node \/usr\/bin\/rootsnap boot-finish$/m,
+  );
 });
 
 test("unified diff of a new file and of a changed line", () => {

@@ -146,7 +146,7 @@ test("rootsnap --help and rootsnap help list every visible verb and no hidden on
   for (const name of VERB_NAMES)
     assert.equal(
       new RegExp(`^  ${name} `, "m").test(global.out),
-      VERBS[name].hidden !== true,
+      !VERBS[name].hidden,
       `${name} in rootsnap --help`,
     );
 });

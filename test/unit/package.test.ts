@@ -6,8 +6,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } f
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { before, test, type TestContext } from "node:test";
+import { fileURLToPath } from "node:url";
 
-const REPO = join(import.meta.dirname, "..", "..");
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const version = (
   JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string }
 ).version;

@@ -137,7 +137,10 @@ test("list shows a temporary set as such: temporary in JSON, and in the table's 
     lockPath: "/nonexistent",
   });
   assert.equal(await main(["list"], table), 0);
-  assert.match(table.stdoutText, /\nbackup-20260104-090000\s+temporary\s+2026-01-04 \d\d:00:00 [+-]\d\d:\d\d/);
+  assert.match(
+    table.stdoutText,
+    /\nbackup-20260104-090000\s+temporary\s+2026-01-04 \d\d:00:00 [+-]\d\d:\d\d/,
+  );
   assert.match(table.stdoutText, /\nweekly\s+manual\s/);
 });
 
