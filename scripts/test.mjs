@@ -36,6 +36,16 @@ for (const suite of wanted) {
   found += files.length;
   if (files.length === 0) continue;
   const scratch = suite === "unit" ? mkdtempSync(join(tmpdir(), "rootsnap-unit-")) : undefined;
+  // The guests install the package; built once here, not by each of the files side by side.
+  let env = scratch ? { ...process.env, TMPDIR: scratch } : process.env;
+  if (suite === "vm") {
+    const built = spawnSync(process.execPath, ["scripts/package.mjs"], { stdio: "inherit" });
+    if (built.status !== 0) {
+      console.error("npm run package failed: the VM tests install its .deb");
+      process.exit(1);
+    }
+    env = { ...env, ROOTSNAP_DEB_BUILT: "1" };
+  }
   const r = spawnSync(
     process.execPath,
     [
@@ -46,7 +56,7 @@ for (const suite of wanted) {
       "--test-reporter=spec",
       ...files,
     ],
-    { stdio: "inherit", env: scratch ? { ...process.env, TMPDIR: scratch } : process.env },
+    { stdio: "inherit", env },
   );
   if (r.status !== 0) status = r.status ?? 1;
   if (scratch !== undefined) {

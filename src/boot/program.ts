@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { ExitCode, RootsnapError } from "../system/errors.ts";
 import type { PackageManager } from "./lifecycle-units.ts";
 import { shellQuote } from "../system/runner.ts";
-import { DEFAULT_EXECUTABLE, DEFAULT_NODE } from "../system/paths.ts";
+import { DEFAULT_EXECUTABLE, DEFAULT_NODE, LOCAL_EXECUTABLE } from "../system/paths.ts";
 
 export interface PathEntry {
   readonly kind: "file" | "directory" | "symlink" | "other";
@@ -140,7 +140,7 @@ function hint(word: string, runner: boolean, problem: LocationProblem | undefine
     return `make it root's alone: chown root ${path} && chmod go-w ${path}`;
   if (runner)
     return `run setup with a Node only root can change (apt-get install nodejs): ${DEFAULT_NODE} ${DEFAULT_EXECUTABLE} setup`;
-  return `install it root-owned: install -m 0755 ${shellQuote(word)} ${DEFAULT_EXECUTABLE}, then run ${DEFAULT_EXECUTABLE} setup`;
+  return `install it root-owned: install -m 0755 ${shellQuote(word)} ${LOCAL_EXECUTABLE}, then run ${LOCAL_EXECUTABLE} setup`;
 }
 
 /**

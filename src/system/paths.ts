@@ -25,6 +25,9 @@ export const BOOT_COPY_DIR = "/var/lib/rootsnap/boot";
 /** Where the package installs rootsnap. */
 export const DEFAULT_EXECUTABLE = "/usr/bin/rootsnap";
 
+/** Where an admin puts a rootsnap that no package installed. */
+export const LOCAL_EXECUTABLE = "/usr/local/bin/rootsnap";
+
 /** The Node the package's rootsnap runs on. */
 export const DEFAULT_NODE = "/usr/bin/node";
 

@@ -107,7 +107,7 @@ async function rootsnapRun(m: Machine): Promise<number> {
  */
 async function rootsnapRss(m: Machine): Promise<number> {
   await m.spawn(
-    "rm -f /tmp/hwm; p=; while [ -z \"$p\" ]; do p=$(pgrep -o -f '^node /usr/local/bin/rootsnap backup'); sleep 0.1; done; " +
+    "rm -f /tmp/hwm; p=; while [ -z \"$p\" ]; do p=$(pgrep -o -f '^/usr/bin/node /usr/bin/rootsnap backup'); sleep 0.1; done; " +
       "while [ -e /proc/$p ]; do grep VmHWM /proc/$p/status >> /tmp/hwm 2>/dev/null; sleep 1; done",
   );
   await timed(m, ROOTSNAP_BACKUP);

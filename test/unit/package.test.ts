@@ -85,12 +85,15 @@ test("the .deb holds the program, both man pages, the completions and the doc fi
 
 test("lintian passes the .deb, every override with its reason", (t) => {
   if (!have(t, "lintian")) return;
+  // lintian leaves files in its TMPDIR.
+  const scratch = mkdtempSync(join(tmpdir(), "rootsnap-lintian-"));
+  t.after(() => {
+    rmSync(scratch, { recursive: true, force: true });
+  });
   const result = spawnSync(
     "lintian",
     ["--pedantic", "--fail-on", "error,warning,info,pedantic", deb],
-    {
-      encoding: "utf8",
-    },
+    { encoding: "utf8", env: { ...process.env, TMPDIR: scratch } },
   );
   const tags = result.stdout.split("\n").filter((line) => /^[EWIPX]: /.test(line));
   assert.deepEqual(tags, [], result.stdout);

@@ -497,7 +497,7 @@ test("the location check on real directories: a non-root owner, o+w, g+w, links,
   );
   assert.match(
     refused.hint ?? "",
-    /^install it root-owned: install -m 0755 .*open\/rootsnap \/usr\/bin\/rootsnap/,
+    /^install it root-owned: install -m 0755 .*open\/rootsnap \/usr\/local\/bin\/rootsnap/,
   );
   // The program file itself: put right where it is.
   const itself = await failure(requireTrustedProgram([join(base, "plain", "rootsnap")], []));

@@ -88,8 +88,8 @@ test(
 
       say("a program in a world-writable directory, in a user's directory, behind a link");
       await m.sh(
-        `mkdir -m 1777 /tmp/x && cp /usr/local/bin/rootsnap /tmp/x/ &&
-         mkdir -p /opt/user && chown 1000:1000 /opt/user && cp /usr/local/bin/rootsnap /opt/user/ &&
+        `mkdir -m 1777 /tmp/x && cp /usr/bin/rootsnap /tmp/x/ &&
+         mkdir -p /opt/user && chown 1000:1000 /opt/user && cp /usr/bin/rootsnap /opt/user/ &&
          ln -s /tmp/x/rootsnap /usr/local/bin/rootsnap-link`,
       );
       const open =
@@ -108,7 +108,8 @@ test(
         pristine,
         "/usr/local/bin/rootsnap-link",
         "--yes",
-        /run \/usr\/local\/bin\/rootsnap-link: \/tmp\/x is writable by group and others/,
+        // Followed to the file it names: that is what the units would run.
+        /run \/tmp\/x\/rootsnap: \/tmp\/x is writable by group and others/,
       );
       await m.sh("rm -r /tmp/x /opt/user /usr/local/bin/rootsnap-link");
 
@@ -149,31 +150,34 @@ test(
       say("a program at /opt/root snap/rootsnap");
       const program = "'/opt/root snap/rootsnap'";
       await m.sh(
-        `mkdir -p '/opt/root snap' && install -m 0755 /usr/local/bin/rootsnap ${program} &&
-         rm /usr/local/bin/rootsnap && ${program} setup --yes </dev/null`,
+        `mkdir -p '/opt/root snap' && install -m 0755 /usr/bin/rootsnap ${program} &&
+         mv /usr/bin/rootsnap /root/rootsnap.packaged && ${program} setup --yes </dev/null`,
         { timeoutMs: 600_000 },
       );
       const quoted = await m.sh(
         `systemd-analyze verify /etc/systemd/system/rootsnap-*.service /etc/systemd/system/rootsnap-*.timer && echo verified
          systemctl show -p ExecStart rootsnap-finish.service rootsnap-boot.service rootsnap-watch.service
          apt-config dump DPkg::Pre-Invoke
-         grep '^rootsnap=' /etc/rootsnap/boot-plan.sh
+         grep '^rootsnap()' /etc/rootsnap/boot-plan.sh
          systemctl start rootsnap-finish.service; systemctl show -p Result rootsnap-finish.service`,
         { timeoutMs: 300_000 },
       );
       say(quoted.trim());
       assert.match(quoted, /^verified$/m);
-      assert.match(quoted, /argv\[\]=\/opt\/root snap\/rootsnap boot-finish ;/);
-      assert.match(quoted, /argv\[\]=\/opt\/root snap\/rootsnap watch --follow ;/);
+      assert.match(quoted, /argv\[\]=\/usr\/bin\/node \/opt\/root snap\/rootsnap boot-finish ;/);
+      assert.match(quoted, /argv\[\]=\/usr\/bin\/node \/opt\/root snap\/rootsnap watch --follow ;/);
       assert.match(
         quoted,
-        /argv\[\]=\/bin\/sh -c \[ -r \/etc\/rootsnap\/boot-plan\.sh \] && exec \/bin\/sh \/etc\/rootsnap\/boot-plan\.sh; exec '\/opt\/root snap\/rootsnap' create --kind boot ;/,
+        /argv\[\]=\/bin\/sh -c \[ -r \/etc\/rootsnap\/boot-plan\.sh \] && exec \/bin\/sh \/etc\/rootsnap\/boot-plan\.sh; exec \/usr\/bin\/node '\/opt\/root snap\/rootsnap' create --kind boot ;/,
       );
       assert.match(
         quoted,
-        /^DPkg::Pre-Invoke:: "if \[ -x '\/opt\/root snap\/rootsnap' \]; then '\/opt\/root snap\/rootsnap' hook apt; fi";$/m,
+        /^DPkg::Pre-Invoke:: "if \[ -x \/usr\/bin\/node \] && \[ -f '\/opt\/root snap\/rootsnap' \]; then \/usr\/bin\/node '\/opt\/root snap\/rootsnap' hook apt; fi";$/m,
       );
-      assert.match(quoted, /^rootsnap='\/opt\/root snap\/rootsnap'$/m);
+      assert.match(
+        quoted,
+        /^rootsnap\(\) \{ \/usr\/bin\/node '\/opt\/root snap\/rootsnap' "\$@"; \}$/m,
+      );
       assert.match(quoted, /^Result=success$/m, "systemd ran the program");
 
       const deb = await makeDeb(m, "rootsnap-harden");
@@ -187,7 +191,12 @@ test(
         ["pre-update"],
         "the hook ran the program",
       );
-      await m.sh(`${program} uninstall --yes </dev/null`, { timeoutMs: 600_000 });
+      await m.sh(
+        `${program} uninstall --yes </dev/null && mv /root/rootsnap.packaged /usr/bin/rootsnap`,
+        {
+          timeoutMs: 600_000,
+        },
+      );
       assert.equal(await listing(m), pristine, "uninstall leaves nothing");
     });
   },

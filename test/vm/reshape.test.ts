@@ -209,7 +209,7 @@ async function killedBackupLeavesNoLock(m: Machine): Promise<void> {
   say("kill -9 a rootsnap backup of a temporary set while it holds the lock (tar runs)");
   await startBackup(m, "--to /backup/killed.tar.zst", "kill");
   const pid = Number(
-    (await m.sh("pgrep -o -f '^node /usr/local/bin/rootsnap backup'")).trim().split("\n")[0],
+    (await m.sh("pgrep -o -f '^/usr/bin/node /usr/bin/rootsnap backup'")).trim().split("\n")[0],
   );
   say(`rootsnap backup: pid ${pid}; lock held: ${String(await lockHeld(m))}`);
   await m.sh(

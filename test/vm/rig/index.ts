@@ -1,6 +1,6 @@
 // What VM scenarios use: whether VMs can run here, a machine that is always cleaned up,
 // and rootsnap installed into a guest the way a user installs it.
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { run } from "../../../src/system/runner.ts";
@@ -77,10 +77,33 @@ export async function buildBundle(): Promise<string> {
   return bundle;
 }
 
-/** Installs the bundle into the guest as the README tells users to. */
+let packageBuilt = process.env.ROOTSNAP_DEB_BUILT === "1";
+
+/** Builds dist/rootsnap_VERSION_all.deb once per run (scripts/test.mjs builds it for all). */
+export async function buildPackage(): Promise<string> {
+  const { version } = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as {
+    version: string;
+  };
+  const deb = join(REPO, "dist", `rootsnap_${version}_all.deb`);
+  if (!packageBuilt) {
+    await run([process.execPath, join(REPO, "scripts", "package.mjs")], { cwd: REPO });
+    packageBuilt = true;
+  }
+  if (!existsSync(deb) || statSync(deb).size === 0) throw new Error(`no package at ${deb}`);
+  return deb;
+}
+
+/**
+ * Installs rootsnap as users do: apt-get installs the .deb, its dependencies resolved from
+ * the guest's own packages.
+ */
 export async function installRootsnap(m: Machine): Promise<void> {
-  const bundle = await buildBundle();
-  await m.copyIn(bundle, "/tmp/rootsnap.mjs");
-  await m.sh("install -m 0755 /tmp/rootsnap.mjs /usr/local/bin/rootsnap && rm /tmp/rootsnap.mjs");
+  const deb = await buildPackage();
+  await m.copyIn(deb, "/tmp/rootsnap_all.deb");
+  const out = await m.sh(
+    "cd /tmp && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download ./rootsnap_all.deb 2>&1 </dev/null && rm rootsnap_all.deb",
+    { timeoutMs: 300_000 },
+  );
+  if (!/rootsnap doctor/.test(out)) throw new Error(`the package said nothing of setup:\n${out}`);
   await m.sh("rootsnap --version");
 }

@@ -216,7 +216,7 @@ export async function backupRestoreCycle(
 
 /** Signals the running `rootsnap backup` (node's command line; not the shells around it). */
 export function signalRootsnap(signal: string): string {
-  return `pkill -${signal} -f '^node /usr/local/bin/rootsnap backup'`;
+  return `pkill -${signal} -f '^/usr/bin/node /usr/bin/rootsnap backup'`;
 }
 
 /** Starts rootsnap backup in the background, waits until its tree is mounted. */
