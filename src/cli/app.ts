@@ -208,8 +208,18 @@ function wantsJson(argv: readonly string[]): boolean {
   return (end === -1 ? argv : argv.slice(0, end)).includes("--json");
 }
 
-export async function main(argv: readonly string[], io: Io): Promise<number> {
+export async function main(argv: readonly string[], given: Io): Promise<number> {
   let call: Invocation | undefined;
+  // With --json, stdout carries one document: a verb that printed its own and then failed
+  // (doctor with a failed check) gets no error document after it.
+  let printed = false;
+  const io: Io = {
+    ...given,
+    stdout: (text: string) => {
+      printed = true;
+      given.stdout(text);
+    },
+  };
   try {
     call = parseCommandLine(argv);
     if (call.kind === "help")
@@ -220,7 +230,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     return ExitCode.ok;
   } catch (error) {
     // A command line that did not parse still asked for JSON if --json is among its options.
-    const asJson = call?.kind === "verb" ? call.flags.json : wantsJson(argv);
+    const asJson = !printed && (call?.kind === "verb" ? call.flags.json : wantsJson(argv));
     return report(io, error, call?.kind === "verb" && call.flags.verbose, asJson);
   }
 }

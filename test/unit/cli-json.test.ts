@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { main, type Io } from "../../src/cli/app.ts";
 import type { RepairResult } from "../../src/commands/repair.ts";
 import type { RestoreResult } from "../../src/commands/restore.ts";
-import { fakeRunner, testIo, type TestIo } from "./helpers.ts";
+import { fakeLvm, fakeRunner, sample, testIo, type TestIo } from "./helpers.ts";
 
 /** Runs rootsnap with every function of the verb's module returning `result`. */
 async function returning(
@@ -109,4 +109,22 @@ test("<N> prefixes only when main() is told stderr is the journal", async () => 
   assert.match(journal.stderrText, /^<3>rootsnap: error: unknown verb/);
   const noted = await returning(["repair"], REPAIR, { stderrIsJournal: true });
   assert.match(noted.stderrText, /^<4>rootsnap: warning: .*\n<6>merge of /);
+});
+
+test("doctor --json with a failed check prints one document, the checks, and exits 1", async () => {
+  const fake = fakeLvm({
+    lvs: sample("handwritten-lvm2-2.03.16/two-vgs/sets/lvs.json"),
+    vgs: sample("handwritten-lvm2-2.03.16/two-vgs/sets/vgs.json"),
+    dmTables: {},
+    failures: {},
+  });
+  const io = testIo(fake.runner);
+  assert.equal(await main(["doctor", "--json"], io), 1);
+  const document = JSON.parse(io.stdoutText) as {
+    version: number;
+    checks: { name: string; status: string }[];
+  };
+  assert.equal(document.version, 1);
+  assert.ok(document.checks.some((check) => check.status === "fail"));
+  assert.match(io.stderrText, /^rootsnap: error: \d+ check\(s\) failed/m);
 });
