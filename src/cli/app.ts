@@ -112,7 +112,7 @@ function requireRoot(io: Io, verb: string): void {
     throw new RootsnapError(
       ExitCode.notRoot,
       `rootsnap ${verb} needs root privileges to run lvm`,
-      `run as root: sudo rootsnap ${verb} ...`,
+      `run it as root, for example: su -c 'rootsnap ${verb} ...'`,
     );
   }
 }

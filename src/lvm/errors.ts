@@ -73,11 +73,7 @@ export class LvmError extends RootsnapError {
     super(
       error.notFound ? ExitCode.unavailable : ExitCode.failed,
       describeFailure(error, complaint(error), meaning),
-      error.notFound
-        ? lvm2
-          ? "install lvm2 (apt-get install lvm2)"
-          : installHint(error.argv[0])
-        : undefined,
+      error.notFound ? installHint(error.argv[0]) : undefined,
       { cause: error },
     );
     this.name = "LvmError";

@@ -219,7 +219,7 @@ test("--config naming a directory is exit 78: name the file", async () => {
 
 test("not root is exit 77 with the hint to run as root", async () => {
   const run = await rootsnap(["list"], system(), { geteuid: () => 1000 });
-  assertRefused(run, ExitCode.notRoot, /needs root privileges.*hint: run as root/);
+  assertRefused(run, ExitCode.notRoot, /needs root privileges.*hint: run it as root/);
   assert.deepEqual(run.calls, []);
 });
 

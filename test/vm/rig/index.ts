@@ -101,7 +101,7 @@ export async function installRootsnap(m: Machine): Promise<void> {
   const deb = await buildPackage();
   await m.copyIn(deb, "/tmp/rootsnap_all.deb");
   const out = await m.sh(
-    "cd /tmp && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download ./rootsnap_all.deb 2>&1 </dev/null && rm rootsnap_all.deb",
+    "DEBIAN_FRONTEND=noninteractive apt-get install -y /tmp/rootsnap_all.deb 2>&1 </dev/null && rm /tmp/rootsnap_all.deb",
     { timeoutMs: 300_000 },
   );
   if (!/rootsnap doctor/.test(out)) throw new Error(`the package said nothing of setup:\n${out}`);
