@@ -2,7 +2,7 @@
 // Everything from the outside world comes through Io, so tests run it in-process.
 import { DEFAULT_CONFIG_PATH } from "../system/paths.ts";
 import type { Context, Output } from "../system/context.ts";
-import { ExitCode, oneLine, RootsnapError, UsageError } from "../system/errors.ts";
+import { ConfigError, ExitCode, oneLine, RootsnapError, UsageError } from "../system/errors.ts";
 import { Effects } from "../system/effects.ts";
 import { nodeBootFiles, type BootFiles } from "../system/files.ts";
 import type { FileSystem } from "../system/fs.ts";
@@ -148,10 +148,30 @@ function lockNow(io: Io, context: Context): Promise<Lock | string> {
   );
 }
 
+/**
+ * A --config FILE that does not load is exit 78 for every verb, before it does anything; a
+ * default file with a mistake is a warning for the verbs that do not read it (the others
+ * refuse it themselves).
+ */
+async function checkConfig(call: VerbInvocation, context: Context): Promise<void> {
+  const reads = (VERBS[call.verb].globals as readonly string[]).includes("config");
+  if (call.flags.config === undefined && reads) return;
+  const { loadConfig } = await import("../config/config.ts");
+  try {
+    await loadConfig(context.fs, context.configPath, call.flags.config !== undefined);
+  } catch (error) {
+    if (call.flags.config !== undefined || !(error instanceof ConfigError)) throw error;
+    context.output.warn(
+      `${oneLine(error.message)} (${call.verb} does not read it; the verbs that do refuse it until it is fixed)`,
+    );
+  }
+}
+
 async function dispatch(io: Io, call: VerbInvocation): Promise<void> {
   const verb = VERBS[call.verb];
   if (verb.root) requireRoot(io, call.verb);
   const context = contextFor(io, call);
+  await checkConfig(call, context);
   const env: VerbEnv = {
     io,
     context,

@@ -237,7 +237,11 @@ async function readConfigText(
 export async function loadConfig(fs: FileSystem, path: string, named: boolean): Promise<Config> {
   const source = await readConfigText(fs, path, named);
   if (source === undefined) {
-    if (named) throw new ConfigError(`${path}: no such file`);
+    if (named)
+      throw new ConfigError(
+        `--config ${path}: no such file`,
+        `name an existing file, or leave --config out to read ${DEFAULT_CONFIG_PATH}`,
+      );
     return {
       path: undefined,
       defaultSize: defaultSize(),

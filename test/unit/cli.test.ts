@@ -902,3 +902,27 @@ test("with --json an error is also a document on stdout, and --version --json an
   const version = await rootsnap(["--version", "--json"], system(), { geteuid: () => 1000 });
   assert.deepEqual(JSON.parse(version.io.stdoutText), { version: 1, rootsnap: "dev" });
 });
+
+test("a --config that does not load is exit 78 for every verb; a default one with a typo warns where unread", async () => {
+  for (const argv of [["list"], ["status"], ["show", "nightly"], ["create", "--dry-run"]]) {
+    const missing = await rootsnap([...argv, "--config", "/nope.toml"]);
+    assertRefused(missing, ExitCode.config, /--config \/nope\.toml: no such file/);
+    assert.deepEqual(missing.changed, [], `${argv.join(" ")} changed nothing`);
+  }
+  const fs = memoryFs({
+    ...MOUNTINFO,
+    "/etc/rootsnap/rootsnap.toml": '[defaults]\nsise = "10%ORIGIN"\n',
+    "/tmp/bad.toml": "[defaults\n",
+  });
+  const broken = await rootsnap(["list", "--config", "/tmp/bad.toml"], system(), { fs });
+  assertRefused(broken, ExitCode.config, /\/tmp\/bad\.toml:1: /);
+  const listed = await rootsnap(["list"], system(), { fs });
+  assert.equal(listed.code, 0, listed.io.stderrText);
+  assert.match(
+    listed.io.stderrText,
+    /^rootsnap: warning: .*rootsnap\.toml.*unknown key "sise".*list does not read it/m,
+  );
+  assert.equal(listed.io.stderrText.trimEnd().split("\n").length, 1, "one line");
+  const created = await rootsnap(["create", "--dry-run"], system(), { fs });
+  assert.equal(created.code, ExitCode.config, "a verb that reads it refuses it");
+});

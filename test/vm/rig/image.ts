@@ -73,6 +73,9 @@ function mmdebstrapArgv(layout: Layout, dir: string, mirror: string): string[] {
     "--dpkgopt=path-exclude=/usr/share/locale/*",
     "--dpkgopt=path-exclude=/usr/share/doc/*",
     "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+    // Small images keep no documentation, but rootsnap's own: scenarios read it as admins do.
+    "--dpkgopt=path-include=/usr/share/man/man[58]/rootsnap*",
+    "--dpkgopt=path-include=/usr/share/doc/rootsnap/*",
     layout.suite,
     dir,
     `deb ${mirror} ${layout.suite} main`,
