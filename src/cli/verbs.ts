@@ -587,9 +587,13 @@ export const VERBS = {
       size: "the temporary set's size policy (as create takes it)",
     },
     globals: ["config", "wait"],
-    root: true,
-    // A verify only reads a file.
+    // A verify only reads a file: whoever can read the archive may check it.
+    root: false,
     lock: { unless: (options) => options.verify !== undefined },
+    prepare: ({ options, requireRoot }) => {
+      if (options.verify === undefined) requireRoot();
+      return Promise.resolve();
+    },
     check: (args, options, usage) => {
       const hint = `usage: rootsnap ${usage}`;
       if (options.verify !== undefined) {

@@ -926,3 +926,13 @@ test("a --config that does not load is exit 78 for every verb; a default one wit
   const created = await rootsnap(["create", "--dry-run"], system(), { fs });
   assert.equal(created.code, ExitCode.config, "a verb that reads it refuses it");
 });
+
+test("backup --verify needs no root, a backup does", async () => {
+  const user = { geteuid: () => 1000 };
+  const verify = await rootsnap(["backup", "--verify", "/nonexistent.tar.zst"], system(), user);
+  assert.notEqual(verify.code, ExitCode.notRoot, verify.io.stderrText);
+  assert.match(verify.io.stderrText, /nonexistent\.tar\.zst does not exist/);
+  assert.deepEqual(verify.calls, [], "no lvm for a verify");
+  const backup = await rootsnap(["backup", "nightly", "--to", "/tmp/x.tar"], system(), user);
+  assertRefused(backup, ExitCode.notRoot, /needs root privileges/);
+});
