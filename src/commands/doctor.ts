@@ -8,6 +8,8 @@ import { BOOT_UNIT } from "../boot/units.ts";
 import { initramfsPolling } from "../boot/initramfs.ts";
 import { mountAt, type Mount } from "../config/mounts.ts";
 import { RootsnapError } from "../system/errors.ts";
+import { installHint } from "../system/failure.ts";
+import { loadConfig } from "../config/config.ts";
 import type { LogicalVolume } from "../lvm/model.ts";
 import { makeSet, rootVolume } from "../lifecycle/make.ts";
 import { bootUnitInstalled } from "../lifecycle/boot-plan.ts";
@@ -32,6 +34,76 @@ async function tryRead(context: Context, argv: readonly string[]): Promise<strin
     return (await context.runner(argv)).stdout;
   } catch {
     return undefined;
+  }
+}
+
+interface Tool {
+  readonly argv: readonly string[];
+  /** What rootsnap cannot do without it; undefined: nothing works. */
+  readonly needed?: string;
+  /** The version from its --version output. */
+  readonly version?: RegExp;
+}
+
+/** The programs rootsnap runs, asked for their versions: whether each one is there. */
+const TOOLS: readonly Tool[] = [
+  { argv: ["lvm", "version"], version: /LVM version:\s*(\S+)/ },
+  { argv: ["dmsetup", "--version"], version: /Library version:\s*(\S+)/ },
+  { argv: ["flock", "--version"] },
+  { argv: ["systemctl", "--version"], version: /^systemd (\d+)/m, needed: "boot integration" },
+  { argv: ["tar", "--version"], version: /^tar \(GNU tar\) (\S+)/m, needed: "backup and restore" },
+  { argv: ["zstd", "--version"], version: /v(\d+\.\d+\.\d+)/, needed: "compressed backups" },
+];
+
+const THIN_TOOL: Tool = {
+  argv: ["thin_check", "-V"],
+  version: /^(\d+\.\d+\.\d+)/m,
+  needed: "thin pools at boot",
+};
+
+/** Each program rootsnap needs, found or not; a missing one is named with what to install. */
+async function toolsCheck(context: Context, thin: boolean): Promise<Check> {
+  const tools = thin ? [...TOOLS, THIN_TOOL] : TOOLS;
+  const found = await Promise.all(
+    tools.map(async (tool) => ({ tool, out: await tryRead(context, tool.argv) })),
+  );
+  const missing = found.filter(({ out }) => out === undefined).map(({ tool }) => tool);
+  if (missing.length === 0) {
+    const versions = found.map(({ tool, out }) => {
+      const version = tool.version?.exec(out ?? "")?.[1];
+      return version === undefined ? (tool.argv[0] ?? "") : `${tool.argv[0] ?? ""} ${version}`;
+    });
+    return { name: "tools", status: "ok", detail: versions.join(", ") };
+  }
+  const named = missing.map((tool) => {
+    const name = tool.argv[0] ?? "";
+    const what = tool.needed === undefined ? "" : ` (needed for ${tool.needed})`;
+    return `${name} not found${what}: ${installHint(name)}`;
+  });
+  const essential = missing.some((tool) => tool.needed === undefined || tool.argv[0] === "tar");
+  return { name: "tools", status: essential ? "fail" : "warn", detail: named.join("; ") };
+}
+
+/** Whether the configuration file loads, and what it makes of a set. */
+async function configCheck(context: Context): Promise<Check> {
+  try {
+    const config = await loadConfig(context.fs, context.configPath, context.configNamed);
+    if (config.path === undefined)
+      return {
+        name: "configuration",
+        status: "ok",
+        detail: `no ${context.configPath}: the defaults (a set holds the LV at /)`,
+      };
+    const volumes = config.volumes.map((volume) => volume.lv);
+    return {
+      name: "configuration",
+      status: "ok",
+      detail: `${config.path}: ${volumes.length === 0 ? "a set holds the LV at /" : `a set holds ${volumes.join(", ")}`}`,
+    };
+  } catch (error) {
+    if (!(error instanceof RootsnapError)) throw error;
+    const hint = error.hint === undefined ? "" : ` (${error.hint})`;
+    return { name: "configuration", status: "fail", detail: `${error.message}${hint}` };
   }
 }
 
@@ -303,10 +375,18 @@ export async function doctor(
   files: BootFiles = context.bootFiles ?? nodeBootFiles,
 ): Promise<Check[]> {
   const lvm = lvmOf(context);
-  const [lvs, mounts] = await Promise.all([lvm.logicalVolumes(), readMounts(context)]);
+  const mounts = await readMounts(context);
   const checks: Check[] = [];
+  // Without lvm every check still runs: the tools check says what to install.
+  const lvs = await lvm.logicalVolumes().catch((error: unknown) => {
+    if (!(error instanceof RootsnapError)) throw error;
+    return error;
+  });
+  checks.push(await toolsCheck(context, Array.isArray(lvs) && lvs.some((lv) => lv.pool)));
+  checks.push(await configCheck(context));
   let root: LogicalVolume | undefined;
   try {
+    if (!Array.isArray(lvs)) throw lvs;
     const name = rootVolume(lvs, mounts);
     root = lvs.find((lv) => lv.fullName === name);
     checks.push({
@@ -351,7 +431,7 @@ export async function doctor(
           detail: `${ambiguous.join("; ")}: a snapshot has the same UUID and LABEL; use /dev/mapper/VG-LV`,
         },
   );
-  checks.push(...(await grubChecks(context, files, mounts, lvs)));
+  checks.push(...(await grubChecks(context, files, mounts, Array.isArray(lvs) ? lvs : [])));
   checks.push(await shutdownCheck(context));
   return checks;
 }

@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { main, type Io } from "../../src/cli/app.ts";
 import type { RepairResult } from "../../src/commands/repair.ts";
 import type { RestoreResult } from "../../src/commands/restore.ts";
+import { CommandError } from "../../src/system/runner.ts";
 import { fakeLvm, fakeRunner, sample, testIo, type TestIo } from "./helpers.ts";
 
 /** Runs rootsnap with every function of the verb's module returning `result`. */
@@ -127,4 +128,37 @@ test("doctor --json with a failed check prints one document, the checks, and exi
   assert.equal(document.version, 1);
   assert.ok(document.checks.some((check) => check.status === "fail"));
   assert.match(io.stderrText, /^rootsnap: error: \d+ check\(s\) failed/m);
+});
+
+test("doctor without lvm still runs every check, and its tools check says what to install", async () => {
+  const fake = fakeLvm({ lvs: "", vgs: "", dmTables: {}, failures: {} });
+  const missing = new Set(["lvm", "lvs", "vgs", "dmsetup", "lvmconfig"]);
+  const io = testIo(async (argv, options) => {
+    if (missing.has(argv[0] ?? ""))
+      throw new CommandError({
+        argv,
+        code: null,
+        signal: null,
+        stdout: "",
+        stderr: "",
+        timedOut: false,
+        cause: Object.assign(new Error(`spawn ${argv[0] ?? ""} ENOENT`), { code: "ENOENT" }),
+      });
+    return fake.runner(argv, options);
+  });
+  assert.equal(await main(["doctor", "--json"], io), 1);
+  const { checks } = JSON.parse(io.stdoutText) as {
+    checks: { name: string; status: string; detail: string }[];
+  };
+  const tools = checks.find((check) => check.name === "tools");
+  assert.equal(tools?.status, "fail");
+  assert.match(tools?.detail ?? "", /lvm not found: .*lvm2/);
+  assert.match(tools?.detail ?? "", /dmsetup not found/);
+  assert.equal(checks.find((check) => check.name === "root on LVM")?.detail, "lvs not found");
+  for (const name of ["configuration", "space", "fstab", "boot loader", "shutdown"])
+    assert.ok(
+      checks.some((check) => check.name === name),
+      `the ${name} check ran`,
+    );
+  assert.equal(checks.find((check) => check.name === "configuration")?.status, "ok");
 });
