@@ -8,7 +8,6 @@ import { nodeBootFiles, type BootFiles } from "../system/files.ts";
 import type { FileSystem } from "../system/fs.ts";
 import { formatArgv, run, type Runner } from "../system/runner.ts";
 import { parseCommandLine, type Invocation } from "./args.ts";
-import { globalHelp, verbHelp } from "./help.ts";
 import { errorJson, versionJson } from "./json.ts";
 import { acquireLock, DEFAULT_LOCK_WAIT_SECONDS, type Lock } from "../system/lock.ts";
 import { sleep } from "../system/sleep.ts";
@@ -242,8 +241,11 @@ export async function main(argv: readonly string[], given: Io): Promise<number> 
   };
   try {
     call = parseCommandLine(argv);
-    if (call.kind === "help")
+    if (call.kind === "help") {
+      // The long help is loaded only when asked for: it is most of the bundle's text.
+      const { globalHelp, verbHelp } = await import("./help.ts");
       io.stdout(call.verb === undefined ? globalHelp() : verbHelp(call.verb));
+    }
     else if (call.kind === "version")
       io.stdout(call.json ? versionJson(rootsnapVersion()) : `rootsnap ${rootsnapVersion()}\n`);
     else await dispatch(io, call);

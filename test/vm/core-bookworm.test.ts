@@ -20,7 +20,7 @@ async function badInput(m: Machine): Promise<void> {
   say("bad input is refused with one line and its exit code, nothing changed");
   const nonRoot = await m.shResult("runuser -u nobody -- rootsnap list </dev/null");
   assert.equal(nonRoot.code, 77, nonRoot.stderr);
-  assert.match(nonRoot.stderr, /run as root/);
+  assert.match(nonRoot.stderr, /run it as root/);
   await refused(m, "frob", 64, /unknown verb/);
   await refused(m, "list --frob", 64, /unknown option --frob/);
   await refused(m, "create 'has space'", 64, /set name/);
