@@ -83,7 +83,13 @@ async function packageScenario(layout: LayoutName): Promise<void> {
       "DEBIAN_FRONTEND=noninteractive apt-get remove -y rootsnap 2>&1 </dev/null",
       { timeoutMs: 600_000 },
     );
-    say(removal.trim().split("\n").slice(-6).join(" | "));
+    say(
+      removal
+        .split(/[\r\n]+/)
+        .filter((line) => line !== "" && !line.startsWith("(Reading database"))
+        .slice(-4)
+        .join(" | "),
+    );
     assert.match(removal, /boot integration is removed/, "prerm ran rootsnap uninstall");
     assert.equal((await m.sh(LEFTOVERS)).trim(), "", "remove left no unit, hook or entry");
     assert.equal(await m.sh(BOOT_FILES), pristine, "the boot files are as before the install");
