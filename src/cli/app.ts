@@ -245,8 +245,7 @@ export async function main(argv: readonly string[], given: Io): Promise<number> 
       // The long help is loaded only when asked for: it is most of the bundle's text.
       const { globalHelp, verbHelp } = await import("./help.ts");
       io.stdout(call.verb === undefined ? globalHelp() : verbHelp(call.verb));
-    }
-    else if (call.kind === "version")
+    } else if (call.kind === "version")
       io.stdout(call.json ? versionJson(rootsnapVersion()) : `rootsnap ${rootsnapVersion()}\n`);
     else await dispatch(io, call);
     return ExitCode.ok;
