@@ -2,7 +2,15 @@
 // fails when a verb, an option or a configuration key is missing from any of them.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, chmodSync, mkdirSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
@@ -224,13 +232,70 @@ test("the bash completion completes verbs, options, set names, managers and path
   }
 });
 
-test("the zsh and fish completions parse, and fish completes verbs and set names", async (t) => {
+/**
+ * What zsh's completion system offers for the line, read from an interactive zsh in a
+ * pseudo-terminal: every match handed to compadd is written to a file.
+ */
+const ZSH_CAPTURE = String.raw`
+zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "PROMPT=''; fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -D"
+zpty -w z "zstyle ':completion:*' list-grouped false; zstyle ':completion:*' insert-tab false"
+zpty -w z 'compadd () { if [[ \${@[1,(i)(-|--)]} == *-(O|A|D)\ * ]]; then builtin compadd "$@"; return $?; fi; typeset -a hits; builtin compadd -A hits "$@"; (( $#hits )) && print -rl -- $hits >> '$1'/hits; builtin compadd "$@" }'
+zpty -w z "bindkey '^I' complete-word; print READY"
+zpty -r z line '*READY*'
+zpty -r z line '*READY*'
+zpty -w -n z "$2"$'\t\C-e\C-u'"print DONE"$'\n'
+zpty -r z line '*DONE*'
+zpty -r z line '*DONE*'
+zpty -d z
+`;
+
+function zshComplete(dir: string, line: string): string[] {
+  rmSync(join(dir, "hits"), { force: true });
+  execFileSync("zsh", ["-f", join(dir, "capture.zsh"), dir, line], {
+    cwd: dir,
+    timeout: 30_000,
+    env: { PATH: `${join(dir, "bin")}:/usr/bin:/bin`, HOME: dir, TERM: "dumb" },
+  });
+  const file = join(dir, "hits");
+  if (!existsSync(file)) return [];
+  // _files offers a file once per pattern it tries.
+  return [
+    ...new Set(
+      readFileSync(file, "utf8")
+        .split("\n")
+        .filter((w) => w !== ""),
+    ),
+  ];
+}
+
+test("the zsh completion completes verbs, options, set names, managers and paths", async (t) => {
+  if (!have(t, "zsh")) return;
+  const dir = mkdtempSync(join(tmpdir(), "rootsnap-zsh-"));
+  try {
+    await standIn(dir);
+    writeFileSync(join(dir, "_rootsnap"), page("completions/_rootsnap"));
+    execFileSync("zsh", ["-n", join(dir, "_rootsnap")]);
+    writeFileSync(join(dir, "capture.zsh"), ZSH_CAPTURE);
+    assert.deepEqual(zshComplete(dir, "rootsnap rev"), ["revert"]);
+    assert.deepEqual(zshComplete(dir, "rootsnap hook ").sort(), ["apt", "dnf", "pacman"]);
+    assert.deepEqual(zshComplete(dir, "rootsnap list --js"), ["--json"]);
+    assert.deepEqual(zshComplete(dir, "rootsnap create --kind=pre"), ["pre-update"]);
+    // Set names need root; anyone else quietly gets none.
+    const sets = zshComplete(dir, "rootsnap revert ").sort();
+    if (process.geteuid?.() === 0) assert.deepEqual(sets, ["before-upgrade", "nightly", "weekly"]);
+    else assert.deepEqual(sets, []);
+    writeFileSync(join(dir, "archive.tar.zst"), "");
+    assert.deepEqual(zshComplete(dir, "rootsnap backup nightly --to=arch"), ["archive.tar.zst"]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the fish completion completes verbs, set names and managers", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "rootsnap-shells-"));
   try {
-    if (have(t, "zsh")) {
-      writeFileSync(join(dir, "_rootsnap"), page("completions/_rootsnap"));
-      execFileSync("zsh", ["-n", join(dir, "_rootsnap")]);
-    }
     if (!have(t, "fish")) return;
     await standIn(dir);
     writeFileSync(join(dir, "rootsnap.fish"), page("completions/rootsnap.fish"));
