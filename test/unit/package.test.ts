@@ -188,3 +188,25 @@ test("the PKGBUILD's source is the release tarball and its package() installs th
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("npm pack ships only what runs: the bundle, its man pages, completions and example", () => {
+  const [packed] = JSON.parse(sh(["npm", "pack", "--dry-run", "--json", "--ignore-scripts"])) as [
+    { files: { path: string }[] },
+  ];
+  assert.deepEqual(packed.files.map((file) => file.path).sort(), [
+    "LICENSE",
+    "README.md",
+    "dist/completions/_rootsnap",
+    "dist/completions/rootsnap.bash",
+    "dist/completions/rootsnap.fish",
+    "dist/man/rootsnap.8",
+    "dist/man/rootsnap.toml.5",
+    "dist/rootsnap.mjs",
+    "dist/rootsnap.toml.example",
+    "package.json",
+  ]);
+  const manifest = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as {
+    dependencies?: Record<string, string>;
+  };
+  assert.deepEqual(manifest.dependencies ?? {}, {}, "the bundle needs no node_modules at run time");
+});
