@@ -58,7 +58,7 @@ export const MANUAL = {
   },
   list: {
     about: [
-      "FILL is how much of a thick snapshot's space is used; a snapshot that reaches 100 % becomes invalid and can no longer be merged or mounted. list takes no lock and changes nothing.",
+      "USED is how much of a thick snapshot's space is used; a snapshot that reaches 100 % becomes invalid and can no longer be merged or mounted. list takes no lock and changes nothing.",
     ],
     examples: [
       { command: "list", says: "a table of every set" },
