@@ -4,9 +4,9 @@ import { SIZE_SYNTAX } from "../sets/size.ts";
 import { SET_KINDS } from "../sets/tags.ts";
 import {
   GLOBAL_OPTIONS,
+  GLOBAL_ORDER,
   optionLabel,
   VERB_OPTIONS,
-  type GlobalOptionName,
   type OptionSpec,
   type VerbOptionName,
 } from "./options.ts";
@@ -85,18 +85,6 @@ const EXIT_CODES =
 function optionRow(name: string, spec: OptionSpec<unknown>, value?: string, help?: string): string {
   return row(optionLabel(name, spec, value ?? spec.value), help ?? spec.help, OPTION_COLUMN);
 }
-
-const GLOBAL_ORDER: readonly GlobalOptionName[] = [
-  "json",
-  "config",
-  "dry-run",
-  "yes",
-  "wait",
-  "quiet",
-  "verbose",
-  "utc",
-  "no-headings",
-];
 
 export function globalHelp(): string {
   const verbs = VERB_NAMES.map((name): Verb => VERBS[name]).filter((verb) => !verb.hidden);

@@ -16,9 +16,9 @@ import {
 import { EXIT_MEANINGS, exitsOf, MANUAL, type VerbManual } from "./manual.ts";
 import {
   GLOBAL_OPTIONS,
+  GLOBAL_ORDER,
   optionLabel,
   VERB_OPTIONS,
-  type GlobalOptionName,
   type VerbOptionName,
 } from "./options.ts";
 import { VERB_NAMES, VERBS, type Verb, type VerbName } from "./verbs.ts";
@@ -84,16 +84,6 @@ function tagged(tag: string, text: string): string[] {
 function example(command: string, says: string): string[] {
   return [".PP", roff(says) + ":", ".RS", ".EX", verbatim(command), ".EE", ".RE"];
 }
-
-const GLOBAL_ORDER: readonly GlobalOptionName[] = [
-  "json",
-  "config",
-  "dry-run",
-  "yes",
-  "wait",
-  "quiet",
-  "verbose",
-];
 
 function verbSection(name: VerbName): string[] {
   const verb: Verb = VERBS[name];

@@ -108,6 +108,19 @@ export const GLOBAL_OPTIONS = {
 
 export type GlobalOptionName = keyof typeof GLOBAL_OPTIONS;
 
+/** The order the help and the man page list the global options in. */
+export const GLOBAL_ORDER: readonly GlobalOptionName[] = [
+  "json",
+  "config",
+  "dry-run",
+  "yes",
+  "wait",
+  "quiet",
+  "verbose",
+  "utc",
+  "no-headings",
+];
+
 /** Global options a verb may lack in its help; the rest apply to every verb. */
 export type OptionalGlobal = Exclude<GlobalOptionName, "json" | "quiet" | "verbose">;
 

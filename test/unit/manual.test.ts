@@ -18,6 +18,7 @@ import { main } from "../../src/cli/app.ts";
 import { assets } from "../../src/cli/assets.ts";
 import { completionVerbs, leadingOptions } from "../../src/cli/completions.ts";
 import { exitsOf, MANUAL } from "../../src/cli/manual.ts";
+import { GLOBAL_OPTIONS } from "../../src/cli/options.ts";
 import { VERB_NAMES, VERBS } from "../../src/cli/verbs.ts";
 import { DEFAULTS_KEYS, TOP_KEYS, VOLUME_KEYS } from "../../src/config/config.ts";
 import { CONFIG_KEYS } from "../../src/config/keys.ts";
@@ -101,6 +102,16 @@ test("every visible verb and each of its options is in the man page, the complet
   for (const option of leadingOptions()) {
     assert.ok(man.includes(`--${option.name}`), `rootsnap(8) names --${option.name}`);
     assert.ok(bash.includes(`--${option.name}`), `bash offers --${option.name}`);
+  }
+});
+
+test("every global option is in rootsnap(8)'s GLOBAL OPTIONS and in rootsnap --help", async () => {
+  const man = plain(page("man/rootsnap.8"));
+  const section = /^\.SH GLOBAL OPTIONS\n([\s\S]*?)^\.SH /m.exec(man)?.[1] ?? "";
+  const help = (await helpOf(["--help"])).out;
+  for (const name of Object.keys(GLOBAL_OPTIONS)) {
+    assert.match(section, new RegExp(`^\\.B (-., )?--${name}\\b`, "m"), `--${name} in rootsnap(8)`);
+    assert.match(help, new RegExp(`^ +(-., )?--${name}\\b`, "m"), `--${name} in --help`);
   }
 });
 
