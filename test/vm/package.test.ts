@@ -1,10 +1,12 @@
 // rootsnap as an admin meets it: apt-get installs the .deb (dependencies from the guest's
 // own packages) without touching the boot; man rootsnap, rootsnap help and bash's completion
-// work; after setup and an armed next-boot, apt-get remove runs uninstall first and the next
-// boot is a normal one; purge keeps the sets, across another boot.
+// work; an upgrade refreshes what setup installed; after setup and an armed next-boot,
+// apt-get remove runs uninstall first and the next boot is a normal one; purge keeps the
+// sets, across another boot.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  buildPackage,
   installRootsnap,
   stepLog,
   vmSkip,
@@ -27,6 +29,11 @@ true`;
 /** The boot configuration and the units: the same before install and after remove. */
 const BOOT_FILES =
   "sha256sum /boot/grub/grub.cfg; ls /etc/systemd/system /etc/grub.d /etc/apt/apt.conf.d | sort";
+
+/** What setup installed, with the one-shot next boot: an upgrade keeps it all. */
+const INTEGRATION =
+  "sha256sum /etc/systemd/system/rootsnap* /etc/grub.d/*rootsnap* /boot/grub/grub.cfg; grub-editenv list";
+const FINISH_UNIT = "rootsnap-finish.service";
 
 async function rootsnapSets(m: Machine): Promise<string[]> {
   const out = await m.sh("lvs --noheadings -o vg_name,lv_name @rootsnap");
@@ -78,7 +85,21 @@ async function packageScenario(layout: LayoutName): Promise<void> {
     await m.sh("rootsnap create before-remove --size 256M");
     await m.sh("rootsnap setup --yes </dev/null", { timeoutMs: 600_000 });
     await m.sh("rootsnap next-boot </dev/null", { timeoutMs: 300_000 });
-    assert.notEqual((await m.sh(LEFTOVERS)).trim(), "", "setup installed its units and entry");
+    const installed = (await m.sh(LEFTOVERS)).trim();
+    assert.notEqual(installed, "", "setup installed its units and entry");
+
+    say(`${layout}: an upgrade brings what setup installed up to the package's version`);
+    const integration = await m.sh(INTEGRATION);
+    await m.sh(`echo '# written by an older rootsnap' >> /etc/systemd/system/${FINISH_UNIT}`);
+    await m.copyIn(await buildPackage(), "/tmp/rootsnap_all.deb");
+    const upgrade = await m.sh(
+      "DEBIAN_FRONTEND=noninteractive apt-get install -y --reinstall /tmp/rootsnap_all.deb 2>&1 </dev/null",
+      { timeoutMs: 600_000 },
+    );
+    assert.doesNotMatch(upgrade, /boot integration is removed/, "an upgrade does not uninstall");
+    assert.doesNotMatch(upgrade, /could not be updated/, upgrade);
+    assert.equal(await m.sh(INTEGRATION), integration, "the unit is the package's again");
+    assert.equal((await m.sh(LEFTOVERS)).trim(), installed, "the next boot is still armed");
     const removal = await m.sh(
       "DEBIAN_FRONTEND=noninteractive apt-get remove -y rootsnap 2>&1 </dev/null",
       { timeoutMs: 600_000 },
