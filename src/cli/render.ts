@@ -215,7 +215,7 @@ export function showText(result: ShowResult, style: TableStyle = DEFAULT_STYLE):
   if (set.missing > 0) fields.push(["incomplete", `${set.missing} snapshot(s) missing`]);
   if (set.absentVgs.length > 0) fields.push(["absent VGs", set.absentVgs.join(", ")]);
   const head = fields.map(([name, value]) => `${`${name}:`.padEnd(12)}${value}\n`).join("");
-  const members = table(["ORIGIN", "SNAPSHOT", "SIZE", "USED", "STATE"], memberRows(set), style);
+  const members = table(MEMBER_HEADER, memberRows(set), style);
   return `${head}\n${members}`;
 }
 
