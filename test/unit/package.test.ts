@@ -123,10 +123,13 @@ test("the maintainer scripts: remove runs rootsnap uninstall first, purge keeps 
     // A first install only says what comes next; an upgrade refreshes what setup installed.
     const fresh = sh(["sh", join(dir, "postinst"), "configure", ""]);
     assert.match(fresh, /the boot is unchanged[\s\S]*'rootsnap setup'/);
+    // Reinstalled after a remove, with no setup in place: the same words.
+    const again = sh(["sh", join(dir, "postinst"), "configure", "0.0.1"]);
+    assert.equal(again, fresh);
     const postinst = readFileSync(join(dir, "postinst"), "utf8");
     assert.match(
       postinst,
-      /\[ -e \/etc\/systemd\/system\/rootsnap-boot\.service \][^\n]*\n[^\n]*\n\tif ! \/usr\/bin\/rootsnap setup --yes/,
+      /\[ -e \/etc\/systemd\/system\/rootsnap-boot\.service \][^\n]*\n[^\n]*\n\t\tif ! \/usr\/bin\/rootsnap setup --yes/,
     );
     for (const script of ["postinst", "prerm", "postrm"])
       assert.equal(statSync(join(dir, script)).mode & 0o777, 0o755);

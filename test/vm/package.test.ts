@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  buildPackage,
   installRootsnap,
   stepLog,
   vmSkip,
@@ -91,11 +90,7 @@ async function packageScenario(layout: LayoutName): Promise<void> {
     say(`${layout}: an upgrade brings what setup installed up to the package's version`);
     const integration = await m.sh(INTEGRATION);
     await m.sh(`echo '# written by an older rootsnap' >> /etc/systemd/system/${FINISH_UNIT}`);
-    await m.copyIn(await buildPackage(), "/tmp/rootsnap_all.deb");
-    const upgrade = await m.sh(
-      "DEBIAN_FRONTEND=noninteractive apt-get install -y --reinstall /tmp/rootsnap_all.deb 2>&1 </dev/null",
-      { timeoutMs: 600_000 },
-    );
+    const upgrade = await installRootsnap(m, { reinstall: true });
     assert.doesNotMatch(upgrade, /boot integration is removed/, "an upgrade does not uninstall");
     assert.doesNotMatch(upgrade, /could not be updated/, upgrade);
     assert.equal(await m.sh(INTEGRATION), integration, "the unit is the package's again");

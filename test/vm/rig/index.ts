@@ -95,15 +95,21 @@ export async function buildPackage(): Promise<string> {
 
 /**
  * Installs rootsnap as users do: apt-get installs the .deb, its dependencies resolved from
- * the guest's own packages.
+ * the guest's own packages. Returns what apt printed.
  */
-export async function installRootsnap(m: Machine): Promise<void> {
+export async function installRootsnap(
+  m: Machine,
+  options: { reinstall?: boolean } = {},
+): Promise<string> {
   const deb = await buildPackage();
   await m.copyIn(deb, "/tmp/rootsnap_all.deb");
+  const reinstall = options.reinstall === true ? " --reinstall" : "";
   const out = await m.sh(
-    "DEBIAN_FRONTEND=noninteractive apt-get install -y /tmp/rootsnap_all.deb 2>&1 </dev/null && rm /tmp/rootsnap_all.deb",
-    { timeoutMs: 300_000 },
+    `DEBIAN_FRONTEND=noninteractive apt-get install -y${reinstall} /tmp/rootsnap_all.deb 2>&1 </dev/null && rm /tmp/rootsnap_all.deb`,
+    { timeoutMs: 600_000 },
   );
-  if (!/rootsnap doctor/.test(out)) throw new Error(`the package said nothing of setup:\n${out}`);
+  if (options.reinstall !== true && !/rootsnap doctor/.test(out))
+    throw new Error(`the package said nothing of setup:\n${out}`);
   await m.sh("rootsnap --version");
+  return out;
 }
