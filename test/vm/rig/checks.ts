@@ -20,9 +20,12 @@ export async function checkLayout(m: Machine): Promise<void> {
       "echo ---; lvs -a --reportformat json --units b --nosuffix -o lv_name,vg_name,lv_attr,segtype,pool_lv,vg_free; " +
       "echo ---; lsblk -n -o NAME,TYPE,FSTYPE,MOUNTPOINT; " +
       "echo ---; cat /proc/cmdline /proc/sys/kernel/randomize_va_space; " +
-      `echo ---; systemctl is-enabled ${MASKED_UNITS.join(" ")} || true`,
+      `echo ---; systemctl is-enabled ${MASKED_UNITS.join(" ")} || true; ` +
+      "echo ---; if [ -d /sys/firmware/efi ]; then echo uefi; else echo bios; fi",
   );
-  const [mounts = "", lvsJson = "", lsblk = "", kernel = "", masked = ""] = out.split("---\n");
+  const [mounts = "", lvsJson = "", lsblk = "", kernel = "", masked = "", firmware = ""] =
+    out.split("---\n");
+  assert.equal(firmware.trim(), m.layout.firmware ?? "bios", "the firmware the guest booted with");
   for (const want of expect.mounts) {
     const line = mounts.split("\n").find((l) => l.split(/\s+/)[0] === want.target);
     assert.ok(line, `${want.target} is not mounted in ${m.layout.name}:\n${mounts}`);
@@ -40,7 +43,16 @@ export async function checkLayout(m: Machine): Promise<void> {
   } else {
     assert.equal(root.segtype, "linear", "root is a thick LV");
   }
+  for (const other of expect.otherLvs ?? []) {
+    const [name, segtype] = other.split(":");
+    const row = rows.find((r) => r.vg_name === expect.vg && r.lv_name === name);
+    assert.ok(row, `no ${expect.vg}/${name ?? ""} in lvs`);
+    assert.equal(row.segtype, segtype, `${name ?? ""} segment type`);
+  }
   assert.match(lsblk, /lvm/);
+  // The PV of an encrypted layout is a dm-crypt mapping, opened before the VG.
+  if (expect.encrypted === true) assert.match(lsblk, /\bcrypt\b/, lsblk);
+  else assert.doesNotMatch(lsblk, /\bcrypt\b/, lsblk);
   // The rig's settings for emulation: the kernel parameter and the masked units.
   const [cmdline = "", randomize = ""] = kernel.trim().split("\n");
   assert.ok(cmdline.split(" ").includes(GUEST_KERNEL_PARAMS), `kernel command line: ${cmdline}`);

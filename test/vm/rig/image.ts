@@ -20,7 +20,7 @@ import {
   DISK_GIB,
   getLayout,
   GUEST_KERNEL_PARAMS,
-  GUEST_PACKAGES,
+  guestPackages,
   type Layout,
 } from "./layouts.ts";
 import { stepLog } from "./log.ts";
@@ -68,7 +68,7 @@ function mmdebstrapArgv(layout: Layout, dir: string, mirror: string): string[] {
   return [
     "mmdebstrap",
     "--variant=minbase",
-    `--include=${GUEST_PACKAGES.join(",")}`,
+    `--include=${guestPackages(layout).join(",")}`,
     "--dpkgopt=path-exclude=/usr/share/man/*",
     "--dpkgopt=path-exclude=/usr/share/locale/*",
     "--dpkgopt=path-exclude=/usr/share/doc/*",

@@ -1,11 +1,25 @@
 // The Debian systems the scenarios boot. Each is built once by a builder boot (the host
 // has no device-mapper) and cached, keyed by a hash of everything below.
 
-export type LayoutName = "bookworm-simple" | "trixie-split" | "trixie-thin";
+export type LayoutName =
+  | "bookworm-simple"
+  | "trixie-split"
+  | "trixie-thin"
+  | "bookworm-uefi"
+  | "trixie-luks";
+
+/** How the machine starts: SeaBIOS and GRUB in the MBR gap, or OVMF and GRUB on the ESP. */
+export type Firmware = "bios" | "uefi";
 
 export interface Layout {
   name: LayoutName;
   suite: "bookworm" | "trixie";
+  /** Default "bios". */
+  firmware?: Firmware;
+  /** Packages beyond every layout's, e.g. cryptsetup-initramfs. */
+  extraPackages?: readonly string[];
+  /** Shell lines run once the system is copied onto /mnt/t, before its chroot (crypttab). */
+  afterCopy?: string;
   /** Shell lines run in the builder: partition /dev/vdb, make the VG and file systems,
    * mount the new root at /mnt/t (and its other file systems below it), print fstab
    * lines to /tmp/fstab. */
@@ -15,8 +29,14 @@ export interface Layout {
     vg: string;
     rootLv: string;
     mounts: { target: string; source: string; fstype: string }[];
+    /** LVs besides the root that must exist (a swap LV), as "lv_name:segtype". */
+    otherLvs?: string[];
+    /** The PV is a LUKS2 mapping opened in the initramfs. */
+    encrypted?: boolean;
   };
 }
+
+const BIOS_GRUB = "grub-pc";
 
 const PACKAGES = [
   "systemd-sysv",
@@ -24,7 +44,7 @@ const PACKAGES = [
   "lvm2",
   "thin-provisioning-tools",
   "linux-image-cloud-amd64",
-  "grub-pc",
+  BIOS_GRUB,
   "initramfs-tools",
   "e2fsprogs",
   "xfsprogs",
@@ -126,10 +146,120 @@ echo "UUID=$(blkid -s UUID -o value /dev/vdb1) /boot ext4 defaults 0 2" >> /tmp/
   },
 };
 
+/**
+ * Debian's guided LVM install on an EFI machine: GPT, the ESP at /boot/efi, /boot on
+ * ext4, then the PV; GRUB for EFI, which reads /boot/grub/grub.cfg through the ESP's stub.
+ */
+const bookwormUefi: Layout = {
+  name: "bookworm-uefi",
+  suite: "bookworm",
+  firmware: "uefi",
+  storage: `
+printf 'label: gpt\nstart=2048, size=100MiB, type=U, name=esp\nsize=300MiB, type=L, name=boot\ntype=E6D6D379-F507-44C2-A23C-238F2A3DF928, name=lvm\n' | sfdisk --wipe always /dev/vdb
+udevadm settle
+mkfs.vfat -F 32 -n ESP /dev/vdb1
+mkfs.ext4 -q -L boot /dev/vdb2
+pvcreate -y /dev/vdb3
+vgcreate systemvg /dev/vdb3
+lvcreate -y -W y -L 3G -n root systemvg
+lvcreate -y -W y -L 512M -n home systemvg
+mkfs.ext4 -q -L root /dev/systemvg/root
+mkfs.ext4 -q -L home /dev/systemvg/home
+mount /dev/systemvg/root /mnt/t
+mkdir -p /mnt/t/boot /mnt/t/home
+mount /dev/vdb2 /mnt/t/boot
+mkdir -p /mnt/t/boot/efi
+mount /dev/vdb1 /mnt/t/boot/efi
+mount /dev/systemvg/home /mnt/t/home
+echo '/dev/mapper/systemvg-root / ext4 errors=remount-ro 0 1' >> /tmp/fstab
+echo "UUID=$(blkid -s UUID -o value /dev/vdb2) /boot ext4 defaults 0 2" >> /tmp/fstab
+echo "UUID=$(blkid -s UUID -o value /dev/vdb1) /boot/efi vfat umask=0077 0 1" >> /tmp/fstab
+echo '/dev/mapper/systemvg-home /home ext4 defaults 0 2' >> /tmp/fstab
+`,
+  expect: {
+    vg: "systemvg",
+    rootLv: "root",
+    mounts: [
+      { target: "/", source: "/dev/mapper/systemvg-root", fstype: "ext4" },
+      { target: "/boot", source: "/dev/vda2", fstype: "ext4" },
+      { target: "/boot/efi", source: "/dev/vda1", fstype: "vfat" },
+      { target: "/home", source: "/dev/mapper/systemvg-home", fstype: "ext4" },
+    ],
+    otherLvs: ["home:linear"],
+  },
+};
+
+/** The key file that unlocks the PV in the initramfs, and the passphrase of the other slot. */
+export const LUKS_PASSPHRASE = "rootsnap-luks";
+const LUKS_KEY_DIR = "/etc/cryptsetup-keys.d";
+
+/**
+ * Debian's guided encrypted LVM install: /boot on a partition, the rest one LUKS2
+ * mapping that is the only PV, a VG named after the host ("debian-vg", so device-mapper
+ * names carry doubled dashes) with /, /home and swap. A key file in the initramfs
+ * unlocks it so that boots need nobody at the console; slot 1 holds a passphrase.
+ */
+const trixieLuks: Layout = {
+  name: "trixie-luks",
+  suite: "trixie",
+  extraPackages: ["cryptsetup", "cryptsetup-initramfs"],
+  storage: `
+modprobe dm-crypt
+printf 'label: dos\nstart=2048, size=300MiB, type=83, bootable\ntype=83\n' | sfdisk --wipe always /dev/vdb
+udevadm settle
+mkfs.ext4 -q -L boot /dev/vdb1
+head -c 64 /dev/urandom > /tmp/vda2_crypt.key
+printf '%s' '${LUKS_PASSPHRASE}' > /tmp/passphrase
+# pbkdf2 with few iterations for the key file: argon2 under emulation costs seconds a boot.
+cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-slot 0 --key-file /tmp/vda2_crypt.key /dev/vdb2
+cryptsetup luksAddKey -q --key-file /tmp/vda2_crypt.key --key-slot 1 --pbkdf argon2id --iter-time 500 --pbkdf-memory 65536 /dev/vdb2 /tmp/passphrase
+rm /tmp/passphrase
+cryptsetup open --key-file /tmp/vda2_crypt.key /dev/vdb2 vda2_crypt
+pvcreate -y /dev/mapper/vda2_crypt
+vgcreate debian-vg /dev/mapper/vda2_crypt
+lvcreate -y -W y -L 3G -n root debian-vg
+lvcreate -y -W y -L 512M -n home debian-vg
+lvcreate -y -W y -L 256M -n swap_1 debian-vg
+mkfs.ext4 -q -L root /dev/debian-vg/root
+mkfs.ext4 -q -L home /dev/debian-vg/home
+mkswap -L swap /dev/debian-vg/swap_1
+mount /dev/debian-vg/root /mnt/t
+mkdir -p /mnt/t/boot /mnt/t/home
+mount /dev/vdb1 /mnt/t/boot
+mount /dev/debian-vg/home /mnt/t/home
+echo '/dev/mapper/debian--vg-root / ext4 errors=remount-ro 0 1' >> /tmp/fstab
+echo "UUID=$(blkid -s UUID -o value /dev/vdb1) /boot ext4 defaults 0 2" >> /tmp/fstab
+echo '/dev/mapper/debian--vg-home /home ext4 defaults 0 2' >> /tmp/fstab
+echo '/dev/mapper/debian--vg-swap_1 none swap sw 0 0' >> /tmp/fstab
+echo "vda2_crypt UUID=$(blkid -s UUID -o value /dev/vdb2) ${LUKS_KEY_DIR}/vda2_crypt.key luks,discard" > /tmp/crypttab
+`,
+  afterCopy: `
+cp /tmp/crypttab /mnt/t/etc/crypttab
+install -d -m 0700 /mnt/t${LUKS_KEY_DIR}
+install -m 0400 /tmp/vda2_crypt.key /mnt/t${LUKS_KEY_DIR}/vda2_crypt.key
+echo 'KEYFILE_PATTERN="${LUKS_KEY_DIR}/*.key"' >> /mnt/t/etc/cryptsetup-initramfs/conf-hook
+# The initramfs holds the key: only root may read it.
+echo UMASK=0077 > /mnt/t/etc/initramfs-tools/conf.d/umask.conf
+`,
+  expect: {
+    vg: "debian-vg",
+    rootLv: "root",
+    mounts: [
+      { target: "/", source: "/dev/mapper/debian--vg-root", fstype: "ext4" },
+      { target: "/boot", source: "/dev/vda1", fstype: "ext4" },
+      { target: "/home", source: "/dev/mapper/debian--vg-home", fstype: "ext4" },
+    ],
+    otherLvs: ["home:linear", "swap_1:linear"],
+    encrypted: true,
+  },
+};
+
 export const LAYOUTS: Record<LayoutName, Layout> = {
   "bookworm-simple": bookwormSimple,
   "trixie-split": trixieSplit,
   "trixie-thin": trixieThin,
+  "bookworm-uefi": bookwormUefi,
+  "trixie-luks": trixieLuks,
 };
 
 export function getLayout(name: string): Layout {
@@ -162,11 +292,43 @@ export const MASKED_UNITS: readonly string[] = [
   "systemd-binfmt.service",
 ];
 
-/** Every layout gets the same packages, so a scenario may use any of them anywhere. */
-export const GUEST_PACKAGES: readonly string[] = PACKAGES;
+/** What UEFI layouts install instead of grub-pc: GRUB for EFI, the ESP's tools. */
+const UEFI_GRUB = ["grub-efi-amd64", "dosfstools", "efibootmgr"];
+
+/**
+ * Every layout gets the same packages, so a scenario may use any of them anywhere; the
+ * boot loader is the firmware's, and a layout may add its own (cryptsetup).
+ */
+export function guestPackages(layout: Layout): string[] {
+  const grub = (layout.firmware ?? "bios") === "uefi" ? UEFI_GRUB : [BIOS_GRUB];
+  return [
+    ...PACKAGES.flatMap((name) => (name === BIOS_GRUB ? grub : [name])),
+    ...(layout.extraPackages ?? []),
+  ];
+}
+
+/** The lines that put GRUB where the firmware looks for it, before and after the initramfs. */
+function grubLines(layout: Layout): { debconf: string; install: string } {
+  if ((layout.firmware ?? "bios") === "bios") {
+    return {
+      debconf: "echo 'grub-pc grub-pc/install_devices multiselect /dev/vda' | debconf-set-selections",
+      install: "grub-install --target=i386-pc /dev/vdb",
+    };
+  }
+  // The builder has no EFI variables: GRUB goes to the ESP's removable path too (what
+  // grub2/force_efi_extra_removable does), so OVMF finds it before any boot entry exists;
+  // the package's later grub-install runs in a UEFI boot and adds its entry then.
+  return {
+    debconf:
+      "echo 'grub-efi-amd64 grub2/force_efi_extra_removable boolean true' | debconf-set-selections",
+    install:
+      "grub-install --target=x86_64-efi --efi-directory=/boot/efi --bootloader-id=debian --no-nvram --force-extra-removable",
+  };
+}
 
 /** The script the builder boot runs as init, with the new system's disk as /dev/vdb. */
 export function builderScript(layout: Layout): string {
+  const grub = grubLines(layout);
   return `#!/bin/sh
 # Builds a Debian system with its root on LVM onto /dev/vdb, then powers off.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C
@@ -202,7 +364,7 @@ tar -C / --one-file-system --numeric-owner --xattrs --xattrs-include='*' --acls 
   -cf - . | tar -C /mnt/t --numeric-owner --xattrs --xattrs-include='*' --acls -xpf -
 mkdir -p /mnt/t/proc /mnt/t/sys /mnt/t/dev /mnt/t/run
 cp /tmp/fstab /mnt/t/etc/fstab
-echo 'rootsnap-${layout.name}' > /mnt/t/etc/hostname
+${layout.afterCopy === undefined ? "" : `${layout.afterCopy.trim()}\n`}echo 'rootsnap-${layout.name}' > /mnt/t/etc/hostname
 printf '127.0.0.1 localhost\\n127.0.1.1 rootsnap-${layout.name}\\n' > /mnt/t/etc/hosts
 for d in dev proc sys run; do mount --bind /$d /mnt/t/$d; done
 cat > /mnt/t/etc/default/grub <<'GRUB'
@@ -224,12 +386,12 @@ systemctl mask ${MASKED_UNITS.join(" ")}
 # update-initramfs in a guest takes 58 s instead of 79-95 s under emulation. The lvm2
 # and thin-provisioning-tools hooks still add dm-snapshot and dm-thin-pool.
 echo MODULES=dep > /etc/initramfs-tools/conf.d/modules-dep.conf
-echo 'grub-pc grub-pc/install_devices multiselect /dev/vda' | debconf-set-selections
+${grub.debconf}
 update-initramfs -u -k all
 # man finds pages without its index; rebuilding it after every package costs minutes here.
 echo 'man-db man-db/auto-update boolean false' | debconf-set-selections
 rm -f /var/lib/man-db/auto-update
-grub-install --target=i386-pc /dev/vdb
+${grub.install}
 update-grub
 # Nothing was installed after this: no boot of the image needs to run ldconfig and
 # systemd-update-done again (ConditionNeedsUpdate=).

@@ -1,6 +1,6 @@
 // One disposable virtual machine: a throwaway overlay on a cached base image, booted by
 // QEMU, driven through its guest agent, powered off or cut off through QMP.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run } from "../../../src/system/runner.ts";
@@ -10,7 +10,7 @@ import { stepLog } from "./log.ts";
 import { getLayout, type Layout } from "./layouts.ts";
 import { GuestAgent, GuestCommandError, type GuestResult } from "./qga.ts";
 import { Qmp } from "./qmp.ts";
-import { kernelOopsed, startQemu, type QemuProcess } from "./qemu.ts";
+import { kernelOopsed, ovmfFiles, startQemu, type QemuProcess } from "./qemu.ts";
 
 export interface MachineOptions {
   /** Milliseconds a boot may take until the guest agent answers. */
@@ -76,6 +76,8 @@ export class Machine {
     const m = new Machine(layout, dir, options);
     try {
       await run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", m.disk]);
+      // The machine's own EFI variables, kept across its reboots: boot entries, BootNext.
+      if (m.uefi) copyFileSync(ovmfFiles().vars, m.efiVars);
       for (const [i, size] of (options.extraDisksGiB ?? []).entries()) {
         await run(["qemu-img", "create", "-q", "-f", "qcow2", m.extraDisk(i), `${size}G`]);
       }
@@ -89,6 +91,25 @@ export class Machine {
 
   private get disk(): string {
     return join(this.dir, "disk.qcow2");
+  }
+
+  get uefi(): boolean {
+    return this.layout.firmware === "uefi";
+  }
+
+  private get efiVars(): string {
+    return join(this.dir, "efivars.fd");
+  }
+
+  /** OVMF's code, read-only, and this machine's variable store, for a UEFI layout. */
+  private firmwareArgs(): string[] {
+    if (!this.uefi) return [];
+    return [
+      "-drive",
+      `if=pflash,format=raw,unit=0,readonly=on,file=${ovmfFiles().code}`,
+      "-drive",
+      `if=pflash,format=raw,unit=1,file=${this.efiVars}`,
+    ];
   }
 
   private extraDisk(i: number): string {
@@ -132,6 +153,7 @@ export class Machine {
     const started = Date.now();
     this.qemu = startQemu(
       [
+        ...this.firmwareArgs(),
         ...drives.flatMap((f) => ["-drive", `file=${f},format=qcow2,if=virtio,cache=unsafe`]),
         "-serial",
         `file:${serial}`,

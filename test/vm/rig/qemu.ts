@@ -1,6 +1,6 @@
 // Starting QEMU, and making sure no QEMU outlives the test process that started it.
 import type { ChildProcess } from "node:child_process";
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { start } from "../../../src/system/runner.ts";
 
@@ -41,6 +41,20 @@ export function qemuBinary(): string {
   throw new Error(
     `${name} not found: install it with "apt-get install qemu-system-x86 qemu-utils"`,
   );
+}
+
+/** OVMF from Debian's ovmf package: its code and the pristine variable store each machine copies. */
+export function ovmfFiles(): { code: string; vars: string } {
+  const dir = process.env.ROOTSNAP_OVMF_DIR ?? "/usr/share/OVMF";
+  for (const [code, vars] of [
+    ["OVMF_CODE_4M.fd", "OVMF_VARS_4M.fd"],
+    ["OVMF_CODE.fd", "OVMF_VARS.fd"],
+  ] as const) {
+    if (existsSync(join(dir, code)) && existsSync(join(dir, vars))) {
+      return { code: join(dir, code), vars: join(dir, vars) };
+    }
+  }
+  throw new Error(`no OVMF firmware in ${dir}: install it with "apt-get install ovmf"`);
 }
 
 /**
