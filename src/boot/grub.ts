@@ -19,6 +19,8 @@ export interface Grub {
   readonly reboot: string;
   readonly editenv: string;
   readonly scriptCheck: string;
+  /** grub-install, which puts the core image where the firmware starts it; absent on some. */
+  readonly install: string | undefined;
 }
 
 const PROGRAM_DIRS = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
@@ -50,6 +52,44 @@ const SYSTEMD_BOOT_CONFIGS = [
   "/boot/efi/loader/loader.conf",
 ];
 
+/** Where an EFI system partition is mounted, most common first. */
+export const ESP_MOUNT_POINTS = ["/boot/efi", "/efi", "/boot"];
+
+/**
+ * A grub.cfg that only finds and loads the real one (Debian's and Fedora's on the ESP):
+ * it sets a prefix and calls configfile, and lists no entry of its own.
+ */
+export function isStubConfig(text: string): boolean {
+  const lines = text
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("#"));
+  return (
+    lines.some((line) => /^configfile\b/.test(line)) &&
+    !lines.some((line) => /^(menuentry|submenu|linux|linuxefi|blscfg)\b/.test(line))
+  );
+}
+
+/**
+ * The directory of the grub.cfg GRUB reads: /boot/grub (Debian, Arch, also on EFI, where
+ * the ESP holds a stub), /boot/grub2 (Fedora, openSUSE), or the ESP itself, where some
+ * distributions keep the real file (EFI/<id>/grub.cfg, or grub/ for --boot-directory=ESP).
+ */
+async function grubDirectory(files: BootFiles): Promise<string | undefined> {
+  const candidates = ["/boot/grub", "/boot/grub2"];
+  for (const esp of ESP_MOUNT_POINTS) {
+    if (esp !== "/boot") candidates.push(`${esp}/grub`);
+    for (const id of (await files.list(`${esp}/EFI`)).sort()) {
+      if (id.toUpperCase() !== "BOOT") candidates.push(`${esp}/EFI/${id}`);
+    }
+  }
+  for (const dir of candidates) {
+    const text = (await files.read(`${dir}/grub.cfg`))?.toString("utf8");
+    if (text !== undefined && !isStubConfig(text)) return dir;
+  }
+  return undefined;
+}
+
 /** The GRUB of this system, or an exit-69 error naming what is not supported. */
 export async function detectGrub(files: BootFiles): Promise<Grub> {
   const defaultGrub = (await files.read(DEFAULT_GRUB_PATH))?.toString("utf8");
@@ -59,11 +99,7 @@ export async function detectGrub(files: BootFiles): Promise<Grub> {
       "rootsnap create, revert and backup work without boot integration",
     );
   }
-  const dir = (await files.exists("/boot/grub/grub.cfg"))
-    ? "/boot/grub"
-    : (await files.exists("/boot/grub2/grub.cfg"))
-      ? "/boot/grub2"
-      : undefined;
+  const dir = await grubDirectory(files);
   if (dir === undefined) {
     for (const path of SYSTEMD_BOOT_CONFIGS) {
       if (await files.exists(path)) {
@@ -78,7 +114,10 @@ export async function detectGrub(files: BootFiles): Promise<Grub> {
       "boot integration needs GRUB; is /boot mounted?",
     );
   }
-  const prefix = dir.endsWith("grub2") ? ["grub2", "grub"] : ["grub", "grub2"];
+  const prefix =
+    dir.endsWith("grub2") || (await files.exists("/boot/grub2"))
+      ? ["grub2", "grub"]
+      : ["grub", "grub2"];
   const tool = async (suffix: string): Promise<string> => {
     const found = await findProgram(
       files,
@@ -100,6 +139,10 @@ export async function detectGrub(files: BootFiles): Promise<Grub> {
     reboot: await tool("reboot"),
     editenv: await tool("editenv"),
     scriptCheck: await tool("script-check"),
+    install: await findProgram(
+      files,
+      prefix.map((p) => `${p}-install`),
+    ),
   };
 }
 

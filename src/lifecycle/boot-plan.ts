@@ -14,13 +14,14 @@ import {
   type PlanSource,
 } from "../boot/plan.ts";
 import { BOOT_UNIT, UNIT_DIR } from "../boot/units.ts";
+import { detectGrub } from "../boot/grub.ts";
 import { DEFAULT_CONFIG_PATH } from "../config/config.ts";
 import { DataError, OperationError, RootsnapError } from "../system/errors.ts";
 import { Lvm } from "../lvm/lvm.ts";
 import { planCreate, type CreatePlan } from "../sets/plan.ts";
 import type { SetIdentity } from "../sets/tags.ts";
 import type { Context } from "../system/context.ts";
-import { planInputs } from "./make.ts";
+import { bootLoaderNow, planInputs } from "./make.ts";
 
 export interface BootPlanRefresh {
   /** The plan file as it was and as it is now; undefined when it did not change. */
@@ -41,9 +42,11 @@ async function planBootSet(context: Context): Promise<CreatePlan> {
   const planning: Context = { ...context, configPath: DEFAULT_CONFIG_PATH, configNamed: false };
   const options = { name: undefined, kind: "boot", volumes: [], size: undefined } as const;
   const inputs = await planInputs(planning, new Lvm(context.effects.dry()), options);
-  const placeholder = placeholderSet();
+  const bootLoader = await bootLoaderNow(context);
+  const recorded = bootLoader === undefined ? {} : { bootLoader };
+  const placeholder = { ...placeholderSet(), ...recorded };
   const plan = planCreate({ ...inputs, set: placeholder });
-  const check = planCreate({ ...inputs, set: { ...CHECK_SET, kind: "boot" } });
+  const check = planCreate({ ...inputs, set: { ...CHECK_SET, kind: "boot", ...recorded } });
   const rendered = plan.snapshots.map((s) => instantiate(s.argv, placeholder, CHECK_SET));
   if (
     !isDeepStrictEqual(
@@ -76,7 +79,9 @@ export async function bootPlanFile(
   let unplanned: string | undefined;
   // rootsnap's own script, not Node: a new Node plans the same set.
   const script = program[program.length - 1] ?? "";
-  const paths = [DEFAULT_CONFIG_PATH, script];
+  // A new GRUB makes the plan's record of the boot loader stale.
+  const grubInstall = (await detectGrub(files).catch(() => undefined))?.install;
+  const paths = [DEFAULT_CONFIG_PATH, script, ...(grubInstall === undefined ? [] : [grubInstall])];
   try {
     if (!paths.every(hashablePath)) throw new DataError(`${script}: a path sha256sum would escape`);
     plan = await planBootSet(context);

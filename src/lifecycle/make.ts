@@ -6,6 +6,7 @@ import { ConfigError, DataError } from "../system/errors.ts";
 import type { LogicalVolume } from "../lvm/model.ts";
 import type { Lvm } from "../lvm/lvm.ts";
 import { keepBootCopy } from "../boot/bootcopy.ts";
+import { detectBootLoader, encodeRecord } from "../boot/loader.ts";
 import { executeCreate } from "../sets/apply.ts";
 import { defaultSetName, validateSetName } from "../sets/names.ts";
 import {
@@ -124,16 +125,29 @@ export async function planInputs(
   return { requests, lvs, vgs, usedBytes };
 }
 
+/** The boot loader installed now, as a set records it; undefined without a GRUB to name. */
+export async function bootLoaderNow(context: Context): Promise<string | undefined> {
+  if (context.bootFiles === undefined) return undefined;
+  const record = await detectBootLoader(
+    context.bootFiles,
+    context.runner,
+    await readMounts(context),
+  );
+  return record === undefined ? undefined : encodeRecord(record);
+}
+
 export async function makeSet(context: Context, options: CreateOptions): Promise<CreateResult> {
   const created = context.clock();
   const name = validateSetName(options.name ?? defaultSetName(options.kind, created));
   const lvm = lvmOf(context);
+  const bootLoader = options.temporary === undefined ? await bootLoaderNow(context) : undefined;
   const set = {
     name,
     kind: options.kind,
     created,
     ...(options.label ? { label: options.label } : {}),
     ...(options.temporary ? { temporary: options.temporary } : {}),
+    ...(bootLoader === undefined ? {} : { bootLoader }),
   };
   const plan = planCreate({ set, ...(await planInputs(context, lvm, options)) });
   await executeCreate(lvm, plan);

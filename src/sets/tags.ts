@@ -16,6 +16,11 @@ const VOLUME_NAME = /^[A-Za-z0-9+_.-]+\/[A-Za-z0-9+_.-]+$/;
 /** Characters of a label, and so of its tag's value. */
 export const LABEL_MAX = 200;
 const TEMPORARY_PREFIX = "rootsnap.temporary=";
+const BOOT_LOADER_PREFIX = "rootsnap.bootloader=";
+/** On an origin whose merge brings back another GRUB: install its core image once merged. */
+export const REINSTALL_PREFIX = "rootsnap.reinstall-bootloader=";
+/** Characters of an encoded boot-loader record (base64url), all allowed in tags. */
+const ENCODED = /^[A-Za-z0-9_-]{1,900}$/;
 
 export interface SetIdentity {
   readonly name: string;
@@ -32,6 +37,8 @@ export interface SetIdentity {
   readonly memberVolumes?: readonly string[];
   /** The run a temporary set (backup with no NAME) belongs to, to be removed once it is gone. */
   readonly temporary?: SetOwner;
+  /** The boot loader the set was made with, encoded by src/boot/loader.ts. */
+  readonly bootLoader?: string;
 }
 
 /** A process, told apart from a later one with its pid: its start time and its boot. */
@@ -75,6 +82,9 @@ export function setTags(identity: SetIdentity): string[] {
     ...(identity.members === undefined ? [] : [`${MEMBERS_PREFIX}${identity.members}`]),
     ...(identity.memberVolumes ?? []).map((volume) => `${MEMBER_PREFIX}${volume}`),
     ...(identity.temporary === undefined ? [] : [ownerTag(identity.temporary)]),
+    ...(identity.bootLoader !== undefined && ENCODED.test(identity.bootLoader)
+      ? [`${BOOT_LOADER_PREFIX}${identity.bootLoader}`]
+      : []),
   ];
 }
 
@@ -106,6 +116,7 @@ export function readSetTags(
     .map((tag) => tag.slice(MEMBER_PREFIX.length))
     .filter((volume) => VOLUME_NAME.test(volume));
   const temporary = readOwner(valueOf(tags, TEMPORARY_PREFIX));
+  const bootLoader = valueOf(tags, BOOT_LOADER_PREFIX);
   return {
     name,
     kind: isSetKind(kindText) ? kindText : "manual",
@@ -114,5 +125,12 @@ export function readSetTags(
     ...(members === undefined ? {} : { members }),
     ...(memberVolumes.length === 0 ? {} : { memberVolumes }),
     ...(temporary === undefined ? {} : { temporary }),
+    ...(bootLoader !== undefined && ENCODED.test(bootLoader) ? { bootLoader } : {}),
   };
+}
+
+/** The encoded record of a pending boot-loader install on an origin LV, or undefined. */
+export function reinstallTagOf(tags: readonly string[]): string | undefined {
+  const value = valueOf(tags, REINSTALL_PREFIX);
+  return value !== undefined && ENCODED.test(value) ? value : undefined;
 }

@@ -274,14 +274,14 @@ export const GRUB: Grub = {
   reboot: "/usr/sbin/grub-reboot",
   editenv: "/usr/bin/grub-editenv",
   scriptCheck: "/usr/bin/grub-script-check",
+  install: "/usr/sbin/grub-install",
 };
 
 /** The GRUB programs, for memoryFiles, so that detectGrub finds them. */
 export const GRUB_TOOLS = Object.fromEntries(
-  ["grub-mkconfig", "grub-reboot", "grub-editenv", "grub-script-check"].map((tool) => [
-    `/usr/sbin/${tool}`,
-    "",
-  ]),
+  ["grub-mkconfig", "grub-reboot", "grub-editenv", "grub-script-check", "grub-install"].map(
+    (tool) => [`/usr/sbin/${tool}`, ""],
+  ),
 );
 
 /** The run's effects gate over `runner` and `files` (a fresh in-memory tree by default). */

@@ -2,11 +2,7 @@
 // has no device-mapper) and cached, keyed by a hash of everything below.
 
 export type LayoutName =
-  | "bookworm-simple"
-  | "trixie-split"
-  | "trixie-thin"
-  | "bookworm-uefi"
-  | "trixie-luks";
+  "bookworm-simple" | "trixie-split" | "trixie-thin" | "bookworm-uefi" | "trixie-luks";
 
 /** How the machine starts: SeaBIOS and GRUB in the MBR gap, or OVMF and GRUB on the ESP. */
 export type Firmware = "bios" | "uefi";
@@ -311,7 +307,8 @@ export function guestPackages(layout: Layout): string[] {
 function grubLines(layout: Layout): { debconf: string; install: string } {
   if ((layout.firmware ?? "bios") === "bios") {
     return {
-      debconf: "echo 'grub-pc grub-pc/install_devices multiselect /dev/vda' | debconf-set-selections",
+      debconf:
+        "echo 'grub-pc grub-pc/install_devices multiselect /dev/vda' | debconf-set-selections",
       install: "grub-install --target=i386-pc /dev/vdb",
     };
   }
