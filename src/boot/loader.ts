@@ -4,8 +4,15 @@
 // image is installed again from the reverted system, once the merge has brought back
 // its modules, so the two are of one version at every boot.
 import type { Mount } from "../config/mounts.ts";
+import { readMounts } from "../config/mounts.ts";
+import type { LogicalVolume } from "../lvm/model.ts";
+import { lvmOf } from "../lvm/lvm.ts";
+import { REINSTALL_PREFIX, reinstallTagOf } from "../sets/tags.ts";
+import type { Commands, Context } from "../system/context.ts";
+import { OperationError } from "../system/errors.ts";
 import type { BootFiles } from "../system/files.ts";
 import type { Runner } from "../system/runner.ts";
+import type { Effects } from "../system/effects.ts";
 import { detectFirmware, findEsp, type Firmware } from "./stack.ts";
 import { detectGrub, type Grub } from "./grub.ts";
 
@@ -200,4 +207,133 @@ export function describeRecord(record: BootLoaderRecord): string {
           ...(record.shim === true ? ["shim"] : []),
         ].join(", ");
   return `GRUB ${record.version} (${record.firmware === "bios" ? "BIOS" : "UEFI"}, ${where})`;
+}
+
+/** What a revert left for after its merge: the origin tagged, and the record of the set. */
+export interface PendingInstall {
+  readonly origin: string;
+  readonly record: BootLoaderRecord;
+}
+
+/**
+ * Installs GRUB's core image from the GRUB installed now (the reverted system's), where the
+ * set's record or the system now says it lies. Returns the commands run.
+ */
+export async function reinstallBootLoader(
+  files: BootFiles,
+  effects: Effects,
+  mounts: readonly Mount[],
+  record: BootLoaderRecord,
+): Promise<string[][]> {
+  const grub = await detectGrub(files);
+  if (grub.install === undefined) throw new Error("grub-install is not installed");
+  const now = await detectBootLoader(files, effects.runner, mounts);
+  const help = await effects.read([grub.install, "--help"]);
+  // Where the core image lies is the system's now; the set's record where it names nothing.
+  const where =
+    now === undefined
+      ? record
+      : now.firmware === "bios" && (now.devices ?? []).length === 0
+        ? { ...now, devices: record.devices ?? [] }
+        : now;
+  const commands = reinstallCommands(grub.install, where, help);
+  for (const argv of commands) await effects.run(argv, { timeoutMs: 10 * 60_000 });
+  return commands;
+}
+
+export function addReinstallTagArgv(origin: string, record: BootLoaderRecord): string[] {
+  return ["lvchange", "--addtag", `${REINSTALL_PREFIX}${encodeRecord(record)}`, origin];
+}
+
+export function deleteReinstallTagArgv(origin: string, encoded: string): string[] {
+  return ["lvchange", "--deltag", `${REINSTALL_PREFIX}${encoded}`, origin];
+}
+
+/**
+ * After a revert's merges started: when the set was made with another GRUB than the one
+ * installed now, its core image must follow the modules the merge brings back. GRUB reads
+ * the origin as it is on disk, so until the merge has run it boots the new GRUB's modules
+ * with the new core image; once merged, the old modules need the old core image. A merge
+ * done now is followed now; one that waits for the next boot leaves a tag on the origin
+ * (LVM metadata, which the merge does not touch) for rootsnap-finish.service.
+ */
+export async function bootLoaderForRevert(
+  context: Context,
+  set: { readonly name: string; readonly bootLoader?: string },
+  origins: readonly { readonly origin: string; readonly merged: boolean; readonly root: boolean }[],
+): Promise<Commands> {
+  const files = context.bootFiles;
+  const then = decodeRecord(set.bootLoader);
+  if (files === undefined || then === undefined) return [];
+  const mounts = await readMounts(context);
+  const now = await detectBootLoader(files, context.runner, mounts);
+  if (now === undefined || !bootLoaderChanged(then, now)) return [];
+  const mark = context.effects.changes.length;
+  const change = `set ${set.name} was made with GRUB ${then.version}, GRUB ${now.version} is installed now`;
+  const waiting = origins.filter((origin) => !origin.merged);
+  if (waiting.length === 0) {
+    try {
+      await reinstallBootLoader(files, context.effects, mounts, then);
+    } catch (error) {
+      throw new OperationError(
+        `${change}, and installing its core image again failed: ${error instanceof Error ? error.message : String(error)}`,
+        "run grub-install for this system's boot disk (or ESP) before rebooting",
+        { cause: error },
+      );
+    }
+    if (!context.dryRun) context.output.note(`${change}: its core image is installed again`);
+    return context.effects.changes.slice(mark);
+  }
+  const origin = waiting.find((candidate) => candidate.root) ?? waiting[0];
+  if (origin === undefined) return [];
+  try {
+    await lvmOf(context).change(addReinstallTagArgv(origin.origin, then));
+  } catch (error) {
+    throw new OperationError(
+      `the merges of set ${set.name} are started, but ${change} and recording that for the next boot failed: ${error instanceof Error ? error.message : String(error)}`,
+      "after the next boot, run grub-install for this system's boot disk (or ESP)",
+      { cause: error },
+    );
+  }
+  if (!context.dryRun) {
+    context.output.note(
+      `${change}: its core image is installed again once the merge has run (rootsnap-finish.service at the next boot, or rootsnap repair)`,
+    );
+  }
+  return context.effects.changes.slice(mark);
+}
+
+/** What repair did with the installs reverts left for after their merges. */
+export interface FinishedInstalls {
+  readonly installed: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+/** Installs the core image for each origin whose merge has run since its revert tagged it. */
+export async function finishPendingInstalls(
+  context: Context,
+  lvs: readonly LogicalVolume[],
+): Promise<FinishedInstalls> {
+  const files = context.bootFiles;
+  const installed: string[] = [];
+  const warnings: string[] = [];
+  for (const lv of lvs) {
+    const encoded = reinstallTagOf(lv.tags);
+    if (encoded === undefined) continue;
+    const merging =
+      lv.merging || lvs.some((other) => other.vg === lv.vg && other.origin === lv.name);
+    if (merging) continue;
+    const record = decodeRecord(encoded);
+    if (files === undefined || record === undefined) continue;
+    try {
+      await reinstallBootLoader(files, context.effects, await readMounts(context), record);
+      await lvmOf(context).change(deleteReinstallTagArgv(lv.fullName, encoded));
+      installed.push(`${describeRecord(record)}, after the merge into ${lv.fullName}`);
+    } catch (error) {
+      warnings.push(
+        `GRUB's core image could not be installed again after the merge into ${lv.fullName} (${error instanceof Error ? error.message : String(error)}): run grub-install for the boot disk (or ESP) before the next reboot`,
+      );
+    }
+  }
+  return { installed, warnings };
 }

@@ -164,6 +164,8 @@ export interface RepairDocument {
   readonly merges: readonly MergeDocument[];
   /** Copy-on-write volumes an interrupted merge left, removed (or, dry, to be removed). */
   readonly leftovers: readonly string[];
+  /** GRUB core images installed again now that a revert's merge has run. */
+  readonly boot_loader_installed: readonly string[];
   readonly warnings: readonly string[];
   readonly commands: CommandLines;
 }
@@ -179,6 +181,11 @@ export interface StatusDocument {
   readonly merges: readonly MergeDocument[];
   /** Copy-on-write volumes an interrupted merge left: rootsnap repair removes them. */
   readonly leftovers: readonly string[];
+  /** Origins whose GRUB core image is installed again once their merge has run. */
+  readonly boot_loader_pending: readonly {
+    readonly origin: string;
+    readonly boot_loader: string;
+  }[];
   readonly repair_due: boolean;
   readonly boot_failure: string | null;
   readonly setup_interrupted: string | null;
@@ -293,6 +300,7 @@ export interface BootFinishDocument {
   readonly merges_finished: readonly string[];
   readonly leftovers_removed: readonly string[];
   readonly one_shot_cleared: boolean;
+  readonly boot_loader_installed: readonly string[];
   readonly boot_copies: readonly string[];
   readonly pruned: readonly string[];
   readonly sets_pruned: readonly string[];
@@ -426,6 +434,10 @@ export function statusJson(result: StatusResult): string {
       state: merge.state,
     })),
     leftovers: result.leftovers,
+    boot_loader_pending: result.bootLoaderPending.map((pending) => ({
+      origin: pending.origin,
+      boot_loader: pending.bootLoader,
+    })),
     repair_due: result.repairDue,
     boot_failure: result.bootFailure,
     setup_interrupted: result.setupInterrupted,
@@ -445,6 +457,7 @@ export function repairJson(result: RepairResult): string {
       state: merge.state,
     })),
     leftovers: result.leftovers,
+    boot_loader_installed: result.bootLoader,
     warnings: result.warnings,
     commands: commandLines(result.commands),
   });
@@ -570,6 +583,7 @@ export function bootFinishJson(result: BootFinishResult): string {
     merges_finished: result.mergesFinished,
     leftovers_removed: result.leftoversRemoved,
     one_shot_cleared: result.oneShotCleared,
+    boot_loader_installed: result.bootLoader,
     boot_copies: result.bootCopies,
     pruned: result.pruned,
     sets_pruned: result.setsPruned,

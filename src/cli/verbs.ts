@@ -413,7 +413,14 @@ export const VERBS = {
         context.output.note(
           `removed ${leftover}, the copy-on-write volume a finished merge left behind`,
         );
-      if (finished.length === 0 && result.leftovers.length === 0 && result.warnings.length === 0)
+      for (const loader of result.bootLoader)
+        context.output.note(`installed the core image of ${loader} again`);
+      if (
+        finished.length === 0 &&
+        result.leftovers.length === 0 &&
+        result.bootLoader.length === 0 &&
+        result.warnings.length === 0
+      )
         context.output.note("nothing to repair");
     },
     text: (result, { io }) => {
@@ -810,6 +817,8 @@ export const VERBS = {
       for (const leftover of result.leftoversRemoved)
         output.note(`removed ${leftover}, the copy-on-write volume a finished merge left behind`);
       if (result.oneShotCleared) output.note("one-shot rootsnap boot entry cleared");
+      for (const loader of result.bootLoader)
+        output.note(`installed the core image of ${loader} again`);
       for (const path of result.bootCopies) output.note(`/boot copied to ${path}`);
       for (const name of result.pruned)
         output.note(`removed /boot copy ${name} of a set that is gone`);

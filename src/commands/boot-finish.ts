@@ -22,6 +22,8 @@ export interface BootFinishResult {
   /** Copy-on-write volumes an interrupted merge left, removed by this run. */
   readonly leftoversRemoved: readonly string[];
   readonly oneShotCleared: boolean;
+  /** GRUB core images installed again now that a revert's merge has run. */
+  readonly bootLoader: readonly string[];
   readonly bootCopies: readonly string[];
   readonly pruned: readonly string[];
   /** Boot sets the boot set's retention policy let go once this boot's set was made. */
@@ -111,6 +113,7 @@ export async function bootFinish(
     mergesFinished,
     leftoversRemoved: state.leftovers,
     oneShotCleared,
+    bootLoader: state.bootLoader,
     bootCopies,
     pruned,
     setsPruned: setsPruned.removed,

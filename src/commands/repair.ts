@@ -6,6 +6,6 @@ import type { Context } from "../system/context.ts";
 export type { RepairResult };
 
 export async function repair(context: Context): Promise<RepairResult> {
-  const { merges, leftovers, warnings, commands, dryRun } = await repairState(context);
-  return { merges, leftovers, warnings, commands, dryRun };
+  const { merges, leftovers, bootLoader, warnings, commands, dryRun } = await repairState(context);
+  return { merges, leftovers, bootLoader, warnings, commands, dryRun };
 }

@@ -9,6 +9,7 @@ import { mountAt } from "../config/mounts.ts";
 import { bootCopyToRestore, restoreBootForRevert } from "../boot/bootcopy.ts";
 import { kernelEntryForRevert, startSetKernelNext } from "../boot/revertboot.ts";
 import { prepareInitramfsForMerge } from "../boot/initramfs.ts";
+import { bootLoaderForRevert } from "../boot/loader.ts";
 import type { Commands, Context } from "../system/context.ts";
 import { lvmOf } from "../lvm/lvm.ts";
 import { readMounts } from "../config/mounts.ts";
@@ -193,6 +194,17 @@ export async function revert(context: Context, name: string): Promise<RevertResu
         outcome: "planned" as const,
       }))
     : await outcomes(lvm, set);
+  const rootDevice = mountAt(await readMounts(context), "/")?.device;
+  await bootLoaderForRevert(
+    context,
+    set,
+    volumes.map((volume) => ({
+      origin: volume.origin,
+      merged: volume.outcome === "merged",
+      root:
+        set.volumes.find((v) => v.snapshot === volume.snapshot)?.originLv?.device === rootDevice,
+    })),
+  );
   // With /boot inside a reverted volume, images of kernels newer than the set go with the merge.
   if (polledAtBoot(set, volumes)) await prepareBoot(context, set, kernelEntry?.setReleases);
   return {

@@ -7,6 +7,7 @@ import { lvmOf, type Lvm } from "../lvm/lvm.ts";
 import { removeArgv } from "../sets/apply.ts";
 import { collectSets, type SnapshotSet } from "../sets/model.ts";
 import type { Commands, Context } from "../system/context.ts";
+import { finishPendingInstalls } from "../boot/loader.ts";
 import {
   findMerges,
   mergeLeftovers,
@@ -20,6 +21,8 @@ export interface RepairResult {
   readonly merges: readonly PendingMerge[];
   /** The leftovers removed (in a dry run: that would be). */
   readonly leftovers: readonly string[];
+  /** GRUB core images installed again now that a revert's merge has run. */
+  readonly bootLoader: readonly string[];
   readonly warnings: readonly string[];
   readonly commands: Commands;
   readonly dryRun: boolean;
@@ -64,6 +67,7 @@ export async function repair(context: Context): Promise<Repaired> {
     return {
       merges,
       leftovers: [],
+      bootLoader: [],
       warnings,
       commands: [],
       dryRun: lvm.dryRun,
@@ -84,10 +88,14 @@ export async function repair(context: Context): Promise<Repaired> {
     }
   }
   const removed = new Set(lvm.dryRun ? [] : leftovers);
-  const sets = collectSets(after.filter((lv) => !removed.has(lv.fullName)));
+  const remaining = after.filter((lv) => !removed.has(lv.fullName));
+  const installs = await finishPendingInstalls(context, remaining);
+  warnings.push(...installs.warnings);
+  const sets = collectSets(remaining);
   return {
     merges: finished.merges,
     leftovers,
+    bootLoader: installs.installed,
     warnings,
     commands: lvm.effects.changes,
     dryRun: lvm.dryRun,

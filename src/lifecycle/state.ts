@@ -6,7 +6,8 @@ import { readBootFailure } from "../boot/plan.ts";
 import { isThin, type LogicalVolume, type VolumeGroup } from "../lvm/model.ts";
 import type { Lvm } from "../lvm/lvm.ts";
 import { collectSets, type SnapshotSet } from "../sets/model.ts";
-import { readSetTags } from "../sets/tags.ts";
+import { readSetTags, reinstallTagOf } from "../sets/tags.ts";
+import { decodeRecord, describeRecord } from "../boot/loader.ts";
 import { lvmPollers, type LvmPoller } from "../lvm/pollers.ts";
 import type { Context } from "../system/context.ts";
 import { lvmOf } from "../lvm/lvm.ts";
@@ -33,6 +34,8 @@ export interface StatusResult {
   readonly merges: readonly PendingMerge[];
   /** Copy-on-write volumes an interrupted merge left behind, which rootsnap repair removes. */
   readonly leftovers: readonly string[];
+  /** Origins whose revert brings back another GRUB: its core image is installed once merged. */
+  readonly bootLoaderPending: readonly { readonly origin: string; readonly bootLoader: string }[];
   /** Whether rootsnap repair has something to do now: a running merge nothing polls, a leftover. */
   readonly repairDue: boolean;
   /** Why this boot's set was not made, as the boot-time unit recorded it. */
@@ -165,6 +168,18 @@ async function systemWarnings(
   return { bootFailure, setupInterrupted, warnings };
 }
 
+/** The boot-loader installs reverts left on origins, described from their records. */
+function pendingInstalls(
+  lvs: readonly LogicalVolume[],
+): { readonly origin: string; readonly bootLoader: string }[] {
+  return lvs.flatMap((lv) => {
+    const record = decodeRecord(reinstallTagOf(lv.tags));
+    return record === undefined
+      ? []
+      : [{ origin: lv.fullName, bootLoader: describeRecord(record) }];
+  });
+}
+
 /** The state as lvm and rootsnap's records show it; nothing is changed. */
 export async function status(context: Context): Promise<StatusResult> {
   const lvm = lvmOf(context);
@@ -178,9 +193,18 @@ export async function status(context: Context): Promise<StatusResult> {
   const sets = collectSets(lvs.filter((lv) => !left.has(lv.fullName)));
   const { bootFailure, setupInterrupted, warnings } = await systemWarnings(context);
   warnings.push(...warningsFor(sets, merges));
+  const bootLoaderPending = pendingInstalls(lvs);
+  for (const pending of bootLoaderPending) {
+    warnings.push(
+      `${pending.origin} was reverted to a set made with ${pending.bootLoader}: its core image is installed again once the merge has run (rootsnap-finish.service at boot, or rootsnap repair)`,
+    );
+  }
+  const merged = (origin: string): boolean => !merges.some((merge) => merge.origin === origin);
   const repairDue =
     pollers.length === 0 &&
-    (leftovers.length > 0 || merges.some((merge) => merge.state === "running"));
+    (leftovers.length > 0 ||
+      merges.some((merge) => merge.state === "running") ||
+      bootLoaderPending.some((pending) => merged(pending.origin)));
   if (pollers.length > 0) warnings.push(pollersWarning(pollers, "rootsnap status"));
   else warnings.push(...repairWarnings(merges, leftovers));
   return {
@@ -188,6 +212,7 @@ export async function status(context: Context): Promise<StatusResult> {
     volumeGroups,
     merges,
     leftovers,
+    bootLoaderPending,
     repairDue,
     bootFailure,
     setupInterrupted,

@@ -55,6 +55,7 @@ const REPAIR: RepairResult = {
     { origin: "vg0/home", snapshot: "vg0/home-nightly", state: "waiting" },
   ],
   leftovers: ["vg0/var-weekly"],
+  bootLoader: [],
   warnings: ["vg0/home-nightly merges into vg0/home at its next activation"],
   commands: [
     ["lvchange", "--poll", "y", "vg0/root"],
