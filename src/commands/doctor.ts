@@ -2,10 +2,10 @@
 import { nodeBootFiles, type BootFiles } from "../system/files.ts";
 import { detectGrub, hasRootsnapEntry } from "../boot/grub.ts";
 import { interruptedSetup, readState } from "../boot/install.ts";
-import { mountHolding } from "../boot/revertboot.ts";
 import { BOOT_PLAN_PATH, readBootFailure, unplannedReason } from "../boot/plan.ts";
 import { BOOT_UNIT } from "../boot/units.ts";
 import { initramfsPolling } from "../boot/initramfs.ts";
+import { detectStack, type BootStack } from "../boot/stack.ts";
 import { mountAt, type Mount } from "../config/mounts.ts";
 import { RootsnapError } from "../system/errors.ts";
 import { installHint } from "../system/failure.ts";
@@ -306,29 +306,95 @@ function planCheck(text: string | undefined): Check {
       };
 }
 
+function firmwareLine(stack: BootStack): string {
+  if (stack.firmware === "bios") return "BIOS";
+  const secure =
+    stack.secureBoot === undefined
+      ? "secure boot state unknown"
+      : `secure boot ${stack.secureBoot ? "on" : "off"}`;
+  const esp =
+    stack.esp === undefined
+      ? "no ESP mounted at /boot/efi, /efi or /boot"
+      : `ESP ${stack.esp.source} at ${stack.esp.mountPoint} (${stack.esp.loaders.map((id) => `EFI/${id}`).join(", ") || "no boot loader"}${stack.esp.shim ? ", shim and signed GRUB" : ""})`;
+  return `UEFI, ${secure}; ${esp}`;
+}
+
+/** The stack in one line a part: firmware, loader, grubenv, initramfs, encryption, verdict. */
+export function stackChecks(stack: BootStack): Check[] {
+  const loaderNames = {
+    grub: "GRUB",
+    "grub-bls": "GRUB with Boot Loader Spec entries",
+    "systemd-boot": "systemd-boot",
+    unknown: "no boot loader rootsnap knows",
+  } as const;
+  const checks: Check[] = [
+    {
+      name: "firmware",
+      status: stack.firmware === "uefi" && stack.esp === undefined ? "warn" : "ok",
+      detail: firmwareLine(stack),
+    },
+    {
+      name: "boot loader",
+      status: stack.loader === "grub" ? "ok" : "fail",
+      detail:
+        stack.loaderConfig === undefined
+          ? `${loaderNames[stack.loader]}: ${stack.loaderProblem ?? "no configuration found"}`
+          : `${loaderNames[stack.loader]}, reading ${stack.loaderConfig}`,
+    },
+  ];
+  if (stack.grubEnv !== undefined) {
+    checks.push({
+      name: "grubenv",
+      status: "ok",
+      detail: stack.grubEnv.writable
+        ? `${stack.grubEnv.path} is ${stack.grubEnv.why}: GRUB clears a one-shot entry itself`
+        : `${stack.grubEnv.path} is ${stack.grubEnv.why}: GRUB cannot write it, so rootsnap-finish.service clears a one-shot entry`,
+    });
+  }
+  checks.push(
+    {
+      name: "initramfs generator",
+      status: stack.initramfs === "initramfs-tools" ? "ok" : "warn",
+      detail:
+        stack.initramfs === "unknown"
+          ? "none found (update-initramfs, dracut, mkinitcpio)"
+          : stack.initramfs,
+    },
+    {
+      name: "encryption",
+      status: "ok",
+      detail:
+        stack.encryption.length === 0
+          ? "/ is on no encrypted device"
+          : `/ is on LUKS (${stack.encryption.join(", ")}), unlocked before the VG is activated: sets are taken after it`,
+    },
+    stack.unsupported === undefined
+      ? {
+          name: "stack",
+          status: "ok",
+          detail: `${stack.firmware === "bios" ? "BIOS" : "UEFI"}, GRUB, ${stack.initramfs}${stack.encryption.length > 0 ? ", LUKS" : ""}: supported`,
+        }
+      : {
+          name: "stack",
+          status: "fail",
+          detail: `boot integration does not support ${stack.unsupported} yet; create, revert and backup work without it`,
+        },
+  );
+  return checks;
+}
+
 async function grubChecks(
   context: Context,
   files: BootFiles,
   mounts: readonly Mount[],
-  lvs: readonly LogicalVolume[],
 ): Promise<Check[]> {
+  const checks: Check[] = stackChecks(await detectStack(files, context.fs, mounts));
   let grub;
   try {
     grub = await detectGrub(files);
-  } catch (error) {
-    return [{ name: "boot loader", status: "fail", detail: messageOf(error) }];
+  } catch {
+    return checks;
   }
-  const checks: Check[] = [];
-  const envMount = mountHolding(mounts, grub.env);
-  const envLv = lvs.find((lv) => lv.device === envMount?.device);
-  checks.push({
-    name: "grubenv",
-    status: "ok",
-    detail:
-      envLv === undefined
-        ? `${grub.env} is on ${envMount?.source ?? "?"}: GRUB clears a one-shot entry itself`
-        : `${grub.env} is on LVM (${envLv.fullName}): GRUB cannot clear a one-shot entry; rootsnap-finish.service does`,
-  });
   const installed =
     (await bootUnitInstalled(files)) &&
     hasRootsnapEntry((await files.read(grub.config))?.toString("utf8") ?? "");
@@ -431,7 +497,7 @@ export async function doctor(
           detail: `${ambiguous.join("; ")}: a snapshot has the same UUID and LABEL; use /dev/mapper/VG-LV`,
         },
   );
-  checks.push(...(await grubChecks(context, files, mounts, Array.isArray(lvs) ? lvs : [])));
+  checks.push(...(await grubChecks(context, files, mounts)));
   checks.push(await shutdownCheck(context));
   return checks;
 }

@@ -84,6 +84,7 @@ test("repair --json follows the contract", async () => {
     dry_run: false,
     merges: REPAIR.merges,
     leftovers: ["vg0/var-weekly"],
+    boot_loader_installed: [],
     warnings: REPAIR.warnings,
     commands: ["lvchange --poll y vg0/root", "lvremove --yes vg0/var-weekly"],
   });

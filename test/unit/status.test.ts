@@ -79,6 +79,7 @@ test("status changes nothing, takes no lock, and says which repairs are due", as
       "volume_groups",
       "merges",
       "leftovers",
+      "boot_loader_pending",
       "repair_due",
       "boot_failure",
       "setup_interrupted",
@@ -171,6 +172,7 @@ test("repair finishes the merge nothing polled and removes the leftover, under t
     dry_run: false,
     merges: [{ origin: "vg0/root", snapshot: "vg0/root-before-upgrade", state: "finished" }],
     leftovers: ["vg0/home-before-upgrade"],
+    boot_loader_installed: [],
     warnings: [],
     commands: ["lvchange --poll y vg0/root", "lvremove --yes vg0/home-before-upgrade"],
   });
