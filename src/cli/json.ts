@@ -27,6 +27,7 @@ import type { MergeState } from "../lifecycle/state.ts";
 import type { SetVolume } from "../sets/model.ts";
 import type { SetKind } from "../sets/tags.ts";
 import type { Commands } from "../system/context.ts";
+import { decodeRecord, type BootLoaderRecord } from "../boot/loader.ts";
 import { commandLines, isoTime, jsonDocument, localIsoTime, setJson } from "./render.ts";
 
 type Capital =
@@ -106,10 +107,39 @@ export interface ListDocument {
   readonly sets: readonly SetDocument[];
 }
 
+export interface BootLoaderDocument {
+  readonly firmware: "bios" | "uefi";
+  readonly version: string;
+  readonly target: string;
+  readonly devices: readonly string[];
+  readonly efi_directory: string | null;
+  readonly bootloader_id: string | null;
+  readonly removable: boolean;
+  readonly shim: boolean;
+  readonly packaged: boolean;
+}
+
+function bootLoaderJson(record: BootLoaderRecord | undefined): BootLoaderDocument | null {
+  if (record === undefined) return null;
+  return {
+    firmware: record.firmware,
+    version: record.version,
+    target: record.target,
+    devices: record.devices ?? [],
+    efi_directory: record.efiDirectory ?? null,
+    bootloader_id: record.bootloaderId ?? null,
+    removable: record.removable ?? false,
+    shim: record.shim ?? false,
+    packaged: record.packaged ?? false,
+  };
+}
+
 export interface ShowDocument {
   readonly set: SetDocument & {
     /** `created` in the local time of the machine, with its offset. */
     readonly created_local: string;
+    /** The boot loader the set was made with; null for a set that records none. */
+    readonly boot_loader: BootLoaderDocument | null;
   };
   /** What `rootsnap prune` would do with the set now, and the rule why. */
   readonly retention: {
@@ -374,7 +404,11 @@ export function listJson(result: ListResult): string {
 
 export function showJson(result: ShowResult): string {
   return jsonDocument<ShowDocument>({
-    set: { ...setJson(result.set), created_local: localIsoTime(result.set.created) },
+    set: {
+      ...setJson(result.set),
+      created_local: localIsoTime(result.set.created),
+      boot_loader: bootLoaderJson(decodeRecord(result.set.bootLoader)),
+    },
     retention: { keep: result.retention.keep, reason: result.retention.reason },
   });
 }

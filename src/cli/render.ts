@@ -1,4 +1,5 @@
 // Turns command results into text for people or into the versioned JSON of the contract.
+import { decodeRecord, describeRecord } from "../boot/loader.ts";
 import { formatArgv } from "../system/runner.ts";
 import type { Commands } from "../system/context.ts";
 import type { CreateResult } from "../lifecycle/make.ts";
@@ -212,6 +213,8 @@ export function showText(result: ShowResult, style: TableStyle = DEFAULT_STYLE):
     ["created", `${displayTime(set.created, false)} (${displayTime(set.created, true)})`],
     ["retention", retentionText(result.retention)],
   ];
+  const loader = decodeRecord(set.bootLoader);
+  if (loader !== undefined) fields.push(["boot loader", describeRecord(loader)]);
   if (set.missing > 0) fields.push(["incomplete", `${set.missing} snapshot(s) missing`]);
   if (set.absentVgs.length > 0) fields.push(["absent VGs", set.absentVgs.join(", ")]);
   const head = fields.map(([name, value]) => `${`${name}:`.padEnd(12)}${value}\n`).join("");

@@ -94,6 +94,45 @@ async function measureUsed(
   return used;
 }
 
+/** The paths an LV is known by: /dev/VG/LV, /dev/mapper/VG-LV, /dev/dm-MINOR. */
+function namesOf(lv: LogicalVolume): string[] {
+  const minor = lv.device?.split(":")[1];
+  return [lv.path, lv.dmPath, ...(minor === undefined ? [] : [`/dev/dm-${minor}`])].filter(
+    (name) => name !== "",
+  );
+}
+
+/**
+ * Swap is never a member of a set: its contents mean nothing after a reboot, and merging
+ * a snapshot back into swap in use would corrupt the pages of running programs.
+ */
+async function refuseSwap(
+  context: Context,
+  requests: readonly VolumeRequest[],
+  lvs: readonly LogicalVolume[],
+): Promise<void> {
+  const swaps = ((await context.fs.readText("/proc/swaps")) ?? "")
+    .split("\n")
+    .slice(1)
+    .map((line) => line.split(/\s+/)[0] ?? "");
+  const fstab = ((await context.fs.readText("/etc/fstab")) ?? "")
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter((fields) => fields[2] === "swap" && !(fields[0] ?? "#").startsWith("#"))
+    .map((fields) => fields[0] ?? "");
+  const known = new Set([...swaps, ...fstab].filter((name) => name !== ""));
+  for (const request of requests) {
+    const lv = lvs.find(
+      (candidate) => candidate.fullName === request.volume.replace(/^\/dev\//, ""),
+    );
+    if (lv === undefined || !namesOf(lv).some((name) => known.has(name))) continue;
+    throw new DataError(
+      `${lv.fullName} is swap space, which a set never holds`,
+      "leave it out of --volume and of [[volumes]] in rootsnap.toml",
+    );
+  }
+}
+
 /** The kind's retention policy runs after each create; its failure never undoes the set. */
 async function pruneAfter(context: Context, lvm: Lvm, kind: SetKind, name: string): Promise<void> {
   try {
@@ -121,6 +160,7 @@ export async function planInputs(
     readMounts(context),
   ]);
   const requests = requestsFor(options, config, () => rootVolume(lvs, mounts));
+  await refuseSwap(context, requests, lvs);
   const usedBytes = await measureUsed(context, requests, lvs, mounts);
   return { requests, lvs, vgs, usedBytes };
 }

@@ -27,6 +27,8 @@ export interface SnapshotSet {
   readonly label?: string;
   /** Set for a temporary set (backup with no NAME): the run it belongs to. */
   readonly temporary?: SetOwner;
+  /** The boot loader the set was made with, encoded by src/boot/loader.ts. */
+  readonly bootLoader?: string;
   readonly volumes: readonly SetVolume[];
   /**
    * Snapshots the set was made with that LVM no longer has, while none of it merges (a

@@ -11,6 +11,7 @@ export async function bootConfigDigest(m: Machine): Promise<string> {
     sha256sum boot/grub/grub.cfg etc/default/grub
     find etc/grub.d etc/systemd/system -printf '%y %m %p %l\\n' | sort
     find etc/grub.d etc/systemd/system -type f -exec sha256sum {} + | sort
+    if [ -d boot/efi/EFI ]; then find boot/efi -type f -exec sha256sum {} + | sort; fi
   }`);
 }
 
@@ -121,6 +122,30 @@ function escaped(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
+/** doctor names the layout's stack: its firmware, GRUB, initramfs-tools, and LUKS if any. */
+export function assertStack(
+  m: Machine,
+  checks: readonly { name: string; status: string; detail: string }[],
+): void {
+  const detail = (name: string): string =>
+    checks.find((check) => check.name === name)?.detail ?? "";
+  const uefi = m.layout.firmware === "uefi";
+  assert.match(
+    detail("firmware"),
+    uefi ? /^UEFI, secure boot off; ESP \/dev\/vda1 at \/boot\/efi/ : /^BIOS$/,
+  );
+  assert.match(detail("boot loader"), /^GRUB, reading \/boot\/grub\/grub\.cfg$/);
+  assert.match(detail("initramfs generator"), /^initramfs-tools$/);
+  if (m.layout.expect.encrypted === true) {
+    assert.match(detail("encryption"), /^\/ is on LUKS \(vda2_crypt\)/);
+  } else {
+    assert.match(detail("encryption"), /no encrypted device/);
+  }
+  const separateBoot = m.layout.expect.mounts.some((mount) => mount.target === "/boot");
+  assert.match(detail("grubenv"), separateBoot ? /GRUB clears a one-shot entry itself/ : /on LVM/);
+  assert.equal(checks.find((check) => check.name === "stack")?.status, "ok", detail("stack"));
+}
+
 export interface KernelUpgrade {
   /** .deb files on the host, installed together. */
   readonly debs: readonly string[];
@@ -192,6 +217,7 @@ export async function bootScenario(
   assert.equal(status("root on LVM"), "ok");
   assert.equal(status("initramfs"), "ok");
   assert.equal(status("setup"), "ok");
+  assertStack(m, checks);
   assert.equal(doctor.code, checks.some((check) => check.status === "fail") ? 1 : 0);
 
   say(`kernel upgrade to ${kernel.release}: update-grub regenerates the entry`);

@@ -1,6 +1,6 @@
 // Kernel packages for the upgrade scenarios, fetched on the host (guests have no network)
 // with apt and kept under /var/cache/rootsnap-vm/debs.
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "../../../src/system/runner.ts";
 
@@ -43,26 +43,47 @@ export async function newerBookwormKernel(
   return { deb: join(DEB_CACHE, file), release: `6.1.0-${newest}-cloud-amd64` };
 }
 
-const TRIXIE_APT = "/var/cache/rootsnap-vm/apt-trixie-backports";
+/** apt pointed at one suite alone, with its own lists under /var/cache/rootsnap-vm. */
+export class SuiteApt {
+  readonly dir: string;
 
-/** apt, pointed at trixie-backports alone, with its own lists under TRIXIE_APT. */
-function trixieApt(tool: "apt-get" | "apt-cache", ...args: string[]): string[] {
-  return [
-    tool,
-    "-q",
-    "-o",
-    `Dir::Etc::sourcelist=${TRIXIE_APT}/sources.list`,
-    "-o",
-    "Dir::Etc::sourceparts=-",
-    "-o",
-    `Dir::State::Lists=${TRIXIE_APT}/lists`,
-    "-o",
-    `Dir::Cache=${TRIXIE_APT}/cache`,
-    "-o",
-    "APT::Architecture=amd64",
-    ...args,
-  ];
+  constructor(readonly suite: string) {
+    this.dir = `/var/cache/rootsnap-vm/apt-${suite}`;
+  }
+
+  argv(tool: "apt-get" | "apt-cache", ...args: string[]): string[] {
+    return [
+      tool,
+      "-q",
+      "-o",
+      `Dir::Etc::sourcelist=${this.dir}/sources.list`,
+      "-o",
+      "Dir::Etc::sourceparts=-",
+      "-o",
+      `Dir::State::Lists=${this.dir}/lists`,
+      "-o",
+      `Dir::Cache=${this.dir}/cache`,
+      "-o",
+      "APT::Architecture=amd64",
+      ...args,
+    ];
+  }
+
+  /** Writes the sources and runs apt-get update. */
+  async update(): Promise<void> {
+    mkdirSync(join(this.dir, "lists", "partial"), { recursive: true });
+    mkdirSync(join(this.dir, "cache", "archives", "partial"), { recursive: true });
+    writeFileSync(
+      join(this.dir, "sources.list"),
+      `deb http://deb.debian.org/debian ${this.suite} main\n`,
+    );
+    await run(this.argv("apt-get", "update"), { timeoutMs: 10 * 60_000 });
+  }
 }
+
+const trixieBackports = new SuiteApt("trixie-backports");
+const trixieApt = (tool: "apt-get" | "apt-cache", ...args: string[]): string[] =>
+  trixieBackports.argv(tool, ...args);
 
 /**
  * A kernel newer than trixie's own: trixie-backports' cloud kernel, which comes as
@@ -70,8 +91,6 @@ function trixieApt(tool: "apt-get" | "apt-cache", ...args: string[]): string[] {
  */
 export async function newerTrixieKernel(): Promise<{ debs: string[]; release: string }> {
   const dir = join(DEB_CACHE, "trixie-backports");
-  mkdirSync(join(TRIXIE_APT, "lists", "partial"), { recursive: true });
-  mkdirSync(join(TRIXIE_APT, "cache", "archives", "partial"), { recursive: true });
   mkdirSync(dir, { recursive: true });
   const cachedDebs = readdirSync(dir).filter((name) => name.endsWith(".deb"));
   const cachedRelease = cachedDebs
@@ -80,12 +99,7 @@ export async function newerTrixieKernel(): Promise<{ debs: string[]; release: st
   if (cachedRelease !== undefined && cachedDebs.length >= 5) {
     return { debs: cachedDebs.map((name) => join(dir, name)), release: cachedRelease };
   }
-  const { writeFileSync } = await import("node:fs");
-  writeFileSync(
-    join(TRIXIE_APT, "sources.list"),
-    "deb http://deb.debian.org/debian trixie-backports main\n",
-  );
-  await run(trixieApt("apt-get", "update"), { timeoutMs: 10 * 60_000 });
+  await trixieBackports.update();
   const meta = (await run(trixieApt("apt-cache", "show", "linux-image-cloud-amd64"))).stdout;
   const release = /linux-image-(\S+-cloud-amd64) \(=/.exec(meta)?.[1];
   if (release === undefined) throw new Error("trixie-backports has no linux-image-cloud-amd64");
@@ -98,4 +112,49 @@ export async function newerTrixieKernel(): Promise<{ debs: string[]; release: st
     .filter((name) => name.endsWith(".deb"))
     .map((name) => join(dir, name));
   return { debs, release };
+}
+
+/** The packages of one GRUB platform: its tools, its modules, and what they share. */
+function grubPackages(firmware: "bios" | "uefi"): string[] {
+  const platform =
+    firmware === "bios" ? ["grub-pc", "grub-pc-bin"] : ["grub-efi-amd64", "grub-efi-amd64-bin"];
+  return ["grub-common", "grub2-common", ...platform];
+}
+
+/**
+ * GRUB 2.12 from bookworm-backports for a bookworm guest (2.06 is bookworm's own), with
+ * the one library it needs that bookworm's GRUB did not (libfuse3-3, from bookworm).
+ */
+export async function backportedGrub(
+  firmware: "bios" | "uefi",
+): Promise<{ debs: string[]; version: string }> {
+  const dir = join(DEB_CACHE, `grub-bookworm-backports-${firmware}`);
+  mkdirSync(dir, { recursive: true });
+  const wanted = [...grubPackages(firmware), "libfuse3-3"];
+  const cached = (): string[] => readdirSync(dir).filter((name) => name.endsWith(".deb"));
+  const have = (): boolean =>
+    wanted.every((pkg) => cached().some((name) => name.startsWith(`${pkg}_`)));
+  if (!have()) {
+    const backports = new SuiteApt("bookworm-backports");
+    await backports.update();
+    await run(backports.argv("apt-get", "download", ...grubPackages(firmware)), {
+      cwd: dir,
+      timeoutMs: 10 * 60_000,
+    });
+    const bookworm = new SuiteApt("bookworm");
+    await bookworm.update();
+    await run(bookworm.argv("apt-get", "download", "libfuse3-3"), {
+      cwd: dir,
+      timeoutMs: 10 * 60_000,
+    });
+  }
+  if (!have()) throw new Error(`apt-get download left no GRUB packages in ${dir}`);
+  const version = /^grub-common_([^_]+)_/.exec(
+    cached().find((name) => name.startsWith("grub-common_")) ?? "",
+  )?.[1];
+  if (version === undefined) throw new Error(`no grub-common .deb in ${dir}`);
+  return {
+    debs: cached().map((name) => join(dir, name)),
+    version: decodeURIComponent(version.replace(/%3a/gi, ":")),
+  };
 }
