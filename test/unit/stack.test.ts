@@ -8,17 +8,20 @@ import { detectGrub, isStubConfig } from "../../src/boot/grub.ts";
 import { detectStack, encryptionUnder, grubEnvWritable } from "../../src/boot/stack.ts";
 import {
   bootLoaderChanged,
+  bootLoaderForRevert,
   debconfInstallDevices,
   decodeRecord,
   describeRecord,
   detectBootLoader,
   encodeRecord,
+  finishPendingInstalls,
   grubVersion,
   reinstallCommands,
   type BootLoaderRecord,
 } from "../../src/boot/loader.ts";
 import { readSetTags, setTags } from "../../src/sets/tags.ts";
-import { fakeRunner, GRUB_TOOLS, memoryFiles } from "./helpers.ts";
+import type { LogicalVolume } from "../../src/lvm/model.ts";
+import { fakeRunner, GRUB_TOOLS, memoryFiles, testContext } from "./helpers.ts";
 
 /** What Debian's grub-install writes to EFI/debian/grub.cfg (util/grub-install.c). */
 const DEBIAN_ESP_STUB = `search.fs_uuid 7c1f0b7e-1f0b-4c55-9c3b-3c2f6f4b6c11 root hd0,gpt2 
@@ -290,4 +293,90 @@ test("a set's record of its boot loader survives LVM's tag characters and reads 
   assert.deepEqual(decodeRecord(identity?.bootLoader), record);
   assert.equal(decodeRecord("not json"), undefined);
   assert.equal(decodeRecord(Buffer.from('{"firmware":"x"}').toString("base64url")), undefined);
+});
+
+/** A BIOS system whose grub-install says `version`; its debconf names /dev/vda. */
+function biosSystem(version: string): {
+  files: ReturnType<typeof memoryFiles>["files"];
+  runner: ReturnType<typeof fakeRunner>;
+} {
+  const files = memoryFiles({
+    ...GRUB_TOOLS,
+    "/boot/grub/grub.cfg": REAL_CFG,
+    "/var/cache/debconf/config.dat":
+      "Name: grub-pc/install_devices\nTemplate: grub-pc/install_devices\nValue: /dev/vda\n",
+    "/dev/vda": "",
+  }).files;
+  const runner = fakeRunner((argv) =>
+    argv[1] === "--version" ? { stdout: `grub-install (GRUB) ${version}\n` } : {},
+  );
+  return { files, runner };
+}
+
+const SET_RECORD: BootLoaderRecord = {
+  firmware: "bios",
+  version: "2.06-13+deb12u2",
+  target: "i386-pc",
+  devices: ["/dev/vda"],
+};
+
+test("a revert to a set of another GRUB tags the origin whose merge waits; one of the same GRUB does nothing", async () => {
+  const { files, runner } = biosSystem("2.12-1~bpo12+1");
+  const context = testContext(runner.runner, { bootFiles: files });
+  const set = { name: "before-grub", bootLoader: encodeRecord(SET_RECORD) };
+  const commands = await bootLoaderForRevert(context, set, [
+    { origin: "vg0/home", merged: false, root: false },
+    { origin: "vg0/root", merged: false, root: true },
+  ]);
+  assert.deepEqual(commands, [
+    [
+      "lvchange",
+      "--addtag",
+      `rootsnap.reinstall-bootloader=${encodeRecord(SET_RECORD)}`,
+      "vg0/root",
+    ],
+  ]);
+  const same = biosSystem("2.06-13+deb12u2");
+  const unchanged = testContext(same.runner.runner, { bootFiles: same.files });
+  assert.deepEqual(
+    await bootLoaderForRevert(unchanged, set, [{ origin: "vg0/root", merged: false, root: true }]),
+    [],
+  );
+});
+
+test("a merge done at once installs the core image at once; a finished merge's tag is acted on and dropped", async () => {
+  const { files, runner } = biosSystem("2.12-1~bpo12+1");
+  const context = testContext(runner.runner, { bootFiles: files });
+  const set = { name: "before-grub", bootLoader: encodeRecord(SET_RECORD) };
+  assert.deepEqual(
+    await bootLoaderForRevert(context, set, [{ origin: "vg0/data", merged: true, root: false }]),
+    [["/usr/sbin/grub-install", "--target=i386-pc", "/dev/vda"]],
+  );
+  const encoded = encodeRecord(SET_RECORD);
+  const root = { vg: "vg0", name: "root", fullName: "vg0/root", merging: false, origin: null };
+  const tagged = { ...root, tags: [`rootsnap.reinstall-bootloader=${encoded}`] };
+  const later = testContext(runner.runner, { bootFiles: files });
+  // Still merging: left for later.
+  const snapshot = {
+    vg: "vg0",
+    name: "root-s",
+    fullName: "vg0/root-s",
+    origin: "root",
+    merging: true,
+    tags: [],
+  };
+  const waiting = await finishPendingInstalls(later, [
+    tagged,
+    snapshot,
+  ] as unknown as LogicalVolume[]);
+  assert.deepEqual(waiting, { installed: [], warnings: [] });
+  assert.deepEqual(later.effects.changes, []);
+  const done = await finishPendingInstalls(later, [tagged] as unknown as LogicalVolume[]);
+  assert.deepEqual(done.installed, [
+    "GRUB 2.06-13+deb12u2 (BIOS, /dev/vda), after the merge into vg0/root",
+  ]);
+  assert.deepEqual(later.effects.changes, [
+    ["/usr/sbin/grub-install", "--target=i386-pc", "/dev/vda"],
+    ["lvchange", "--deltag", `rootsnap.reinstall-bootloader=${encoded}`, "vg0/root"],
+  ]);
 });

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { installRootsnap, type Machine, stepLog, vmSkip, withMachine } from "./rig/index.ts";
 import { allLvs, checkMergeFinished, findSet, rootsnap, rootsnapJson } from "./core-steps.ts";
+import { assertStack } from "./scenarios/boot-flow.ts";
 
 const say = stepLog("core-thin");
 
@@ -60,6 +61,13 @@ async function revertThin(m: Machine): Promise<void> {
 test("core verbs on trixie-thin", { skip: vmSkip(), timeout: 40 * 60_000 }, async () => {
   await withMachine("trixie-thin", async (m) => {
     await installRootsnap(m);
+    say("doctor names the stack");
+    const doctor = await m.shResult("rootsnap doctor --json", { timeoutMs: 300_000 });
+    assertStack(
+      m,
+      (JSON.parse(doctor.stdout) as { checks: { name: string; status: string; detail: string }[] })
+        .checks,
+    );
     await thinSet(m);
     await revertThin(m);
   });
