@@ -169,6 +169,10 @@ export async function bootScenario(
   m: Machine,
   upgrade: (running: string) => Promise<KernelUpgrade>,
   say: Say,
+  options: {
+    /** Cut the power during the boot that merges; the boot after it must finish the revert. */
+    cutMergeBoot?: boolean;
+  } = {},
 ): Promise<BootScenarioResult> {
   const boots: number[] = [];
   const unitSeconds: number[] = [];
@@ -252,9 +256,31 @@ export async function bootScenario(
   const rebuilt = /rebuilt (.*) so that lvm finishes/.exec(revert)?.[1] ?? "";
   assert.match(rebuilt, new RegExp(`initrd\\.img-${escaped(oldRelease)}`), revert);
   assert.doesNotMatch(rebuilt, new RegExp(escaped(kernel.release)), "not the upgrade's image");
-  boots.push(await m.reboot());
+  if (options.cutMergeBoot === true) {
+    await m.spawn("systemctl poweroff");
+    await m.waitForPowerOff();
+    const booting = m.boot().catch((error: unknown) => error);
+    const started = Date.now();
+    // The initramfs has activated the VG, and so started the merges, once the real root runs.
+    await m.waitForConsole(/Welcome to .*Debian/, 600_000);
+    await m.powerCut();
+    say(`power cut ${((Date.now() - started) / 1000).toFixed(1)} s into the boot that merges`);
+    await booting;
+    boots.push(await m.boot());
+  } else {
+    boots.push(await m.reboot());
+  }
   state = await bootState(m);
   assertNormalBoot(state);
+  if (options.cutMergeBoot === true) {
+    const suspended = await m.sh(
+      "dmsetup info -c --noheadings -o name,attr | awk -F: '$2 ~ /^..s/'",
+    );
+    assert.equal(suspended, "", "no device is left suspended");
+    say(
+      `status after the cut: ${(await m.sh("rootsnap status 2>&1")).trim().replace(/\n/g, " / ")}`,
+    );
+  }
   assert.equal(state.release, oldRelease, "the reverted system runs its own kernel");
   assert.ok(state.modules.includes(oldRelease), `modules: ${state.modules.join(" ")}`);
   assert.ok(!state.modules.includes(kernel.release), "the upgrade's modules are gone");
