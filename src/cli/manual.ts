@@ -88,6 +88,7 @@ export const MANUAL = {
     about: [
       "A volume that is not in use (not mounted, not open) is merged at once. The root volume is always in use: its merge starts when it is next activated, early in the next boot, and the system comes up as it was when the set was taken. Reboot soon: whatever is written until then is undone too.",
       "The merge consumes the snapshot: after it the set is gone. When /boot is a file system of its own, the set's copy of /boot is put back too, so the kernels match the reverted root. rootsnap-finish.service finishes what the boot started and reports it in the journal.",
+      "When the set was made with another GRUB than the one installed now, GRUB's core image (in the MBR gap or on the ESP) is installed again from the reverted system once the merge has run, so that it matches the modules in /boot/grub: at once for a merge done now, else at the next boot by rootsnap-finish.service (or rootsnap repair). rootsnap show prints the boot loader a set was made with.",
     ],
     examples: [
       { command: "revert pre-upgrade", says: "asks, then merges the set; reboot to finish" },
@@ -153,6 +154,7 @@ export const MANUAL = {
   doctor: {
     about: [
       "Each line is ok, warn or fail with what it found; a fail says what to do. Run it before setup and after changing the disk layout. doctor takes no lock and changes nothing.",
+      "It names the boot stack one part a line: the firmware (BIOS or UEFI, secure boot, the ESP), the boot loader and the file it reads, where grubenv lies and whether GRUB can write it, the initramfs generator, whether / lies on LUKS, and whether boot integration supports that combination.",
     ],
     examples: [
       { command: "doctor", says: "every check, one per line" },
