@@ -114,6 +114,16 @@ export function assertNormalBoot(state: BootState): void {
   assert.equal(state.nextEntry, "");
 }
 
+/** A snapshot boot whose set found no room: exit 73, and the boot went on without a set. */
+export function assertNoRoomBoot(state: BootState): void {
+  assert.match(state.cmdline, /rootsnap\.boot=1/);
+  assert.equal(state.bootUnit.Result, "exit-code", JSON.stringify(state.bootUnit));
+  assert.equal(state.bootUnit.ExecMainStatus, "73", "exit 73: not enough space");
+  assert.equal(state.defaultTargetActive, "active", "the boot went on");
+  assert.equal(state.sets.length, 0, "no set, not part of one");
+  assert.equal(state.nextEntry, "", "the one-shot entry is cleared even so");
+}
+
 /** The rootsnap entry of grub.cfg, after the first line of the default entry. */
 const ENTRY_OF_GRUB_CFG =
   "grep -m1 '^menuentry ' /boot/grub/grub.cfg; awk \"/'rootsnap-boot'/{p=1} p{print} p&&/^}/{exit}\" /boot/grub/grub.cfg";
