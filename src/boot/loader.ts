@@ -100,10 +100,8 @@ export async function detectBootLoader(
   }
   if (grub.install === undefined) return undefined;
   let version: string | undefined;
-  let help = "";
   try {
     version = grubVersion((await runner([grub.install, "--version"])).stdout);
-    help = (await runner([grub.install, "--help"])).stdout;
   } catch {
     return undefined;
   }
@@ -120,6 +118,13 @@ export async function detectBootLoader(
   const machine = (await runner(["uname", "-m"])).stdout.trim();
   const ids = esp?.loaders.filter((id) => id.toUpperCase() !== "BOOT") ?? [];
   const shim = esp?.shim ?? false;
+  // Only a shim install asks: does this grub-install put the signed GRUB there itself?
+  const help = shim
+    ? await runner([grub.install, "--help"]).then(
+        (r) => r.stdout,
+        () => "",
+      )
+    : "";
   return {
     firmware,
     version,

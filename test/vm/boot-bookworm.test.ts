@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import { installRootsnap, stepLog, vmSkip, withMachine } from "./rig/index.ts";
 import { bootScenario } from "./scenarios/boot-flow.ts";
-import { newerBookwormKernel } from "./scenarios/kernel-debs.ts";
+import { bookwormKernelUpgrade } from "./scenarios/kernel-debs.ts";
 
 const say = stepLog("boot-bookworm");
 
@@ -14,14 +14,7 @@ test(
   async () => {
     await withMachine("bookworm-simple", async (m) => {
       await installRootsnap(m);
-      const result = await bootScenario(
-        m,
-        async (running) => {
-          const kernel = await newerBookwormKernel(running);
-          return { debs: [kernel.deb], release: kernel.release };
-        },
-        say,
-      );
+      const result = await bootScenario(m, bookwormKernelUpgrade, say);
       say(
         `boot times ${result.boots.map((b) => `${b.toFixed(1)} s`).join(", ")}; rootsnap-boot.service ran ${result.unitSeconds.map((s) => `${s.toFixed(2)} s`).join(", ")}`,
       );

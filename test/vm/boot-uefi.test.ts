@@ -6,7 +6,7 @@ import { test } from "node:test";
 import { checkLayout } from "./rig/checks.ts";
 import { installRootsnap, stepLog, vmSkip, withMachine } from "./rig/index.ts";
 import { bootScenario } from "./scenarios/boot-flow.ts";
-import { newerBookwormKernel } from "./scenarios/kernel-debs.ts";
+import { bookwormKernelUpgrade } from "./scenarios/kernel-debs.ts";
 
 const say = stepLog("boot-uefi");
 
@@ -21,15 +21,7 @@ test(
       const probe = "/sys/firmware/efi/efivars/RootsnapProbe-3cc7c1a2-6c4d-4b9e-9a0e-2b1f3e6a7d10";
       await m.sh(`printf '\\007\\000\\000\\000rootsnap' > ${probe}`);
       await installRootsnap(m);
-      const result = await bootScenario(
-        m,
-        async (running) => {
-          const kernel = await newerBookwormKernel(running);
-          return { debs: [kernel.deb], release: kernel.release };
-        },
-        say,
-        { cutMergeBoot: true },
-      );
+      const result = await bootScenario(m, bookwormKernelUpgrade, say, { cutMergeBoot: true });
       assert.equal((await m.sh(`cat ${probe} | tail -c +5`)).trim(), "rootsnap");
       say(
         `boot times ${result.boots.map((b) => `${b.toFixed(1)} s`).join(", ")}; rootsnap-boot.service ran ${result.unitSeconds.map((s) => `${s.toFixed(2)} s`).join(", ")}`,

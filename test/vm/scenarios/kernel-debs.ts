@@ -43,6 +43,14 @@ export async function newerBookwormKernel(
   return { deb: join(DEB_CACHE, file), release: `6.1.0-${newest}-cloud-amd64` };
 }
 
+/** The upgrade the boot scenarios install on a bookworm guest running `running`. */
+export async function bookwormKernelUpgrade(
+  running: string,
+): Promise<{ debs: string[]; release: string }> {
+  const kernel = await newerBookwormKernel(running);
+  return { debs: [kernel.deb], release: kernel.release };
+}
+
 /** apt pointed at one suite alone, with its own lists under /var/cache/rootsnap-vm. */
 export class SuiteApt {
   readonly dir: string;
