@@ -25,7 +25,8 @@ export interface Grub {
 
 const PROGRAM_DIRS = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 
-async function findProgram(
+/** The first of `names` found in the usual program directories. */
+export async function findProgram(
   files: BootFiles,
   names: readonly string[],
 ): Promise<string | undefined> {
@@ -46,7 +47,7 @@ export function usesBls(defaultGrub: string | undefined): boolean {
   return /^\s*GRUB_ENABLE_BLSCFG\s*=\s*["']?true["']?\s*$/m.test(defaultGrub ?? "");
 }
 
-const SYSTEMD_BOOT_CONFIGS = [
+export const SYSTEMD_BOOT_CONFIGS = [
   "/boot/loader/loader.conf",
   "/efi/loader/loader.conf",
   "/boot/efi/loader/loader.conf",

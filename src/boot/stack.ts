@@ -6,7 +6,15 @@ import { mountAt } from "../config/mounts.ts";
 import type { BootFiles } from "../system/files.ts";
 import type { FileSystem } from "../system/fs.ts";
 import { RootsnapError } from "../system/errors.ts";
-import { detectGrub, ESP_MOUNT_POINTS, usesBls, DEFAULT_GRUB_PATH, type Grub } from "./grub.ts";
+import {
+  DEFAULT_GRUB_PATH,
+  detectGrub,
+  ESP_MOUNT_POINTS,
+  findProgram,
+  SYSTEMD_BOOT_CONFIGS,
+  usesBls,
+  type Grub,
+} from "./grub.ts";
 import { mountHolding } from "./revertboot.ts";
 
 export type Firmware = "bios" | "uefi";
@@ -158,11 +166,8 @@ export async function grubEnvWritable(
   return { path, writable: true, why: `on ${mount.source} (${mount.fsType})` };
 }
 
-const PROGRAM_DIRS = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
-
 async function hasProgram(files: BootFiles, name: string): Promise<boolean> {
-  for (const dir of PROGRAM_DIRS) if (await files.exists(`${dir}/${name}`)) return true;
-  return false;
+  return (await findProgram(files, [name])) !== undefined;
 }
 
 /** The program that builds this system's initramfs images. */
@@ -177,8 +182,6 @@ export async function detectInitramfs(files: BootFiles): Promise<InitramfsGenera
   if (await hasProgram(files, "mkinitcpio")) return "mkinitcpio";
   return "unknown";
 }
-
-const SYSTEMD_BOOT_CONFIGS = ["/efi/loader/loader.conf", "/boot/efi/loader/loader.conf"];
 
 async function detectLoader(
   files: BootFiles,
@@ -196,7 +199,7 @@ async function detectLoader(
     return { loader: "grub", grub, config: grub.config };
   } catch (error) {
     if (!(error instanceof RootsnapError)) throw error;
-    for (const path of ["/boot/loader/loader.conf", ...SYSTEMD_BOOT_CONFIGS]) {
+    for (const path of SYSTEMD_BOOT_CONFIGS) {
       if (await files.exists(path)) {
         return { loader: "systemd-boot", config: path, problem: "systemd-boot" };
       }
