@@ -125,7 +125,7 @@ export class GuestAgent {
         throw new Error(`guest command did not finish within ${secs} s: ${command}`);
       }
       await sleep(delay);
-      delay = Math.min(delay * 2, 500);
+      delay = Math.min(delay * 2, 250);
     }
   }
 
