@@ -1,7 +1,10 @@
-// /boot outside the snapshot: when /boot is its own file system and / is in a set, the
-// set keeps a copy of what booting needs (kernels, initramfs, grub.cfg) in a tar on /,
+// The boot partition outside the snapshot: when /boot (GRUB) or systemd-boot's $BOOT (the
+// ESP or XBOOTLDR) is its own file system and / is in a set, the set keeps a copy of what
+// booting needs (kernels, initramfs, grub.cfg, Boot Loader Spec entries) in a tar on /,
 // and revert puts it back, so the reverted / boots a kernel whose modules it has.
 import { BOOT_COPY_DIR } from "../system/paths.ts";
+import { blsField, parseBlsEntry } from "./bls.ts";
+import { findSystemdBoot } from "./sdboot.ts";
 import type { Commands, Context } from "../system/context.ts";
 import { readMounts } from "../config/mounts.ts";
 import { mountAt, type Mount } from "../config/mounts.ts";
@@ -13,19 +16,37 @@ import type { Effects } from "../system/effects.ts";
 /** Re-exported from src/system/paths.ts, where every path rootsnap owns is listed. */
 export { BOOT_COPY_DIR };
 
-const STAGING = "/boot/.rootsnap-restore";
 /** Files a kernel package puts into /boot; only these are removed when absent from a copy. */
 const KERNEL_FILE = /^(vmlinuz|vmlinux|initrd\.img|initramfs|config|System\.map)-/;
 const GRUB_CONFIGS = ["grub/grub.cfg", "grub2/grub.cfg"];
+const ENTRIES = "loader/entries";
+
+/** The file system the boot loader reads kernels from, when it is not inside /. */
+export interface BootArea {
+  /** /boot for GRUB; $BOOT for systemd-boot (/efi, /boot/efi or an XBOOTLDR /boot). */
+  readonly root: string;
+  /** systemd-boot's $BOOT: Boot Loader Spec entries and kernel-install's directories. */
+  readonly bls: boolean;
+}
 
 export function bootCopyPath(setName: string): string {
   return `${BOOT_COPY_DIR}/${setName}.tar`;
 }
 
-/** True when / is among `originDevices` and /boot is a separate file system that is not. */
-export function bootLeftOut(mounts: readonly Mount[], originDevices: ReadonlySet<string>): boolean {
+/** Where this system's boot loader reads its kernels: systemd-boot's $BOOT, else /boot. */
+export async function bootArea(files: BootFiles): Promise<BootArea> {
+  const sd = await findSystemdBoot(files);
+  return sd === undefined ? { root: "/boot", bls: false } : { root: sd.boot, bls: true };
+}
+
+/** True when / is among `originDevices` and the boot area is a separate file system that is not. */
+export function bootLeftOut(
+  mounts: readonly Mount[],
+  originDevices: ReadonlySet<string>,
+  area: BootArea = { root: "/boot", bls: false },
+): boolean {
   const root = mountAt(mounts, "/");
-  const boot = mountAt(mounts, "/boot");
+  const boot = mountAt(mounts, area.root);
   return (
     root !== undefined &&
     boot !== undefined &&
@@ -34,15 +55,63 @@ export function bootLeftOut(mounts: readonly Mount[], originDevices: ReadonlySet
   );
 }
 
-/** What the copy holds: every file at the top of /boot, and the GRUB configuration. */
-export async function bootFilesToCopy(files: BootFiles): Promise<string[]> {
-  const names: string[] = [];
-  for (const name of await files.list("/boot")) {
-    if (name === "lost+found" || name.startsWith(".")) continue;
-    if (!(await files.isDirectory(`/boot/${name}`))) names.push(name);
+/** The directories kernel-install keeps kernels in ($BOOT/<entry token>/<version>/), from the entries. */
+async function entryDirectoriesOf(files: BootFiles, root: string): Promise<string[]> {
+  const dirs = new Set<string>();
+  for (const name of await files.list(`${root}/${ENTRIES}`)) {
+    if (!name.endsWith(".conf")) continue;
+    const entry = parseBlsEntry(
+      name,
+      (await files.read(`${root}/${ENTRIES}/${name}`))?.toString() ?? "",
+    );
+    for (const key of ["linux", "initrd", "devicetree"]) {
+      const path = blsField(entry, key)?.split(/\s+/)[0] ?? "";
+      const parts = path.replace(/^\/+/, "").split("/");
+      if (parts.length >= 3 && parts[0] !== "" && parts[0] !== "EFI") {
+        dirs.add(`${parts[0] ?? ""}/${parts[1] ?? ""}`);
+      }
+    }
   }
-  for (const config of GRUB_CONFIGS) {
-    if (await files.exists(`/boot/${config}`)) names.push(config);
+  return [...dirs].sort();
+}
+
+/** Every file below `dir` (relative to `root`), depth first. */
+async function filesBelow(files: BootFiles, root: string, dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of (await files.list(`${root}/${dir}`)).sort()) {
+    const rel = `${dir}/${name}`;
+    if (await files.isDirectory(`${root}/${rel}`))
+      out.push(...(await filesBelow(files, root, rel)));
+    else out.push(rel);
+  }
+  return out;
+}
+
+/**
+ * What the copy holds: every file at the top of the area (kernels, initramfs images, and
+ * microcode where an ESP holds them), GRUB's configuration, and on $BOOT the entries and
+ * the kernel directories they name.
+ */
+export async function bootFilesToCopy(
+  files: BootFiles,
+  area: BootArea = { root: "/boot", bls: false },
+): Promise<string[]> {
+  const names: string[] = [];
+  for (const name of await files.list(area.root)) {
+    if (name === "lost+found" || name.startsWith(".")) continue;
+    if (!(await files.isDirectory(`${area.root}/${name}`))) names.push(name);
+  }
+  if (!area.bls) {
+    for (const config of GRUB_CONFIGS) {
+      if (await files.exists(`${area.root}/${config}`)) names.push(config);
+    }
+    return names;
+  }
+  for (const name of (await files.list(`${area.root}/${ENTRIES}`)).sort()) {
+    if (name.endsWith(".conf")) names.push(`${ENTRIES}/${name}`);
+  }
+  for (const dir of await entryDirectoriesOf(files, area.root)) {
+    names.push(...(await filesBelow(files, area.root, dir)));
   }
   return names;
 }
@@ -51,9 +120,10 @@ export async function saveBootCopy(
   files: BootFiles,
   effects: Effects,
   setName: string,
+  area: BootArea = { root: "/boot", bls: false },
 ): Promise<string> {
   const path = bootCopyPath(setName);
-  const names = await bootFilesToCopy(files);
+  const names = await bootFilesToCopy(files, area);
   // The copy holds the initramfs (maybe a LUKS key file) and grub.cfg (maybe a password hash).
   await effects.makePrivateDirectory(BOOT_COPY_DIR);
   const temp = await effects.createPrivateFile(
@@ -61,7 +131,7 @@ export async function saveBootCopy(
     `${setName}.tar.partial-`,
     `${path}.partial`,
   );
-  await effects.run(["tar", "-C", "/boot", "--numeric-owner", "-cf", temp, "--", ...names], {
+  await effects.run(["tar", "-C", area.root, "--numeric-owner", "-cf", temp, "--", ...names], {
     timeoutMs: 10 * 60_000,
   });
   await effects.run(["sync", "-f", temp]);
@@ -75,34 +145,77 @@ export function filesToDrop(current: readonly string[], copied: readonly string[
   return current.filter((name) => KERNEL_FILE.test(name) && !kept.has(name));
 }
 
-/** Puts a set's copy back into /boot: staged on /boot first, then each file renamed into place. */
+/**
+ * On $BOOT, what kernel-install made after the copy: entries it does not hold, and the
+ * files of kernel directories it does not hold, below the entry tokens it knows.
+ */
+async function blsFilesToDrop(
+  files: BootFiles,
+  root: string,
+  copied: readonly string[],
+): Promise<string[]> {
+  const kept = new Set(copied);
+  const drop: string[] = [];
+  for (const name of await files.list(`${root}/${ENTRIES}`)) {
+    const rel = `${ENTRIES}/${name}`;
+    if (name.endsWith(".conf") && !kept.has(rel)) drop.push(rel);
+  }
+  const tokens = new Set(
+    copied
+      .filter((name) => !name.startsWith("loader/") && name.split("/").length >= 3)
+      .map((name) => name.split("/")[0] ?? ""),
+  );
+  for (const token of [...tokens].sort()) {
+    for (const file of await filesBelow(files, root, token)) {
+      if (!kept.has(file)) drop.push(file);
+    }
+  }
+  return drop;
+}
+
+/** Puts a set's copy back into its area: staged there first, then each file renamed into place. */
 export async function restoreBootCopy(
   files: BootFiles,
   effects: Effects,
   setName: string,
+  area: BootArea = { root: "/boot", bls: false },
 ): Promise<{ restored: string[]; dropped: string[] }> {
   const path = bootCopyPath(setName);
+  const staging = `${area.root}/.rootsnap-restore`;
   const copied = (await effects.read(["tar", "-tf", path]))
     .split("\n")
     .filter((name) => name !== "" && !name.endsWith("/"));
   const current: string[] = [];
-  for (const name of await files.list("/boot")) {
-    if (!(await files.isDirectory(`/boot/${name}`))) current.push(name);
+  for (const name of await files.list(area.root)) {
+    if (!(await files.isDirectory(`${area.root}/${name}`))) current.push(name);
   }
-  const dropped = filesToDrop(current, copied);
-  await effects.run(["rm", "-rf", STAGING]);
-  await effects.run(["mkdir", "-p", STAGING]);
-  await effects.run(["tar", "-C", STAGING, "--numeric-owner", "-xpf", path], {
+  const dropped = [
+    ...filesToDrop(current, copied),
+    ...(area.bls ? await blsFilesToDrop(files, area.root, copied) : []),
+  ];
+  await effects.run(["rm", "-rf", staging]);
+  await effects.run(["mkdir", "-p", staging]);
+  // An ESP (vfat) keeps no owners or modes: tar would fail setting them.
+  const keepOwners = area.bls ? ["--no-same-owner", "--no-same-permissions"] : ["-p"];
+  await effects.run(["tar", "-C", staging, "--numeric-owner", ...keepOwners, "-xf", path], {
     timeoutMs: 10 * 60_000,
   });
-  await effects.run(["sync", "-f", STAGING]);
+  await effects.run(["sync", "-f", staging]);
+  const dirs = new Set(copied.map((name) => name.split("/").slice(0, -1).join("/")));
+  for (const dir of [...dirs].filter((d) => d !== "").sort()) {
+    await effects.run(["mkdir", "-p", `${area.root}/${dir}`]);
+  }
   for (const name of copied) {
-    await effects.move(`${STAGING}/${name}`, `/boot/${name}`);
+    await effects.move(`${staging}/${name}`, `${area.root}/${name}`);
   }
   for (const name of dropped) {
-    await effects.remove(`/boot/${name}`);
+    await effects.remove(`${area.root}/${name}`);
   }
-  await effects.run(["rm", "-rf", STAGING]);
+  for (const dir of new Set(dropped.map((name) => name.split("/").slice(0, -1).join("/")))) {
+    // A kernel's directory the copy does not have goes once it is empty.
+    if (dir !== "" && dir !== ENTRIES) await effects.removeEmptyDirectory(`${area.root}/${dir}`);
+  }
+  await effects.run(["rm", "-rf", staging]);
   return { restored: copied, dropped };
 }
 
@@ -124,7 +237,7 @@ export async function pruneBootCopies(
   return pruned;
 }
 
-/** Makes the set's copy of /boot when / is in the set and /boot is not; the commands run. */
+/** Makes the set's copy of the boot area when / is in the set and the area is not; the commands run. */
 export async function keepBootCopy(
   context: Context,
   setName: string,
@@ -135,20 +248,21 @@ export async function keepBootCopy(
   const devices = new Set(
     originDevices.filter((device): device is string => typeof device === "string"),
   );
-  if (!bootLeftOut(await readMounts(context), devices)) return [];
+  const area = await bootArea(files);
+  if (!bootLeftOut(await readMounts(context), devices, area)) return [];
   const mark = context.effects.changes.length;
   try {
-    await saveBootCopy(files, context.effects, setName);
+    await saveBootCopy(files, context.effects, setName, area);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     context.output.warn(
-      `set ${setName} was made, but its copy of /boot was not (${message}): a revert to it keeps /boot as it is`,
+      `set ${setName} was made, but its copy of ${area.root} was not (${message}): a revert to it keeps ${area.root} as it is`,
     );
   }
   return context.effects.changes.slice(mark);
 }
 
-/** The copy a revert of this set restores, or undefined when /boot is in the set or has none. */
+/** The copy a revert of this set restores, or undefined when the boot area is in the set or has none. */
 export async function bootCopyToRestore(
   context: Context,
   set: SnapshotSet,
@@ -160,7 +274,7 @@ export async function bootCopyToRestore(
       .map((volume) => volume.originLv?.device)
       .filter((d): d is string => typeof d === "string"),
   );
-  if (!bootLeftOut(await readMounts(context), devices)) return undefined;
+  if (!bootLeftOut(await readMounts(context), devices, await bootArea(files))) return undefined;
   const path = bootCopyPath(set.name);
   return (await files.exists(path)) ? path : undefined;
 }
@@ -170,18 +284,19 @@ export async function restoreBootForRevert(context: Context, setName: string): P
   const files = context.bootFiles;
   if (files === undefined) return [];
   const mark = context.effects.changes.length;
+  const area = await bootArea(files);
   try {
-    const { dropped } = await restoreBootCopy(files, context.effects, setName);
+    const { dropped } = await restoreBootCopy(files, context.effects, setName, area);
     if (!context.dryRun) {
       context.output.note(
-        `/boot restored from ${bootCopyPath(setName)}${dropped.length > 0 ? `; removed ${dropped.join(", ")}` : ""}`,
+        `${area.root} restored from ${bootCopyPath(setName)}${dropped.length > 0 ? `; removed ${dropped.join(", ")}` : ""}`,
       );
     }
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw new OperationError(
-      `the merge of set ${setName} is started, but restoring /boot failed: ${message}`,
-      `before rebooting, restore /boot by hand: tar -C /boot -xpf ${bootCopyPath(setName)}`,
+      `the merge of set ${setName} is started, but restoring ${area.root} failed: ${message}`,
+      `before rebooting, restore ${area.root} by hand: tar -C ${area.root} ${area.bls ? "--no-same-owner " : "-p "}-xf ${bootCopyPath(setName)}`,
       { cause: error },
     );
   }

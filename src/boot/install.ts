@@ -17,6 +17,17 @@ import {
   type Grub,
 } from "./grub.ts";
 import { installArgv, type Effects } from "../system/effects.ts";
+import { BLS_SUFFIX } from "./bls.ts";
+import {
+  entryDirectories,
+  KERNEL_INSTALL_PLUGIN,
+  kernelInstallPlugin,
+  loaderVariable,
+  planEntry,
+  readEntries,
+  entryPath,
+  type SystemdBoot,
+} from "./sdboot.ts";
 import { lifecyclePaths, startsNow, type LifecycleFile } from "./lifecycle-units.ts";
 import { BOOT_PLAN_PATH } from "./plan.ts";
 import { ARTICLE_UNITS, UNIT_DIR, unitFiles } from "./units.ts";
@@ -40,9 +51,19 @@ const NO_LIFECYCLE: Lifecycle = { files: [], missingDirectories: [] };
 export const STATE_PATH = `${STATE_DIR}/boot-setup.json`;
 export const SAVED_GRUB_CFG = `${STATE_DIR}/grub.cfg.before-setup`;
 
+/** The boot loader whose menu setup puts rootsnap's entry into. */
+export type BootMenu = Grub | SystemdBoot;
+
+export function isSystemdBoot(menu: BootMenu): menu is SystemdBoot {
+  return "bootctl" in menu;
+}
+
 /** What setup found and made, so uninstall removes exactly that. */
 export interface SetupState {
+  /** grub.cfg, or the directory of systemd-boot's entry. */
   readonly grubConfig: string;
+  /** Absent in records of GRUB setups. */
+  readonly loader?: "grub" | "systemd-boot";
   /** grub.cfg as setup wrote it; when it still is, the saved copy goes back unchanged. */
   readonly writtenSha256: string | null;
   /** Whether SAVED_GRUB_CFG holds grub.cfg from before setup. */
@@ -89,7 +110,11 @@ interface DesiredFile {
   readonly wantedBy?: string;
 }
 
-function desiredFiles(program: readonly string[], lifecycle: Lifecycle): DesiredFile[] {
+function desiredFiles(
+  program: readonly string[],
+  lifecycle: Lifecycle,
+  menu: BootMenu,
+): DesiredFile[] {
   return [
     ...lifecycle.files,
     ...unitFiles(program).map((unit) => ({
@@ -98,7 +123,9 @@ function desiredFiles(program: readonly string[], lifecycle: Lifecycle): Desired
       mode: 0o644,
       wantedBy: unit.wantedBy,
     })),
-    { path: GRUB_SCRIPT_PATH, text: grubScript(), mode: 0o755 },
+    isSystemdBoot(menu)
+      ? { path: KERNEL_INSTALL_PLUGIN, text: kernelInstallPlugin(program), mode: 0o755 }
+      : { path: GRUB_SCRIPT_PATH, text: grubScript(), mode: 0o755 },
   ];
 }
 
@@ -205,7 +232,11 @@ async function checkDirectories(
   desired: readonly DesiredFile[],
   lifecycle: Lifecycle,
 ): Promise<void> {
-  const made = [STATE_DIR, ...lifecycle.missingDirectories];
+  const made = [
+    STATE_DIR,
+    ...lifecycle.missingDirectories,
+    ...(await pluginDirectory(files, desired)),
+  ];
   for (const dir of new Set(desired.map((file) => dirname(file.path)))) {
     if (made.includes(dir) || (await files.isDirectory(dir))) continue;
     const exists = await files.exists(dir);
@@ -222,6 +253,18 @@ async function checkDirectories(
           : undefined,
     );
   }
+}
+
+/** kernel-install's /etc directory for plugins, when setup has to make it. */
+async function pluginDirectory(
+  files: BootFiles,
+  desired: readonly DesiredFile[],
+): Promise<string[]> {
+  const dir = dirname(KERNEL_INSTALL_PLUGIN);
+  return desired.some((file) => file.path === KERNEL_INSTALL_PLUGIN) &&
+    !(await files.isDirectory(dir))
+    ? [dir]
+    : [];
 }
 
 /** The units among `names` that systemd runs now (`systemctl is-active` says "active"). */
@@ -298,10 +341,89 @@ async function installUnits(
   await effects.run(["systemctl", "restart", ...startNow]);
 }
 
+/** How setup puts rootsnap's entry into one boot loader's menu. */
+interface MenuStep {
+  readonly loader: "grub" | "systemd-boot";
+  /** For the record: grub.cfg, or the directory of systemd-boot's entry. */
+  readonly config: string;
+  /** rootsnap's entry is in the menu as it should be. */
+  readonly inPlace: boolean;
+  /** Whether the record's saved grub.cfg is (still) the one from before the first setup. */
+  savedBefore(state: SetupState | undefined): boolean;
+  /** Before the record is written: what uninstall needs to put the menu back. */
+  keep(undo: UndoLog, state: SetupState | undefined, savedBefore: boolean): Promise<void>;
+  /** What a dry run shows. */
+  dryRun(): Promise<void>;
+  /** Puts the entry in place, its undo in `undo`; resolves with the hash the record keeps. */
+  apply(undo: UndoLog): Promise<string>;
+}
+
+async function grubStep(files: BootFiles, effects: Effects, grub: Grub): Promise<MenuStep> {
+  const grubCfg = (await files.read(grub.config)) ?? Buffer.alloc(0);
+  return {
+    loader: "grub",
+    config: grub.config,
+    inPlace: hasRootsnapEntry(grubCfg.toString("utf8")),
+    // Keep grub.cfg from before the first setup, unless it has been regenerated since.
+    savedBefore: (state) =>
+      state === undefined || (state.savedBefore && state.writtenSha256 === sha256(grubCfg)),
+    keep: async (undo, state, savedBefore) => {
+      if (state === undefined) await undo.write(SAVED_GRUB_CFG, grubCfg, 0o600, true);
+      if (!savedBefore) await undo.remove(SAVED_GRUB_CFG, true);
+    },
+    dryRun: () => regenerateGrubConfig(files, effects, grub, true),
+    apply: async (undo) => {
+      const grubMode = await files.mode(grub.config);
+      undo.add(grub.config, async () => {
+        const now = await files.read(grub.config);
+        if (now === undefined || !now.equals(grubCfg))
+          await effects.writeFile(grub.config, grubCfg, grubMode ?? 0o644, null);
+      });
+      await regenerateGrubConfig(files, effects, grub, true);
+      return sha256((await files.read(grub.config)) ?? "");
+    },
+  };
+}
+
+async function systemdBootStep(
+  files: BootFiles,
+  effects: Effects,
+  sd: SystemdBoot,
+): Promise<MenuStep> {
+  const plan = await planEntry(files, sd);
+  const wanted = plan.wanted;
+  if (wanted === undefined) {
+    throw new RootsnapError(
+      ExitCode.unavailable,
+      `systemd-boot has no entry to copy (no *.conf in ${entryDirectories(sd).join(" or ")})`,
+      "kernel-install add $(uname -r) /boot/vmlinuz-$(uname -r) writes one",
+    );
+  }
+  const stale = plan.present.filter((entry) => entry.path !== wanted.path);
+  return {
+    loader: "systemd-boot",
+    config: dirname(wanted.path),
+    inPlace:
+      stale.length === 0 &&
+      plan.present.some((entry) => entry.path === wanted.path && entry.text === wanted.text),
+    savedBefore: () => false,
+    keep: () => Promise.resolve(),
+    dryRun: async () => {
+      await effects.writeFile(wanted.path, wanted.text, 0o644);
+      for (const entry of stale) await effects.remove(entry.path);
+    },
+    apply: async (undo) => {
+      await undo.write(wanted.path, wanted.text, 0o644);
+      for (const entry of stale) await undo.remove(entry.path);
+      return sha256(wanted.text);
+    },
+  };
+}
+
 export async function setupBoot(
   files: BootFiles,
   effects: Effects,
-  grub: Grub,
+  menu: BootMenu,
   program: readonly string[],
   lifecycle: Lifecycle = NO_LIFECYCLE,
   /** Told, when a step fails, whether what was done could be taken back. */
@@ -315,7 +437,7 @@ export async function setupBoot(
       );
     }
   }
-  const desired = desiredFiles(program, lifecycle);
+  const desired = desiredFiles(program, lifecycle, menu);
   const changes: FileChange[] = [];
   for (const file of desired) {
     const before = await textOf(files, file.path);
@@ -325,9 +447,10 @@ export async function setupBoot(
     }
   }
   const state = await readState(files);
-  const grubCfg = (await files.read(grub.config)) ?? Buffer.alloc(0);
-  const entryPresent = hasRootsnapEntry(grubCfg.toString("utf8"));
-  if (changes.length === 0 && entryPresent && state !== undefined) {
+  const step = isSystemdBoot(menu)
+    ? await systemdBootStep(files, effects, menu)
+    : await grubStep(files, effects, menu);
+  if (changes.length === 0 && step.inPlace && state !== undefined) {
     return { changes, commands: [], dryRun: effects.dryRun, unchanged: true, warnings };
   }
   // Everything that can be checked is, before the first write.
@@ -335,10 +458,13 @@ export async function setupBoot(
   const units = desired.filter((file) => file.path.startsWith(`${UNIT_DIR}/`));
   await verifyUnits(effects, files, units);
   const wantsMissing = await missingWantsDirectories(files, units);
+  const pluginDirs = await pluginDirectory(files, desired);
   const createdDirectories = [
     ...(state?.createdDirectories ?? []),
     ...wantsMissing,
-    ...lifecycle.missingDirectories.filter((dir) => !state?.createdDirectories.includes(dir)),
+    ...[...lifecycle.missingDirectories, ...pluginDirs].filter(
+      (dir) => !state?.createdDirectories.includes(dir),
+    ),
   ];
   if (!(await files.isDirectory(STATE_DIR))) createdDirectories.push(STATE_DIR);
   for (const change of changes) effects.record(installArgv(change.path, change.mode));
@@ -347,31 +473,24 @@ export async function setupBoot(
     await effects.run(["systemctl", "daemon-reload"]);
     await effects.run(["systemctl", "enable", ...enabled.map((unit) => basename(unit.path))]);
     if (startNow.length > 0) await effects.run(["systemctl", "restart", ...startNow]);
-    await regenerateGrubConfig(files, effects, grub, true);
+    await step.dryRun();
     return { changes, commands: effects.changes, dryRun: true, unchanged: false, warnings };
   }
-  // Keep grub.cfg from before the first setup, unless it has been regenerated since.
-  const keepSaved = state?.savedBefore === true && state.writtenSha256 === sha256(grubCfg);
-  const savedBefore = state === undefined || keepSaved;
+  const savedBefore = step.savedBefore(state);
+  const loader = step.loader === "grub" ? {} : { loader: step.loader };
   const record = (writtenSha256: string | null): string =>
-    `${JSON.stringify({ grubConfig: grub.config, writtenSha256, savedBefore, createdDirectories, program } satisfies SetupState, null, 2)}\n`;
+    `${JSON.stringify({ grubConfig: step.config, ...loader, writtenSha256, savedBefore, createdDirectories, program } satisfies SetupState, null, 2)}\n`;
   const undo = new UndoLog(effects);
   try {
     await undo.makeDirectory(STATE_DIR, true);
-    if (state === undefined) await undo.write(SAVED_GRUB_CFG, grubCfg, 0o600, true);
-    if (!savedBefore) await undo.remove(SAVED_GRUB_CFG, true);
+    await step.keep(undo, state, savedBefore);
     // The record comes first: an interrupted setup is undone by uninstall.
     await undo.write(STATE_PATH, record(null), 0o644, true);
-    for (const dir of lifecycle.missingDirectories) await undo.makeDirectory(dir);
+    for (const dir of [...lifecycle.missingDirectories, ...pluginDirs]) {
+      await undo.makeDirectory(dir);
+    }
     await installUnits(files, effects, undo, changes, units, wantsMissing);
-    const grubMode = await files.mode(grub.config);
-    undo.add(grub.config, async () => {
-      const now = await files.read(grub.config);
-      if (now === undefined || !now.equals(grubCfg))
-        await effects.writeFile(grub.config, grubCfg, grubMode ?? 0o644, null);
-    });
-    await regenerateGrubConfig(files, effects, grub, true);
-    const written = sha256((await files.read(grub.config)) ?? "");
+    const written = await step.apply(undo);
     await effects.writeFile(STATE_PATH, record(written), 0o644, null);
   } catch (error) {
     const failed = await undo.undo();
@@ -388,12 +507,13 @@ export async function setupBoot(
 export async function uninstallBoot(
   files: BootFiles,
   effects: Effects,
-  grub: Grub | undefined,
+  menu: BootMenu | undefined,
 ): Promise<InstallResult> {
   const state = await readState(files);
   const present = [
     ...unitFiles([]).map((unit) => `${UNIT_DIR}/${unit.name}`),
     GRUB_SCRIPT_PATH,
+    KERNEL_INSTALL_PLUGIN,
     BOOT_PLAN_PATH,
     ...lifecyclePaths(),
     // Written by revert; the initramfs images built with it keep `--poll n`, which is harmless.
@@ -404,6 +524,10 @@ export async function uninstallBoot(
     const before = await textOf(files, path);
     if (before !== undefined) changes.push({ path, before, after: undefined, mode: 0 });
   }
+  const grub = menu === undefined || isSystemdBoot(menu) ? undefined : menu;
+  const entries =
+    menu !== undefined && isSystemdBoot(menu) ? await rootsnapEntries(files, menu) : [];
+  for (const entry of entries) changes.push({ ...entry, after: undefined, mode: 0 });
   const grubCfg = grub === undefined ? undefined : await files.read(grub.config);
   const entryPresent = hasRootsnapEntry(grubCfg?.toString("utf8") ?? "");
   if (changes.length === 0 && state === undefined && !entryPresent) {
@@ -428,6 +552,7 @@ export async function uninstallBoot(
     if (dir === STATE_DIR) continue;
     await effects.removeEmptyDirectory(dir);
   }
+  if (menu !== undefined && isSystemdBoot(menu)) await cancelOneShot(effects, menu, files);
   if (grub !== undefined) {
     await cancelOneShot(effects, grub, files);
     const saved = state?.savedBefore === true ? await files.read(SAVED_GRUB_CFG) : undefined;
@@ -454,12 +579,35 @@ export async function uninstallBoot(
   };
 }
 
-/** next_entry in grubenv, when it names rootsnap's entry, is unset; true when it did. */
+/** rootsnap's systemd-boot entries, to be removed. */
+async function rootsnapEntries(
+  files: BootFiles,
+  sd: SystemdBoot,
+): Promise<{ path: string; before: string }[]> {
+  return (await readEntries(files, sd))
+    .filter((placed) => placed.entry.id.endsWith(BLS_SUFFIX))
+    .map((placed) => ({
+      path: entryPath(placed),
+      before: `${placed.entry.lines.join("\n")}\n`,
+    }));
+}
+
+/**
+ * rootsnap's one-shot entry, when the next boot is to start it, is cancelled (grubenv's
+ * next_entry, or systemd-boot's LoaderEntryOneShot); true when it was.
+ */
 export async function cancelOneShot(
   effects: Effects,
-  grub: Grub,
+  menu: BootMenu,
   files: BootFiles,
 ): Promise<boolean> {
+  if (isSystemdBoot(menu)) {
+    const oneShot = await loaderVariable(files, "LoaderEntryOneShot");
+    if (oneShot === undefined || !oneShot.endsWith(BLS_SUFFIX)) return false;
+    await effects.run([menu.bootctl, "set-oneshot", ""]);
+    return true;
+  }
+  const grub = menu;
   if (!(await files.exists(grub.env))) return false;
   const env = await effects.read([grub.editenv, grub.env, "list"]);
   if (nextEntryOf(env) !== ENTRY_ID) return false;

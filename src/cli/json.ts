@@ -3,6 +3,7 @@
 // would publish whatever field a result gains). The status document is in render.ts.
 import type { Check } from "../commands/doctor.ts";
 import type { BackupResult } from "../commands/backup.ts";
+import type { BootEntryResult } from "../commands/boot-entry.ts";
 import type { BootFinishResult } from "../commands/boot-finish.ts";
 import type { HookResult } from "../commands/hook.ts";
 import type { ListResult } from "../commands/list.ts";
@@ -317,6 +318,16 @@ export interface NextBootDocument {
   readonly commands: CommandLines;
 }
 
+export interface BootEntryDocument {
+  readonly dry_run: boolean;
+  /** rootsnap's systemd-boot entry id, or null when none is made. */
+  readonly entry: string | null;
+  readonly written: string | null;
+  readonly removed: readonly string[];
+  readonly skipped: string | null;
+  readonly commands: CommandLines;
+}
+
 export interface DoctorDocument {
   readonly checks: readonly {
     readonly name: string;
@@ -597,6 +608,17 @@ export function nextBootJson(result: NextBootResult): string {
     dry_run: result.dryRun,
     next_boot: result.entry,
     changed: result.changed,
+    commands: commandLines(result.commands),
+  });
+}
+
+export function bootEntryJson(result: BootEntryResult): string {
+  return jsonDocument<BootEntryDocument>({
+    dry_run: result.dryRun,
+    entry: result.id ?? null,
+    written: result.written ?? null,
+    removed: result.removed,
+    skipped: result.skipped ?? null,
     commands: commandLines(result.commands),
   });
 }

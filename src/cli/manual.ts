@@ -237,6 +237,13 @@ export const MANUAL = {
     examples: [{ command: "hook apt", says: "what apt runs before it unpacks packages" }],
     exits: [failed, unavailable, noSpace, locked, notRoot, config],
   },
+  "boot-entry": {
+    about: [
+      "kernel-install runs it through /etc/kernel/install.d/95-rootsnap.install after adding or removing a kernel; by hand it does the same.",
+    ],
+    examples: [{ command: "boot-entry --dry-run", says: "the entry it would write or remove" }],
+    exits: [failed, unavailable, locked, notRoot],
+  },
   "boot-finish": {
     about: ["It is not meant to be run by hand."],
     examples: [{ command: "boot-finish --dry-run", says: "what it would do now" }],

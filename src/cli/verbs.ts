@@ -469,7 +469,7 @@ export const VERBS = {
   "next-boot": verb({
     summary: "the next boot only starts the rootsnap entry and takes a set",
     description:
-      "Makes the next boot (only) start rootsnap's GRUB entry (grub-reboot rootsnap-boot), which takes a set of kind boot; the boot after it is a normal one. It also regenerates the boot plan.",
+      "Makes the next boot (only) start rootsnap's boot entry, which takes a set of kind boot: grub-reboot rootsnap-boot with GRUB, bootctl set-oneshot with systemd-boot; the boot after it is a normal one. It also regenerates the boot plan.",
     usage: "next-boot [--cancel]",
     args: { min: 0, max: 0 },
     options: { cancel: "take it back: the next boot is a normal one" },
@@ -489,9 +489,9 @@ export const VERBS = {
         context.output.note(
           result.entry === null
             ? "the next boot is a normal boot"
-            : result.entry === "rootsnap-boot"
+            : result.rootsnap
               ? "the next boot (only) takes a boot-time set"
-              : `the next boot starts GRUB entry ${result.entry}, not rootsnap's`,
+              : `the next boot starts entry ${result.entry}, not rootsnap's`,
         );
     },
     json: json.nextBootJson,
@@ -783,6 +783,31 @@ export const VERBS = {
     },
     text: () => undefined,
     json: json.hookJson,
+  }),
+
+  "boot-entry": verb({
+    summary: "make systemd-boot's rootsnap entry again from the default entry",
+    description:
+      "Run by kernel-install's rootsnap plugin after a kernel is added or removed: rootsnap's systemd-boot entry is made again as a copy of the default entry with rootsnap.boot=1, and copies of entries that are gone are removed. Does nothing unless rootsnap setup was run on systemd-boot.",
+    usage: "boot-entry",
+    args: { min: 0, max: 0 },
+    options: {},
+    globals: ["dry-run", "wait"],
+    root: true,
+    lock: {},
+    hidden: true,
+    load: () => import("../commands/boot-entry.ts"),
+    implementation: "bootEntry",
+    run: async ({ bootEntry }, { io, context }) => bootEntry(context, await bootFiles(io)),
+    messages: (result, { context }) => {
+      if (result.skipped !== undefined) context.output.note(`nothing to do: ${result.skipped}`);
+      for (const path of result.removed) context.output.note(`removed ${path}`);
+      if (result.written !== undefined) context.output.note(`wrote ${result.written}`);
+    },
+    text: (result, { io }) => {
+      if (result.dryRun) printCommands(io, result.commands);
+    },
+    json: json.bootEntryJson,
   }),
 
   "boot-finish": verb({

@@ -2,9 +2,15 @@
 // boot: finishes merges nothing polls, clears rootsnap's one-shot entry where GRUB could
 // not (grubenv on LVM), copies /boot for this boot's set, and drops copies of gone sets;
 // it prunes the boot sets after a boot that made one, and regenerates the boot plan.
-import { bootCopyPath, bootLeftOut, pruneBootCopies, saveBootCopy } from "../boot/bootcopy.ts";
+import {
+  bootArea,
+  bootCopyPath,
+  bootLeftOut,
+  pruneBootCopies,
+  saveBootCopy,
+} from "../boot/bootcopy.ts";
 import { nodeBootFiles, type BootFiles } from "../system/files.ts";
-import { detectGrub } from "../boot/grub.ts";
+import { detectMenu } from "../boot/menu.ts";
 import { cancelOneShot } from "../boot/install.ts";
 import { RootsnapError } from "../system/errors.ts";
 import { DEFAULT_PROGRAM } from "../boot/units.ts";
@@ -84,23 +90,24 @@ export async function bootFinish(
     .map((merge) => merge.snapshot);
   let oneShotCleared = false;
   try {
-    oneShotCleared = await cancelOneShot(effects, await detectGrub(files), files);
+    oneShotCleared = await cancelOneShot(effects, await detectMenu(files), files);
   } catch (error) {
     if (!(error instanceof RootsnapError)) throw error;
   }
   const mounts = await readMounts(context);
   const since = await bootTime(context);
   const bootCopies: string[] = [];
+  const area = await bootArea(files);
   for (const set of state.sets) {
     const devices = new Set(
       set.volumes
         .map((volume) => volume.originLv?.device)
         .filter((device): device is string => typeof device === "string"),
     );
-    // /boot is mounted now but was not when the boot-time unit took the set.
-    if (set.created < since || !bootLeftOut(mounts, devices)) continue;
+    // The boot area is mounted now but was not when the boot-time unit took the set.
+    if (set.created < since || !bootLeftOut(mounts, devices, area)) continue;
     if (await files.exists(bootCopyPath(set.name))) continue;
-    bootCopies.push(await saveBootCopy(files, effects, set.name));
+    bootCopies.push(await saveBootCopy(files, effects, set.name, area));
   }
   // The boot-time unit runs the plan, which leaves retention to this unit.
   const setsPruned = await pruneBootSets(context, state.sets, since);

@@ -1,7 +1,7 @@
 // rootsnap setup: the boot-time units, their boot plan and the GRUB entry, and per rootsnap.toml the
 // package-manager hooks, the timers and the watchdog, installed idempotently.
 import { nodeBootFiles, type BootFiles } from "../system/files.ts";
-import { detectGrub } from "../boot/grub.ts";
+import { detectMenu } from "../boot/menu.ts";
 import { setupBoot, type InstallResult, type Lifecycle } from "../boot/install.ts";
 import { nodePathInspector, requireTrustedProgram, type PathInspector } from "../boot/program.ts";
 import { loadConfig } from "../config/config.ts";
@@ -44,7 +44,7 @@ export async function setup(
   files: BootFiles = nodeBootFiles,
   inspector: PathInspector = nodePathInspector,
 ): Promise<InstallResult> {
-  const grub = await detectGrub(files);
+  const menu = await detectMenu(files);
   // Refuses, like create, a system whose / is not on LVM.
   rootVolume(await lvmOf(context).logicalVolumes(), await readMounts(context));
   const { managers, schedule, missing } = await lifecycleFor(context, files);
@@ -55,7 +55,7 @@ export async function setup(
     files: [...lifecycleFiles(program, { managers, schedule }), plan.file],
     missingDirectories: missing,
   };
-  const installed = await setupBoot(files, context.effects, grub, program, lifecycle, (message) => {
+  const installed = await setupBoot(files, context.effects, menu, program, lifecycle, (message) => {
     context.output.warn(message);
   });
   return { ...installed, warnings: [...installed.warnings, ...unplannedWarning(plan.unplanned)] };

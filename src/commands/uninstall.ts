@@ -1,7 +1,8 @@
-// rootsnap uninstall: everything setup made goes, and grub.cfg is as it was before.
+// rootsnap uninstall: everything setup made goes, and grub.cfg (or systemd-boot's entries) is
+// as it was before.
 import { nodeBootFiles, type BootFiles } from "../system/files.ts";
-import { detectGrub, type Grub } from "../boot/grub.ts";
-import { uninstallBoot, type InstallResult } from "../boot/install.ts";
+import { uninstallBoot, type BootMenu, type InstallResult } from "../boot/install.ts";
+import { detectMenu } from "../boot/menu.ts";
 import { RootsnapError } from "../system/errors.ts";
 import type { Context } from "../system/context.ts";
 
@@ -9,13 +10,13 @@ export async function uninstall(
   context: Context,
   files: BootFiles = nodeBootFiles,
 ): Promise<InstallResult> {
-  let grub: Grub | undefined;
+  let menu: BootMenu | undefined;
   try {
-    grub = await detectGrub(files);
+    menu = await detectMenu(files);
   } catch (error) {
-    // Without GRUB there is no entry to remove, but the units still go.
+    // Without a boot loader rootsnap knows there is no entry to remove, but the units still go.
     if (!(error instanceof RootsnapError)) throw error;
     context.output.warn(`${error.message}: only the units are removed`);
   }
-  return uninstallBoot(files, context.effects, grub);
+  return uninstallBoot(files, context.effects, menu);
 }

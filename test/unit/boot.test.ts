@@ -240,7 +240,7 @@ test("next-boot needs the entry setup makes, then runs grub-reboot; --cancel uns
   }));
   assert.equal(theirs.code, 0);
   assert.ok(!theirs.calls.some((argv) => argv.includes("unset")), "another one-shot is left alone");
-  assert.match(theirs.io.stderrText, /starts GRUB entry 1>2, not rootsnap's/);
+  assert.match(theirs.io.stderrText, /starts entry 1>2, not rootsnap's/);
 });
 
 test("setup refuses Boot Loader Spec systems with exit 69 and changes nothing", async () => {

@@ -32,6 +32,7 @@ const MINIMAL = {
   prune: ["prune"],
   watch: ["watch"],
   hook: ["hook", "apt"],
+  "boot-entry": ["boot-entry"],
   "boot-finish": ["boot-finish"],
 } satisfies Record<VerbName, readonly string[]>;
 

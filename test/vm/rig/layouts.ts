@@ -2,7 +2,12 @@
 // has no device-mapper) and cached, keyed by a hash of everything below.
 
 export type LayoutName =
-  "bookworm-simple" | "trixie-split" | "trixie-thin" | "bookworm-uefi" | "trixie-luks";
+  | "bookworm-simple"
+  | "trixie-split"
+  | "trixie-thin"
+  | "bookworm-uefi"
+  | "trixie-luks"
+  | "trixie-sdboot";
 
 /** How the machine starts: SeaBIOS and GRUB in the MBR gap, or OVMF and GRUB on the ESP. */
 export type Firmware = "bios" | "uefi";
@@ -12,6 +17,8 @@ export interface Layout {
   suite: "bookworm" | "trixie";
   /** Default "bios". */
   firmware?: Firmware;
+  /** Default GRUB with initramfs-tools; systemd-boot comes with dracut (UEFI only). */
+  stack?: "grub" | "systemd-boot";
   /** Packages beyond every layout's, e.g. cryptsetup-initramfs. */
   extraPackages?: readonly string[];
   /** Shell lines run once the system is copied onto /mnt/t, before its chroot (crypttab). */
@@ -250,12 +257,54 @@ echo UMASK=0077 > /mnt/t/etc/initramfs-tools/conf.d/umask.conf
   },
 };
 
+/**
+ * systemd-boot with dracut, as Debian 13 packages them: GPT, the ESP (vfat) at /efi as the
+ * one boot partition (kernel-install copies kernels and initramfs images there and writes
+ * Boot Loader Spec entries; /boot stays on /, which dpkg needs), / on XFS and /var on ext4
+ * in VG vgsys. The ESP at /efi rather than /boot: dpkg cannot install kernels onto vfat.
+ */
+const trixieSdboot: Layout = {
+  name: "trixie-sdboot",
+  suite: "trixie",
+  firmware: "uefi",
+  stack: "systemd-boot",
+  storage: `
+printf 'label: gpt\nstart=2048, size=400MiB, type=U, name=esp\ntype=E6D6D379-F507-44C2-A23C-238F2A3DF928, name=lvm\n' | sfdisk --wipe always /dev/vdb
+udevadm settle
+mkfs.vfat -F 32 -n ESP /dev/vdb1
+pvcreate -y /dev/vdb2
+vgcreate vgsys /dev/vdb2
+lvcreate -y -W y -L 3G -n root vgsys
+lvcreate -y -W y -L 1G -n var vgsys
+mkfs.xfs -q -L root /dev/vgsys/root
+mkfs.ext4 -q -L var /dev/vgsys/var
+mount /dev/vgsys/root /mnt/t
+mkdir -p /mnt/t/efi /mnt/t/var
+mount /dev/vdb1 /mnt/t/efi
+mount /dev/vgsys/var /mnt/t/var
+echo '/dev/mapper/vgsys-root / xfs defaults 0 1' >> /tmp/fstab
+echo '/dev/mapper/vgsys-var /var ext4 defaults 0 2' >> /tmp/fstab
+echo "UUID=$(blkid -s UUID -o value /dev/vdb1) /efi vfat umask=0077 0 1" >> /tmp/fstab
+`,
+  expect: {
+    vg: "vgsys",
+    rootLv: "root",
+    mounts: [
+      { target: "/", source: "/dev/mapper/vgsys-root", fstype: "xfs" },
+      { target: "/efi", source: "/dev/vda1", fstype: "vfat" },
+      { target: "/var", source: "/dev/mapper/vgsys-var", fstype: "ext4" },
+    ],
+    otherLvs: ["var:linear"],
+  },
+};
+
 export const LAYOUTS: Record<LayoutName, Layout> = {
   "bookworm-simple": bookwormSimple,
   "trixie-split": trixieSplit,
   "trixie-thin": trixieThin,
   "bookworm-uefi": bookwormUefi,
   "trixie-luks": trixieLuks,
+  "trixie-sdboot": trixieSdboot,
 };
 
 export function getLayout(name: string): Layout {
@@ -290,15 +339,25 @@ export const MASKED_UNITS: readonly string[] = [
 
 /** What UEFI layouts install instead of grub-pc: GRUB for EFI, the ESP's tools. */
 const UEFI_GRUB = ["grub-efi-amd64", "dosfstools", "efibootmgr"];
+/** systemd-boot's layouts: the boot loader and bootctl, the ESP's tools. */
+const SYSTEMD_BOOT = ["systemd-boot", "systemd-boot-efi", "dosfstools", "efibootmgr"];
 
 /**
  * Every layout gets the same packages, so a scenario may use any of them anywhere; the
- * boot loader is the firmware's, and a layout may add its own (cryptsetup).
+ * boot loader is the firmware's (or systemd-boot, with dracut for initramfs-tools), and a
+ * layout may add its own (cryptsetup).
  */
 export function guestPackages(layout: Layout): string[] {
-  const grub = (layout.firmware ?? "bios") === "uefi" ? UEFI_GRUB : [BIOS_GRUB];
+  const sdboot = layout.stack === "systemd-boot";
+  const grub = sdboot
+    ? SYSTEMD_BOOT
+    : (layout.firmware ?? "bios") === "uefi"
+      ? UEFI_GRUB
+      : [BIOS_GRUB];
   return [
-    ...PACKAGES.flatMap((name) => (name === BIOS_GRUB ? grub : [name])),
+    ...PACKAGES.flatMap((name) =>
+      name === BIOS_GRUB ? grub : name === "initramfs-tools" && sdboot ? ["dracut"] : [name],
+    ),
     ...(layout.extraPackages ?? []),
   ];
 }
@@ -323,9 +382,62 @@ function grubLines(layout: Layout): { debconf: string; install: string } {
   };
 }
 
+/** The chroot's lines that make the initramfs and install the boot loader, then their check. */
+function bootLines(layout: Layout): { config: string; chroot: string; check: string } {
+  if (layout.stack === "systemd-boot") {
+    const root = layout.expect.mounts.find((mount) => mount.target === "/")?.source ?? "";
+    return {
+      config: `echo 'root=${root} ro console=ttyS0,115200 ${GUEST_KERNEL_PARAMS}' > /mnt/t/etc/kernel/cmdline
+`,
+      chroot: `# man finds pages without its index; rebuilding it after every package costs minutes here.
+echo 'man-db man-db/auto-update boolean false' | debconf-set-selections
+rm -f /var/lib/man-db/auto-update
+# An initramfs for this machine (dracut's own hostonly example), not every driver.
+cp /usr/lib/dracut/dracut.conf.d/hostonly/50-hostonly.conf /etc/dracut.conf.d/
+# The builder has no EFI variables: bootctl installs to the ESP's removable path too,
+# where OVMF finds it; kernel-install then writes the entry and dracut the initramfs.
+bootctl install --esp-path=/efi --variables=no
+printf 'timeout 1\\n' > /efi/loader/loader.conf
+for kernel in /boot/vmlinuz-*; do kernel-install add "\${kernel#/boot/vmlinuz-}" "$kernel"; done
+ls -lR /efi
+cat /efi/loader/entries/*.conf
+`,
+      check: "grep -q 'root=/dev/mapper/' /mnt/t/efi/loader/entries/*.conf",
+    };
+  }
+  const grub = grubLines(layout);
+  return {
+    config: `cat > /mnt/t/etc/default/grub <<'GRUB'
+GRUB_DEFAULT=0
+GRUB_TIMEOUT=1
+GRUB_DISTRIBUTOR=\`( . /etc/os-release; echo \${NAME:-Debian} ) 2>/dev/null || echo Debian\`
+GRUB_CMDLINE_LINUX_DEFAULT=""
+GRUB_CMDLINE_LINUX="console=ttyS0,115200 ${GUEST_KERNEL_PARAMS}"
+GRUB_TERMINAL=serial
+GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"
+GRUB_DISABLE_OS_PROBER=true
+GRUB
+`,
+    chroot: `# An initramfs with the modules this machine needs (what an admin sets with
+# MODULES=dep), not every storage driver: 14 MB instead of 21 MB on trixie, and
+# update-initramfs in a guest takes 58 s instead of 79-95 s under emulation. The lvm2
+# and thin-provisioning-tools hooks still add dm-snapshot and dm-thin-pool.
+echo MODULES=dep > /etc/initramfs-tools/conf.d/modules-dep.conf
+${grub.debconf}
+update-initramfs -u -k all
+# man finds pages without its index; rebuilding it after every package costs minutes here.
+echo 'man-db man-db/auto-update boolean false' | debconf-set-selections
+rm -f /var/lib/man-db/auto-update
+${grub.install}
+update-grub
+`,
+    check: "grep -q 'root=/dev/mapper/' /mnt/t/boot/grub/grub.cfg",
+  };
+}
+
 /** The script the builder boot runs as init, with the new system's disk as /dev/vdb. */
 export function builderScript(layout: Layout): string {
-  const grub = grubLines(layout);
+  const boot = bootLines(layout);
   return `#!/bin/sh
 # Builds a Debian system with its root on LVM onto /dev/vdb, then powers off.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C
@@ -364,37 +476,15 @@ cp /tmp/fstab /mnt/t/etc/fstab
 ${layout.afterCopy === undefined ? "" : `${layout.afterCopy.trim()}\n`}echo 'rootsnap-${layout.name}' > /mnt/t/etc/hostname
 printf '127.0.0.1 localhost\\n127.0.1.1 rootsnap-${layout.name}\\n' > /mnt/t/etc/hosts
 for d in dev proc sys run; do mount --bind /$d /mnt/t/$d; done
-cat > /mnt/t/etc/default/grub <<'GRUB'
-GRUB_DEFAULT=0
-GRUB_TIMEOUT=1
-GRUB_DISTRIBUTOR=\`( . /etc/os-release; echo \${NAME:-Debian} ) 2>/dev/null || echo Debian\`
-GRUB_CMDLINE_LINUX_DEFAULT=""
-GRUB_CMDLINE_LINUX="console=ttyS0,115200 ${GUEST_KERNEL_PARAMS}"
-GRUB_TERMINAL=serial
-GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"
-GRUB_DISABLE_OS_PROBER=true
-GRUB
-chroot /mnt/t /bin/sh -eux <<'CHROOT'
+${boot.config}chroot /mnt/t /bin/sh -eux <<'CHROOT'
 systemd-machine-id-setup
 passwd -d root
 systemctl mask ${MASKED_UNITS.join(" ")}
-# An initramfs with the modules this machine needs (what an admin sets with
-# MODULES=dep), not every storage driver: 14 MB instead of 21 MB on trixie, and
-# update-initramfs in a guest takes 58 s instead of 79-95 s under emulation. The lvm2
-# and thin-provisioning-tools hooks still add dm-snapshot and dm-thin-pool.
-echo MODULES=dep > /etc/initramfs-tools/conf.d/modules-dep.conf
-${grub.debconf}
-update-initramfs -u -k all
-# man finds pages without its index; rebuilding it after every package costs minutes here.
-echo 'man-db man-db/auto-update boolean false' | debconf-set-selections
-rm -f /var/lib/man-db/auto-update
-${grub.install}
-update-grub
-# Nothing was installed after this: no boot of the image needs to run ldconfig and
+${boot.chroot}# Nothing was installed after this: no boot of the image needs to run ldconfig and
 # systemd-update-done again (ConditionNeedsUpdate=).
 touch /etc/.updated /var/.updated
 CHROOT
-grep -q 'root=/dev/mapper/' /mnt/t/boot/grub/grub.cfg
+${boot.check}
 for d in run sys proc dev; do umount /mnt/t/$d; done
 umount -R /mnt/t
 vgchange -an
