@@ -54,6 +54,10 @@ export async function findSystemdBoot(
   return undefined;
 }
 
+export async function findSystemdBootProgram(files: BootFiles): Promise<string | undefined> {
+  return findProgram(files, ["bootctl"]);
+}
+
 /** systemd-boot as rootsnap drives it, or an exit-69 error naming what is missing. */
 export async function detectSystemdBoot(files: BootFiles): Promise<SystemdBoot> {
   const found = await findSystemdBoot(files);
@@ -64,7 +68,7 @@ export async function detectSystemdBoot(files: BootFiles): Promise<SystemdBoot> 
       "is the ESP mounted? bootctl --print-esp-path shows where it is",
     );
   }
-  const bootctl = await findProgram(files, ["bootctl"]);
+  const bootctl = await findSystemdBootProgram(files);
   if (bootctl === undefined) {
     throw new RootsnapError(
       ExitCode.unavailable,

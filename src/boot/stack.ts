@@ -16,6 +16,12 @@ import {
   type Grub,
 } from "./grub.ts";
 import { mountHolding } from "./revertboot.ts";
+import {
+  bootedBySystemdBoot,
+  findSystemdBoot,
+  findSystemdBootProgram,
+  type SystemdBoot,
+} from "./sdboot.ts";
 
 export type Firmware = "bios" | "uefi";
 
@@ -53,6 +59,7 @@ export interface BootStack {
   readonly loaderProblem: string | undefined;
   readonly grub: Grub | undefined;
   readonly grubEnv: GrubEnv | undefined;
+  readonly systemdBoot: SystemdBoot | undefined;
   readonly initramfs: InitramfsGenerator;
   /** The dm-crypt mappings / lies on, e.g. ["vda2_crypt"]. */
   readonly encryption: readonly string[];
@@ -183,9 +190,13 @@ export async function detectInitramfs(files: BootFiles): Promise<InitramfsGenera
   return "unknown";
 }
 
-async function detectLoader(
-  files: BootFiles,
-): Promise<{ loader: LoaderKind; grub?: Grub; config?: string; problem?: string }> {
+async function detectLoader(files: BootFiles): Promise<{
+  loader: LoaderKind;
+  grub?: Grub;
+  systemdBoot?: SystemdBoot;
+  config?: string;
+  problem?: string;
+}> {
   const defaultGrub = (await files.read(DEFAULT_GRUB_PATH))?.toString("utf8");
   if (usesBls(defaultGrub)) {
     return {
@@ -194,18 +205,33 @@ async function detectLoader(
       problem: "GRUB with Boot Loader Spec entries",
     };
   }
+  const sd = await findSystemdBoot(files);
+  // When both are installed, the one that started this boot counts.
+  if (sd !== undefined && (await bootedBySystemdBoot(files))) return systemdBootLoader(files, sd);
   try {
     const grub = await detectGrub(files);
     return { loader: "grub", grub, config: grub.config };
   } catch (error) {
     if (!(error instanceof RootsnapError)) throw error;
+    if (sd !== undefined) return systemdBootLoader(files, sd);
     for (const path of SYSTEMD_BOOT_CONFIGS) {
       if (await files.exists(path)) {
-        return { loader: "systemd-boot", config: path, problem: "systemd-boot" };
+        return { loader: "systemd-boot", config: path, problem: "systemd-boot without bootctl" };
       }
     }
     return { loader: "unknown", problem: error.message };
   }
+}
+
+async function systemdBootLoader(
+  files: BootFiles,
+  sd: Omit<SystemdBoot, "bootctl">,
+): Promise<{ loader: LoaderKind; systemdBoot?: SystemdBoot; config: string; problem?: string }> {
+  const bootctl = await findSystemdBootProgram(files);
+  const config = `${sd.boot}/loader/entries`;
+  return bootctl === undefined
+    ? { loader: "systemd-boot", config, problem: "systemd-boot without bootctl" }
+    : { loader: "systemd-boot", systemdBoot: { ...sd, bootctl }, config };
 }
 
 /** The whole stack, read from the running system; nothing is changed. */
@@ -223,9 +249,7 @@ export async function detectStack(
   const encryption = await encryptionUnder(fs, mounts, "/");
   const lacks: string[] = [];
   if (loader.problem !== undefined) lacks.push(loader.problem);
-  if (initramfs !== "initramfs-tools") {
-    lacks.push(initramfs === "unknown" ? "an initramfs generator it knows" : initramfs);
-  }
+  if (initramfs === "unknown") lacks.push("an initramfs generator it knows");
   return {
     firmware,
     secureBoot,
@@ -235,6 +259,7 @@ export async function detectStack(
     loaderProblem: loader.problem,
     grub: loader.grub,
     grubEnv,
+    systemdBoot: loader.systemdBoot,
     initramfs,
     encryption,
     unsupported: lacks.length === 0 ? undefined : lacks.join(" and "),

@@ -1,7 +1,17 @@
 // rootsnap doctor: whether setup and revert will work on this system, one check a line.
 import { nodeBootFiles, type BootFiles } from "../system/files.ts";
-import { detectGrub, hasRootsnapEntry } from "../boot/grub.ts";
-import { interruptedSetup, readState } from "../boot/install.ts";
+import { hasRootsnapEntry } from "../boot/grub.ts";
+import { interruptedSetup, isSystemdBoot, readState, type BootMenu } from "../boot/install.ts";
+import {
+  currentImage,
+  dracutActivatesWithoutPolling,
+  LISTER,
+  mkinitcpioConfig,
+  mkinitcpioHooks,
+  rebuildAdvice,
+} from "../boot/images.ts";
+import { detectMenu } from "../boot/menu.ts";
+import { planEntry } from "../boot/sdboot.ts";
 import { BOOT_PLAN_PATH, readBootFailure, unplannedReason } from "../boot/plan.ts";
 import { BOOT_UNIT } from "../boot/units.ts";
 import { initramfsPolling } from "../boot/initramfs.ts";
@@ -166,16 +176,21 @@ async function shutdownCheck(context: Context): Promise<Check> {
     : { name: "shutdown", status: "ok", detail: `${took}; no drop-in needed` };
 }
 
-async function initramfsCheck(context: Context, root: LogicalVolume | undefined): Promise<Check> {
+async function initramfsCheck(
+  context: Context,
+  files: BootFiles,
+  root: LogicalVolume | undefined,
+  stack: BootStack,
+): Promise<Check> {
   const release = (await tryRead(context, ["uname", "-r"]))?.trim() ?? "";
   const builtin = (await context.fs.readText(`/lib/modules/${release}/modules.builtin`)) ?? "";
-  const listing = await tryRead(context, ["lsinitramfs", `/boot/initrd.img-${release}`]);
+  const generator = stack.initramfs === "unknown" ? "initramfs-tools" : stack.initramfs;
+  const lister = LISTER[generator];
+  const image =
+    (await currentImage(files, release, stack.systemdBoot)) ?? `/boot/initrd.img-${release}`;
+  const listing = await tryRead(context, [lister, image]);
   if (listing === undefined) {
-    return {
-      name: "initramfs",
-      status: "warn",
-      detail: `could not list /boot/initrd.img-${release} (lsinitramfs)`,
-    };
+    return { name: "initramfs", status: "warn", detail: `could not list ${image} (${lister})` };
   }
   const missing: string[] = [];
   if (!/dm-snapshot\.ko/.test(listing) && !/dm-snapshot\.ko/.test(builtin))
@@ -183,21 +198,54 @@ async function initramfsCheck(context: Context, root: LogicalVolume | undefined)
   if (root !== undefined && root.pool !== null && !/thin_check/.test(listing))
     missing.push("thin_check");
   return missing.length === 0
-    ? {
-        name: "initramfs",
-        status: "ok",
-        detail: `initrd.img-${release} has what snapshots and merges need`,
-      }
+    ? { name: "initramfs", status: "ok", detail: `${image} has what snapshots and merges need` }
     : {
         name: "initramfs",
         status: "fail",
-        detail: `initrd.img-${release} lacks ${missing.join(", ")}: add it (thin-provisioning-tools, /etc/initramfs-tools/modules) and run update-initramfs -u`,
+        detail: `${image} lacks ${missing.join(", ")}: ${rebuildAdvice(generator, release)}`,
+      };
+}
+
+/** mkinitcpio builds LVM into the image only with the lvm2 (or sd-lvm2) hook. */
+async function mkinitcpioCheck(files: BootFiles): Promise<Check> {
+  const hooks = mkinitcpioHooks(await mkinitcpioConfig(files));
+  const lvm = hooks.find((hook) => hook === "lvm2" || hook === "sd-lvm2");
+  return lvm !== undefined
+    ? { name: "mkinitcpio", status: "ok", detail: `HOOKS has ${lvm}` }
+    : {
+        name: "mkinitcpio",
+        status: "fail",
+        detail: `HOOKS (${hooks.join(" ") || "none"}) has neither lvm2 nor sd-lvm2: / on LVM cannot be found at boot; add lvm2 (sd-lvm2 with the systemd hook) before filesystems in /etc/mkinitcpio.conf and run mkinitcpio -P`,
       };
 }
 
 /** Whether a merge that starts at boot is finished by a poller that outlives the initramfs. */
-async function mergePollingCheck(files: BootFiles): Promise<Check> {
+async function mergePollingCheck(files: BootFiles, stack: BootStack): Promise<Check> {
   const name = "merges at boot";
+  if (stack.initramfs === "dracut") {
+    const quiet = await dracutActivatesWithoutPolling(files);
+    return quiet === false
+      ? {
+          name,
+          status: "warn",
+          detail:
+            "dracut's lvm module activates without --sysinit: lvm's merge poller may outlive the initramfs",
+        }
+      : {
+          name,
+          status: "ok",
+          detail:
+            "dracut activates LVs with --sysinit, which polls no merges; lvm finishes them in the running system",
+        };
+  }
+  if (stack.initramfs === "mkinitcpio") {
+    return {
+      name,
+      status: "warn",
+      detail:
+        "mkinitcpio's lvm2 hook runs lvm's udev rules, whose poller may outlive the initramfs: after a revert, rootsnap repair finishes a merge left waiting",
+    };
+  }
   const state = await initramfsPolling(files);
   if (!state.startsPoller) {
     return {
@@ -335,7 +383,7 @@ export function stackChecks(stack: BootStack): Check[] {
     },
     {
       name: "boot loader",
-      status: stack.loader === "grub" ? "ok" : "fail",
+      status: stack.unsupported === undefined || stack.loaderProblem === undefined ? "ok" : "fail",
       detail:
         stack.loaderConfig === undefined
           ? `${loaderNames[stack.loader]}: ${stack.loaderProblem ?? "no configuration found"}`
@@ -351,10 +399,18 @@ export function stackChecks(stack: BootStack): Check[] {
         : `${stack.grubEnv.path} is ${stack.grubEnv.why}: GRUB cannot write it, so rootsnap-finish.service clears a one-shot entry`,
     });
   }
+  if (stack.systemdBoot !== undefined) {
+    checks.push({
+      name: "one-shot",
+      status: "ok",
+      detail:
+        "next-boot sets the EFI variable LoaderEntryOneShot (bootctl set-oneshot), which systemd-boot clears itself",
+    });
+  }
   checks.push(
     {
       name: "initramfs generator",
-      status: stack.initramfs === "initramfs-tools" ? "ok" : "warn",
+      status: stack.initramfs === "unknown" ? "warn" : "ok",
       detail:
         stack.initramfs === "unknown"
           ? "none found (update-initramfs, dracut, mkinitcpio)"
@@ -372,7 +428,7 @@ export function stackChecks(stack: BootStack): Check[] {
       ? {
           name: "stack",
           status: "ok",
-          detail: `${stack.firmware === "bios" ? "BIOS" : "UEFI"}, GRUB, ${stack.initramfs}${stack.encryption.length > 0 ? ", LUKS" : ""}: supported`,
+          detail: `${stack.firmware === "bios" ? "BIOS" : "UEFI"}, ${loaderNames[stack.loader]}, ${stack.initramfs}${stack.encryption.length > 0 ? ", LUKS" : ""}: supported`,
         }
       : {
           name: "stack",
@@ -383,31 +439,30 @@ export function stackChecks(stack: BootStack): Check[] {
   return checks;
 }
 
-async function grubChecks(
-  context: Context,
-  files: BootFiles,
-  mounts: readonly Mount[],
-): Promise<Check[]> {
-  const checks: Check[] = stackChecks(await detectStack(files, context.fs, mounts));
-  let grub;
+async function setupChecks(context: Context, files: BootFiles): Promise<Check[]> {
+  const checks: Check[] = [];
+  let menu: BootMenu;
   try {
-    grub = await detectGrub(files);
+    menu = await detectMenu(files);
   } catch {
     return checks;
   }
-  const installed =
-    (await bootUnitInstalled(files)) &&
-    hasRootsnapEntry((await files.read(grub.config))?.toString("utf8") ?? "");
+  let installed = await bootUnitInstalled(files);
+  let where: string;
+  if (isSystemdBoot(menu)) {
+    const plan = await planEntry(files, menu);
+    installed &&= plan.present.some((entry) => entry.path === plan.wanted?.path);
+    where = `${plan.wanted?.path ?? "the entries"} is rootsnap's copy of ${plan.source?.entry.id ?? "the default entry"}`;
+  } else {
+    installed &&= hasRootsnapEntry((await files.read(menu.config))?.toString("utf8") ?? "");
+    where = `${menu.config} has the rootsnap entry`;
+  }
   const cutOff = interruptedSetup(await readState(files));
   checks.push(
     cutOff !== null
       ? { name: "setup", status: "fail", detail: cutOff }
       : installed
-        ? {
-            name: "setup",
-            status: "ok",
-            detail: `units installed and ${grub.config} has the rootsnap entry`,
-          }
+        ? { name: "setup", status: "ok", detail: `units installed and ${where}` }
         : {
             name: "setup",
             status: "warn",
@@ -464,8 +519,10 @@ export async function doctor(
     if (!(error instanceof RootsnapError)) throw error;
     checks.push({ name: "root on LVM", status: "fail", detail: error.message });
   }
-  checks.push(await initramfsCheck(context, root));
-  checks.push(await mergePollingCheck(files));
+  const stack = await detectStack(files, context.fs, mounts);
+  checks.push(await initramfsCheck(context, files, root, stack));
+  if (stack.initramfs === "mkinitcpio") checks.push(await mkinitcpioCheck(files));
+  checks.push(await mergePollingCheck(files, stack));
   checks.push(await spaceCheck(context));
   checks.push(await autoextendCheck(context));
   const boot = mountAt(mounts, "/boot");
@@ -497,7 +554,8 @@ export async function doctor(
           detail: `${ambiguous.join("; ")}: a snapshot has the same UUID and LABEL; use /dev/mapper/VG-LV`,
         },
   );
-  checks.push(...(await grubChecks(context, files, mounts)));
+  checks.push(...stackChecks(stack));
+  checks.push(...(await setupChecks(context, files)));
   checks.push(await shutdownCheck(context));
   return checks;
 }
