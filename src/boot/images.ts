@@ -90,7 +90,9 @@ export async function mkinitcpioConfig(files: BootFiles): Promise<string[]> {
 }
 
 /** dracut's LVM module activates with --sysinit, which starts no merge poller. */
-export async function dracutActivatesWithoutPolling(files: BootFiles): Promise<boolean | undefined> {
+export async function dracutActivatesWithoutPolling(
+  files: BootFiles,
+): Promise<boolean | undefined> {
   for (const dir of ["/usr/lib/dracut/modules.d/90lvm"]) {
     const scan = (await files.read(`${dir}/lvm_scan.sh`))?.toString("utf8");
     if (scan === undefined) continue;
