@@ -32,6 +32,7 @@ function find(dir) {
  */
 const VM_MINUTES = {
   "boot-luks": 18,
+  "boot-sdboot": 16,
   "boot-uefi": 11,
   "backup-bookworm": 11,
   bootloader: 10,

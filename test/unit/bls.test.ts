@@ -1,6 +1,7 @@
 // Boot Loader Spec entries: systemd's version order, systemd-boot's entry order and its
 // default, and rootsnap's copy of the default entry, which must sort right after it.
 import assert from "node:assert/strict";
+import { basename } from "node:path";
 import { test } from "node:test";
 import {
   compareBlsEntries,
@@ -13,6 +14,11 @@ import {
   serializeBlsEntry,
   type BlsEntry,
 } from "../../src/boot/bls.ts";
+import { isSystemdBoot, setupBoot, STATE_PATH, uninstallBoot } from "../../src/boot/install.ts";
+import { detectMenu, refreshEntry } from "../../src/boot/menu.ts";
+import { KERNEL_INSTALL_PLUGIN, LOADER_GUID, type SystemdBoot } from "../../src/boot/sdboot.ts";
+import { RootsnapError } from "../../src/system/errors.ts";
+import { fakeRunner, memoryFiles, testEffects } from "./helpers.ts";
 
 test("versions compare as systemd's strverscmp_improved does", () => {
   const older: [string, string][] = [
@@ -138,4 +144,93 @@ test("loader.conf globs: *, ? and classes", () => {
   assert.ok(!globMatches("[!a]rch.conf", "arch.conf"));
   assert.ok(!globMatches("debian-*", "fedora.conf"));
   assert.ok(globMatches("a.b", "a.b") && !globMatches("a.b", "axb"));
+});
+
+const SD: SystemdBoot = {
+  esp: "/efi",
+  boot: "/efi",
+  loaderConf: "/efi/loader/loader.conf",
+  bootctl: "/usr/bin/bootctl",
+};
+const PROGRAM = ["/usr/bin/node", "/usr/bin/rootsnap"];
+
+test("setup on systemd-boot: the plugin, the units and a copy of the default entry; again nothing; uninstall leaves every byte", async () => {
+  const defaultId = `${MID}-6.12.48+deb13-cloud-amd64.conf`;
+  const { files, data } = memoryFiles({
+    "/efi/loader/loader.conf": "timeout 1\n",
+    "/efi/EFI/systemd/systemd-bootx64.efi": "",
+    [`/efi/loader/entries/${defaultId}`]: DEBIAN_ENTRY,
+    "/usr/bin/bootctl": "",
+  });
+  await files.makeDirectory("/etc/kernel/install.d");
+  const before = new Map(data);
+  const fake = fakeRunner(() => ({}));
+  const effects = (dryRun: boolean): ReturnType<typeof testEffects> =>
+    testEffects(fake.runner, { dryRun, files });
+  assert.ok(isSystemdBoot(await detectMenu(files)), "no GRUB: systemd-boot's menu");
+  const dry = await setupBoot(files, effects(true), SD, PROGRAM);
+  assert.ok(dry.changes.some((change) => change.path === KERNEL_INSTALL_PLUGIN));
+  assert.deepEqual([...data.keys()].sort(), [...before.keys()].sort(), "a dry run writes nothing");
+  await setupBoot(files, effects(false), SD, PROGRAM);
+  const ours = `/efi/loader/entries/${MID}-6.12.48+deb13-cloud-amd64~rootsnap.conf`;
+  assert.match(data.get(ours)?.toString() ?? "", /^options .* rootsnap\.boot=1$/m);
+  assert.match(
+    data.get(KERNEL_INSTALL_PLUGIN)?.toString() ?? "",
+    /^\/usr\/bin\/node \/usr\/bin\/rootsnap boot-entry \|\|$/m,
+  );
+  assert.match(data.get(STATE_PATH)?.toString() ?? "", /"loader": "systemd-boot"/);
+  assert.equal((await setupBoot(files, effects(false), SD, PROGRAM)).unchanged, true);
+
+  // kernel-install adds a newer kernel: the plugin's boot-entry moves the copy to it.
+  const newer = `${MID}-6.12.57+deb13-cloud-amd64.conf`;
+  data.set(
+    `/efi/loader/entries/${newer}`,
+    Buffer.from(DEBIAN_ENTRY.replace(/6\.12\.48/g, "6.12.57")),
+  );
+  const refreshed = await refreshEntry(files, effects(false), SD);
+  assert.equal(refreshed.id, newer.replace(/\.conf$/, "~rootsnap.conf"));
+  assert.deepEqual(refreshed.removed, [ours]);
+  assert.ok(!data.has(ours));
+  // ... and its removal moves it back.
+  data.delete(`/efi/loader/entries/${newer}`);
+  assert.equal((await refreshEntry(files, effects(false), SD)).written, ours);
+
+  // next-boot sets the one-shot to rootsnap's entry; uninstall cancels it and removes it all.
+  data.set(
+    `/sys/firmware/efi/efivars/LoaderEntryOneShot-${LOADER_GUID}`,
+    Buffer.concat([Buffer.from([7, 0, 0, 0]), Buffer.from(`${basename(ours)}\0`, "utf16le")]),
+  );
+  await uninstallBoot(files, effects(false), SD);
+  assert.ok(
+    fake.calls.some((argv) => argv.join(" ") === "/usr/bin/bootctl set-oneshot "),
+    "the one-shot is cancelled",
+  );
+  data.delete(`/sys/firmware/efi/efivars/LoaderEntryOneShot-${LOADER_GUID}`);
+  assert.deepEqual(
+    [...data.entries()].sort(),
+    [...before.entries()].sort(),
+    "uninstall leaves exactly the files there were",
+  );
+});
+
+test("setup on systemd-boot with no entry to copy is refused with exit 69 before anything is written", async () => {
+  const { files, data } = memoryFiles({
+    "/efi/loader/loader.conf": "timeout 1\n",
+    "/efi/EFI/systemd/systemd-bootx64.efi": "",
+    "/usr/bin/bootctl": "",
+  });
+  const before = new Map(data);
+  await assert.rejects(
+    setupBoot(
+      files,
+      testEffects(fakeRunner(() => ({})).runner, { dryRun: false, files }),
+      SD,
+      PROGRAM,
+    ),
+    (error: unknown) =>
+      error instanceof RootsnapError &&
+      error.exitCode === 69 &&
+      /systemd-boot has no entry to copy/.test(error.message),
+  );
+  assert.deepEqual([...data.keys()].sort(), [...before.keys()].sort());
 });
