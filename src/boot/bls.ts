@@ -11,8 +11,12 @@ export interface BlsEntry {
   readonly lines: readonly string[];
 }
 
-/** What marks rootsnap's entries: the file name's suffix and the first line. */
-export const BLS_SUFFIX = "~rootsnap.conf";
+/**
+ * What marks rootsnap's entries: the file name's suffix and the first line. bootctl takes
+ * entry names of letters, digits and "+-_." only; "-" sorts below "." after the same
+ * prefix, so the copy's name sorts right after its source's.
+ */
+export const BLS_SUFFIX = "-rootsnap.conf";
 const MARK =
   "# Written by rootsnap setup (a copy of the default entry); rootsnap uninstall removes it.";
 const TITLE_SUFFIX = ", rootsnap boot-time snapshot";
@@ -30,8 +34,9 @@ export function blsField(entry: BlsEntry, key: string): string | undefined {
   return undefined;
 }
 
+/** An entry rootsnap wrote: its name and its first line say so. */
 export function isRootsnapEntry(entry: BlsEntry): boolean {
-  return entry.id.endsWith(BLS_SUFFIX) || entry.lines[0] === MARK;
+  return entry.id.endsWith(BLS_SUFFIX) && entry.lines[0] === MARK;
 }
 
 /** "+3-1" and similar: the boot-counting part of a file name, which a copy must not carry. */
@@ -47,7 +52,7 @@ export function rootsnapEntryId(entry: BlsEntry): string {
 /**
  * rootsnap's entry: the default entry's lines with the title marked, the kernel parameter
  * added to its options, and a version that sorts just below the default's ("~" sorts
- * before everything in systemd's and rpm's version comparison).
+ * before everything in systemd's and rpm's version comparison, even the end).
  */
 export function rootsnapEntry(source: BlsEntry, parameter: string = KERNEL_PARAMETER): BlsEntry {
   const lines: string[] = [MARK];

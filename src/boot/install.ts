@@ -17,7 +17,7 @@ import {
   type Grub,
 } from "./grub.ts";
 import { installArgv, type Effects } from "../system/effects.ts";
-import { BLS_SUFFIX } from "./bls.ts";
+import { BLS_SUFFIX, isRootsnapEntry } from "./bls.ts";
 import {
   entryDirectories,
   KERNEL_INSTALL_PLUGIN,
@@ -585,7 +585,7 @@ async function rootsnapEntries(
   sd: SystemdBoot,
 ): Promise<{ path: string; before: string }[]> {
   return (await readEntries(files, sd))
-    .filter((placed) => placed.entry.id.endsWith(BLS_SUFFIX))
+    .filter((placed) => isRootsnapEntry(placed.entry))
     .map((placed) => ({
       path: entryPath(placed),
       before: `${placed.entry.lines.join("\n")}\n`,

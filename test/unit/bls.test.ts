@@ -32,7 +32,7 @@ test("versions compare as systemd's strverscmp_improved does", () => {
     ["a", "1"],
     ["00123", "124"],
     ["6.12.48~rootsnap", "6.12.48"],
-    ["x-6.12.conf~rootsnap.conf", "x-6.12.conf"],
+    ["x-6.12-rootsnap.conf", "x-6.12.conf"],
   ];
   for (const [a, b] of older) {
     assert.equal(compareVersions(a, b), -1, `${a} < ${b}`);
@@ -64,7 +64,7 @@ const MID = "3a1f6c5d2b0e4c2f9a7d8e6b5c4a3f21";
 test("rootsnap's entry: the default's lines, the title marked, the parameter added, sorted right after it", () => {
   const source = entry(`${MID}-6.12.48+deb13-cloud-amd64.conf`, DEBIAN_ENTRY);
   const copy = rootsnapEntry(source);
-  assert.equal(copy.id, `${MID}-6.12.48+deb13-cloud-amd64~rootsnap.conf`);
+  assert.equal(copy.id, `${MID}-6.12.48+deb13-cloud-amd64-rootsnap.conf`);
   assert.ok(isRootsnapEntry(copy));
   assert.ok(!isRootsnapEntry(source));
   const text = serializeBlsEntry(copy);
@@ -94,12 +94,12 @@ test("entries without a sort-key sort by file name, newest first; the copy still
   const arch = plain("arch.conf");
   const fallback = plain("arch-fallback.conf");
   const copy = rootsnapEntry(arch);
-  assert.equal(copy.id, "arch~rootsnap.conf");
+  assert.equal(copy.id, "arch-rootsnap.conf");
   const order = [fallback, copy, arch].sort(compareBlsEntries).map((e) => e.id);
-  assert.deepEqual(order, ["arch.conf", "arch-fallback.conf", "arch~rootsnap.conf"]);
+  assert.deepEqual(order, ["arch.conf", "arch-rootsnap.conf", "arch-fallback.conf"]);
   assert.equal(defaultBlsEntry([fallback, copy, arch], {})?.id, "arch.conf");
   // A boot-counted entry's copy carries no counter.
-  assert.equal(rootsnapEntry(plain("arch+3-0.conf")).id, "arch~rootsnap.conf");
+  assert.equal(rootsnapEntry(plain("arch+3-0.conf")).id, "arch-rootsnap.conf");
 });
 
 test("the default: bootctl set-default's variable, then loader.conf's glob or @saved, then the first", () => {
@@ -172,7 +172,7 @@ test("setup on systemd-boot: the plugin, the units and a copy of the default ent
   assert.ok(dry.changes.some((change) => change.path === KERNEL_INSTALL_PLUGIN));
   assert.deepEqual([...data.keys()].sort(), [...before.keys()].sort(), "a dry run writes nothing");
   await setupBoot(files, effects(false), SD, PROGRAM);
-  const ours = `/efi/loader/entries/${MID}-6.12.48+deb13-cloud-amd64~rootsnap.conf`;
+  const ours = `/efi/loader/entries/${MID}-6.12.48+deb13-cloud-amd64-rootsnap.conf`;
   assert.match(data.get(ours)?.toString() ?? "", /^options .* rootsnap\.boot=1$/m);
   assert.match(
     data.get(KERNEL_INSTALL_PLUGIN)?.toString() ?? "",
@@ -188,7 +188,7 @@ test("setup on systemd-boot: the plugin, the units and a copy of the default ent
     Buffer.from(DEBIAN_ENTRY.replace(/6\.12\.48/g, "6.12.57")),
   );
   const refreshed = await refreshEntry(files, effects(false), SD);
-  assert.equal(refreshed.id, newer.replace(/\.conf$/, "~rootsnap.conf"));
+  assert.equal(refreshed.id, newer.replace(/\.conf$/, "-rootsnap.conf"));
   assert.deepEqual(refreshed.removed, [ours]);
   assert.ok(!data.has(ours));
   // ... and its removal moves it back.

@@ -41,7 +41,7 @@ async function entries(m: Machine): Promise<Entries> {
   const out = await m.sh(`echo @names; ls /efi/loader/entries
     echo @list; bootctl list --json=short --no-pager
     echo @oneshot; f=/sys/firmware/efi/efivars/LoaderEntryOneShot-${LOADER}; [ -e $f ] && tail -c +5 $f | tr -d '\\000'; echo
-    echo @ours; cat /efi/loader/entries/*~rootsnap.conf 2>/dev/null || true`);
+    echo @ours; cat /efi/loader/entries/*-rootsnap.conf 2>/dev/null || true`);
   const part = (name: string): string =>
     new RegExp(`^@${name}\\n([\\s\\S]*?)(?=^@|(?![\\s\\S]))`, "m").exec(out)?.[1]?.trim() ?? "";
   const list = JSON.parse(part("list")) as { id: string; isDefault?: boolean }[];
@@ -99,8 +99,8 @@ test(
       assert.equal(now.defaultId, before.defaultId, "rootsnap's entry never becomes the default");
       assert.match(now.ours, /^options .*rootsnap\.boot=1$/m);
       assert.match(now.ours, new RegExp(`^linux .*/${escaped(oldRelease)}/linux$`, "m"));
-      const ourId = now.names.find((name) => name.endsWith("~rootsnap.conf")) ?? "";
-      assert.equal(ourId, before.defaultId.replace(/\.conf$/, "~rootsnap.conf"));
+      const ourId = now.names.find((name) => name.endsWith("-rootsnap.conf")) ?? "";
+      assert.equal(ourId, before.defaultId.replace(/\.conf$/, "-rootsnap.conf"));
 
       say("next-boot sets the one-shot variable; the snapshot boot takes a set of / and /var");
       await m.sh("rootsnap next-boot");
@@ -130,10 +130,12 @@ test(
       say(`apt-get install took ${((Date.now() - installed) / 1000).toFixed(0)} s`);
       now = await entries(m);
       say(`entries: ${now.names.join(" ")}; default ${now.defaultId}`);
-      assert.ok(now.names.some((name) => name.includes(kernel.release) && !name.includes("~")));
+      assert.ok(
+        now.names.some((name) => name.includes(kernel.release) && !name.endsWith("-rootsnap.conf")),
+      );
       assert.match(now.ours, new RegExp(`^linux .*/${escaped(kernel.release)}/linux$`, "m"));
       assert.equal(
-        now.names.filter((name) => name.endsWith("~rootsnap.conf")).length,
+        now.names.filter((name) => name.endsWith("-rootsnap.conf")).length,
         1,
         "one rootsnap entry, beside the new default",
       );

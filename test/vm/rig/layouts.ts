@@ -396,9 +396,14 @@ rm -f /var/lib/man-db/auto-update
 cp /usr/lib/dracut/dracut.conf.d/hostonly/50-hostonly.conf /etc/dracut.conf.d/
 # The builder has no EFI variables: bootctl installs to the ESP's removable path too,
 # where OVMF finds it; kernel-install then writes the entry and dracut the initramfs.
-bootctl install --esp-path=/efi --variables=no
+bootctl install --esp-path=/efi --no-variables
 printf 'timeout 1\\n' > /efi/loader/loader.conf
-for kernel in /boot/vmlinuz-*; do kernel-install add "\${kernel#/boot/vmlinuz-}" "$kernel"; done
+# One initramfs per kernel, built for this machine and handed to kernel-install.
+for kernel in /boot/vmlinuz-*; do
+  version=\${kernel#/boot/vmlinuz-}
+  dracut --force /boot/initrd.img-$version $version
+  kernel-install add $version $kernel /boot/initrd.img-$version
+done
 ls -lR /efi
 cat /efi/loader/entries/*.conf
 `,

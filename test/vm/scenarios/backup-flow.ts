@@ -340,7 +340,8 @@ export async function faults(m: Machine, say: Say): Promise<void> {
 
   say("a full destination disk: no space error, the partial archive removed");
   await m.sh(
-    "mkfs.ext4 -q /dev/vdc && mkdir -p /small && mount /dev/vdc /small && fallocate -l 900M /small/filler",
+    // A few MiB left: the archive fills them within seconds, not after a third of the root.
+    "mkfs.ext4 -q -m 0 /dev/vdc && mkdir -p /small && mount /dev/vdc /small && fallocate -l $(( $(df --output=avail -B1 /small | tail -n 1) - 8 * 1024 * 1024 )) /small/filler",
   );
   const full = await m.shResult("rootsnap backup held --to /small/held.tar.zst", {
     timeoutMs: 300_000,
