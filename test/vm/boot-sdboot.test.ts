@@ -40,7 +40,7 @@ interface Entries {
 async function entries(m: Machine): Promise<Entries> {
   const out = await m.sh(`echo @names; ls /efi/loader/entries
     echo @list; bootctl list --json=short --no-pager
-    echo @oneshot; f=/sys/firmware/efi/efivars/LoaderEntryOneShot-${LOADER}; [ -e $f ] && tail -c +5 $f | tr -d '\\000'; echo
+    echo @oneshot; f=/sys/firmware/efi/efivars/LoaderEntryOneShot-${LOADER}; [ -e $f ] && cat $f | tail -c +5 | tr -d '\\000'; echo
     echo @ours; cat /efi/loader/entries/*-rootsnap.conf 2>/dev/null || true`);
   const part = (name: string): string =>
     new RegExp(`^@${name}\\n([\\s\\S]*?)(?=^@|(?![\\s\\S]))`, "m").exec(out)?.[1]?.trim() ?? "";

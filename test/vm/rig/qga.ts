@@ -12,10 +12,13 @@ export class GuestCommandError extends Error {
     readonly command: string,
     readonly result: GuestResult,
   ) {
-    const tail = result.stderr.trim().split("\n").slice(-5).join("\n  ");
+    const tail = (text: string): string => text.trim().split("\n").slice(-5).join("\n  ");
+    const out = tail(result.stdout);
+    const err = tail(result.stderr);
     super(
       `guest command failed with exit code ${result.code}: ${command}` +
-        (tail ? `\n  ${tail}` : ""),
+        (out ? `\n  stdout: ${out}` : "") +
+        (err ? `\n  stderr: ${err}` : ""),
     );
     this.name = "GuestCommandError";
   }
@@ -125,7 +128,7 @@ export class GuestAgent {
         throw new Error(`guest command did not finish within ${secs} s: ${command}`);
       }
       await sleep(delay);
-      delay = Math.min(delay * 2, 250);
+      delay = Math.min(delay * 2, 500);
     }
   }
 
