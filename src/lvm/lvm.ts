@@ -30,10 +30,14 @@ export class Lvm {
     return this.effects.dryRun;
   }
 
-  /** All LVs of all VGs, hidden ones included, in one `lvs` call. */
+  /**
+   * All LVs of all VGs, hidden ones included, in one `lvs` call. The report has segment
+   * fields (segtype, chunk_size), so an LV of several segments (a snapshot lvextend grew)
+   * comes as one row per segment: each LV is kept once.
+   */
   async logicalVolumes(options?: RunOptions): Promise<LogicalVolume[]> {
     const stdout = await this.read(lvsArgv(), options);
-    return parseReport(stdout, "lv").map(toLogicalVolume);
+    return uniqueVolumes(parseReport(stdout, "lv").map(toLogicalVolume));
   }
 
   async volumeGroups(): Promise<VolumeGroup[]> {
@@ -63,6 +67,17 @@ export class Lvm {
       failure: lvmFailure,
     });
   }
+}
+
+/** The first row of each LV (the rows of one LV's segments share its uuid and name). */
+export function uniqueVolumes(rows: readonly LogicalVolume[]): LogicalVolume[] {
+  const seen = new Set<string>();
+  return rows.filter((lv) => {
+    const key = `${lv.uuid} ${lv.fullName}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 export function lvmOf(context: Pick<Context, "effects">): Lvm {

@@ -370,3 +370,31 @@ test("when even the removal fails, the leftovers are named", async () => {
     },
   );
 });
+
+test("an LV of two segments (a snapshot lvextend grew) is one LV, and its set has each member once", async () => {
+  const SETS = "handwritten-lvm2-2.03.31/two-vgs/sets";
+  const plain = sample(`${SETS}/lvs.json`);
+  // lvs reports one row per segment once the report has segment fields (segtype,
+  // chunk_size): seen in a trixie guest after `lvextend -L +64M vgsys/root-a`.
+  const grown = editReport(plain, (rows) =>
+    rows.flatMap((row) => (row.lv_name === "root-before-upgrade" ? [row, { ...row }] : [row])),
+  );
+  const lvsOf = async (text: string) => {
+    const fake = fakeLvm({
+      lvs: text,
+      vgs: sample(`${SETS}/vgs.json`),
+      dmTables: {},
+      failures: {},
+    });
+    return new Lvm(testEffects(fake.runner)).logicalVolumes();
+  };
+  const before = await lvsOf(plain);
+  const after = await lvsOf(grown);
+  assert.equal(parseReport(grown, "lv").length, parseReport(plain, "lv").length + 1);
+  assert.deepEqual(after, before);
+  const set = collectSets(after).find((s) =>
+    s.volumes.some((v) => v.snapshot.endsWith("root-before-upgrade")),
+  );
+  assert.ok(set !== undefined);
+  assert.equal(new Set(set.volumes.map((v) => v.snapshot)).size, set.volumes.length);
+});
