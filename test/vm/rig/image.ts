@@ -82,18 +82,6 @@ function mmdebstrapArgv(layout: Layout, dir: string, mirror: string): string[] {
   ];
 }
 
-const EATMYDATA_HOOK = "/usr/share/mmdebstrap/hooks/eatmydata";
-
-/**
- * dpkg without fsync while mmdebstrap installs (eatmydata, when the host has it): the tree
- * is copied onto the image's disk afterwards anyway. Not part of the recipe: the tree is
- * the same either way.
- */
-function unsafeDpkg(): string[] {
-  const has = existsSync(EATMYDATA_HOOK) && existsSync("/usr/bin/eatmydata");
-  return has ? [`--hook-dir=${EATMYDATA_HOOK}`] : ["--dpkgopt=force-unsafe-io"];
-}
-
 export function recipeKey(layout: Layout): string {
   const recipe = JSON.stringify({
     v: RECIPE_VERSION,
@@ -181,9 +169,7 @@ async function build(layout: Layout, tmp: string): Promise<void> {
   qemuBinary();
   const root = join(tmp, "root");
   log(`${layout.name}: mmdebstrap ${layout.suite} (from ${debianMirror()})`);
-  await run([...mmdebstrapArgv(layout, root, debianMirror()), ...unsafeDpkg()], {
-    timeoutMs: 15 * 60_000,
-  });
+  await run(mmdebstrapArgv(layout, root, debianMirror()), { timeoutMs: 15 * 60_000 });
   writeFileSync(join(root, "builder.sh"), builderScript(layout), { mode: 0o755 });
   const boot = readdirSync(join(root, "boot"));
   const kernel = boot.find((f) => f.startsWith("vmlinuz-"));
