@@ -13,6 +13,7 @@ import {
   assertSnapshotBoot,
   bootState,
   bootUnitSeconds,
+  revertAlone,
 } from "./scenarios/boot-flow.ts";
 import { newerTrixieKernel } from "./scenarios/kernel-debs.ts";
 
@@ -164,13 +165,7 @@ test(
       // A snapshot grown by lvextend has two segments, so lvs reports it in two rows.
       await m.sh(`lvextend -q -L +32M vgsys/root-${first} >/dev/null`);
       say(`revert to ${first} (/ and /var, with ${oldRelease}): the merge boot`);
-      const revert = await m.sh(
-        `for set in $(rootsnap list --json | sed -n 's/^ *"name": "\\(.*\\)",$/\\1/p'); do
-           [ "$set" = ${first} ] || rootsnap remove --yes "$set" || exit 1
-         done
-         rootsnap revert --yes ${first} 2>&1`,
-        { timeoutMs: 600_000 },
-      );
+      const revert = await revertAlone(m, first);
       say(revert.trim().replace(/\n/g, " / "));
       assert.match(revert, /\/efi restored from/);
       now = await entries(m);

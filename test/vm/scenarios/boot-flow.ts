@@ -5,6 +5,20 @@ import type { Machine } from "../rig/machine.ts";
 
 export type Say = (step: string) => void;
 
+/**
+ * Removes every set but `name` (the package-manager hooks may have taken pre-update sets
+ * too), then reverts to it; returns what revert printed.
+ */
+export async function revertAlone(m: Machine, name: string): Promise<string> {
+  return m.sh(
+    `for set in $(rootsnap list --json | sed -n 's/^ *"name": "\\(.*\\)",$/\\1/p'); do
+       [ "$set" = ${name} ] || rootsnap remove --yes "$set" || exit 1
+     done
+     rootsnap revert --yes ${name} 2>&1`,
+    { timeoutMs: 600_000 },
+  );
+}
+
 /** Everything of the boot configuration that uninstall must leave as it was. */
 export async function bootConfigDigest(m: Machine): Promise<string> {
   return m.sh(`cd / && {
@@ -253,14 +267,7 @@ export async function bootScenario(
   assert.equal(state.release, kernel.release);
 
   say(`revert to ${first} (taken before the upgrade, ${second} after it), reboot: a normal boot`);
-  const revert = await m.sh(
-    // The package-manager hooks setup installs may have taken pre-update sets too.
-    `for set in $(rootsnap list --json | sed -n 's/^ *"name": "\\(.*\\)",$/\\1/p'); do
-       [ "$set" = ${first} ] || rootsnap remove --yes "$set" || exit 1
-     done
-     rootsnap revert --yes ${first} 2>&1`,
-    { timeoutMs: 600_000 },
-  );
+  const revert = await revertAlone(m, first);
   say(revert.trim().replace(/\n/g, " / "));
   // Only the kernel the merge leaves gets an image without lvm's poller.
   const rebuilt = /rebuilt (.*) so that lvm finishes/.exec(revert)?.[1] ?? "";

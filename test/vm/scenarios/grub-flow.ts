@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import type { Machine } from "../rig/machine.ts";
 import { backportedGrub } from "./kernel-debs.ts";
-import { bootState, type Say } from "./boot-flow.ts";
+import { bootState, revertAlone, type Say } from "./boot-flow.ts";
 
 async function grubVersion(m: Machine): Promise<string> {
   return (await m.sh("grub-install --version")).trim();
@@ -62,13 +62,7 @@ export async function grubRevertScenario(m: Machine, say: Say): Promise<void> {
   await assertGrubInStep(m);
 
   say("revert to before-grub");
-  const revert = await m.sh(
-    `for set in $(rootsnap list --json | sed -n 's/^ *"name": "\\(.*\\)",$/\\1/p'); do
-       [ "$set" = before-grub ] || rootsnap remove --yes "$set" || exit 1
-     done
-     rootsnap revert --yes before-grub 2>&1`,
-    { timeoutMs: 600_000 },
-  );
+  const revert = await revertAlone(m, "before-grub");
   say(revert.trim().replace(/\n/g, " / "));
   assert.match(revert, /made with GRUB 2\.06.*GRUB 2\.12.* installed again once the merge has run/);
   const pending = JSON.parse(await m.sh("rootsnap status --json")) as {
