@@ -6,22 +6,11 @@ import { mountAt } from "../config/mounts.ts";
 import type { BootFiles } from "../system/files.ts";
 import type { FileSystem } from "../system/fs.ts";
 import { RootsnapError } from "../system/errors.ts";
-import {
-  DEFAULT_GRUB_PATH,
-  detectGrub,
-  ESP_MOUNT_POINTS,
-  findProgram,
-  SYSTEMD_BOOT_CONFIGS,
-  usesBls,
-  type Grub,
-} from "./grub.ts";
+import { DEFAULT_GRUB_PATH, ESP_MOUNT_POINTS, findProgram, usesBls, type Grub } from "./grub.ts";
 import { mountHolding } from "./revertboot.ts";
-import {
-  bootedBySystemdBoot,
-  findSystemdBoot,
-  findSystemdBootProgram,
-  type SystemdBoot,
-} from "./sdboot.ts";
+import { isSystemdBoot } from "./install.ts";
+import { detectMenu } from "./menu.ts";
+import { findSystemdBoot, type SystemdBoot } from "./sdboot.ts";
 
 export type Firmware = "bios" | "uefi";
 
@@ -205,33 +194,23 @@ async function detectLoader(files: BootFiles): Promise<{
       problem: "GRUB with Boot Loader Spec entries",
     };
   }
-  const sd = await findSystemdBoot(files);
-  // When both are installed, the one that started this boot counts.
-  if (sd !== undefined && (await bootedBySystemdBoot(files))) return systemdBootLoader(files, sd);
   try {
-    const grub = await detectGrub(files);
-    return { loader: "grub", grub, config: grub.config };
+    const menu = await detectMenu(files);
+    return isSystemdBoot(menu)
+      ? { loader: "systemd-boot", systemdBoot: menu, config: `${menu.boot}/loader/entries` }
+      : { loader: "grub", grub: menu, config: menu.config };
   } catch (error) {
     if (!(error instanceof RootsnapError)) throw error;
-    if (sd !== undefined) return systemdBootLoader(files, sd);
-    for (const path of SYSTEMD_BOOT_CONFIGS) {
-      if (await files.exists(path)) {
-        return { loader: "systemd-boot", config: path, problem: "systemd-boot without bootctl" };
-      }
+    const sd = await findSystemdBoot(files);
+    if (sd !== undefined) {
+      return {
+        loader: "systemd-boot",
+        config: `${sd.boot}/loader/entries`,
+        problem: "systemd-boot without bootctl",
+      };
     }
     return { loader: "unknown", problem: error.message };
   }
-}
-
-async function systemdBootLoader(
-  files: BootFiles,
-  sd: Omit<SystemdBoot, "bootctl">,
-): Promise<{ loader: LoaderKind; systemdBoot?: SystemdBoot; config: string; problem?: string }> {
-  const bootctl = await findSystemdBootProgram(files);
-  const config = `${sd.boot}/loader/entries`;
-  return bootctl === undefined
-    ? { loader: "systemd-boot", config, problem: "systemd-boot without bootctl" }
-    : { loader: "systemd-boot", systemdBoot: { ...sd, bootctl }, config };
 }
 
 /** The whole stack, read from the running system; nothing is changed. */
