@@ -1,6 +1,7 @@
 // Which boot loader's menu rootsnap's entry goes into (GRUB or systemd-boot), and keeping
 // systemd-boot's entry a copy of the default entry as kernels come and go.
 import type { Effects } from "../system/effects.ts";
+import { RootsnapError } from "../system/errors.ts";
 import type { BootFiles } from "../system/files.ts";
 import { detectGrub } from "./grub.ts";
 import { readState, type BootMenu } from "./install.ts";
@@ -22,7 +23,8 @@ export async function detectMenu(files: BootFiles): Promise<BootMenu> {
     if (await bootedBySystemdBoot(files)) return detectSystemdBoot(files);
     try {
       return await detectGrub(files);
-    } catch {
+    } catch (error) {
+      if (!(error instanceof RootsnapError)) throw error;
       return detectSystemdBoot(files);
     }
   }
