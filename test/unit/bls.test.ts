@@ -1,6 +1,7 @@
 // Boot Loader Spec entries: systemd's version order, systemd-boot's entry order and its
 // default, and rootsnap's copy of the default entry, which must sort right after it.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { test } from "node:test";
 import {
@@ -233,4 +234,23 @@ test("setup on systemd-boot with no entry to copy is refused with exit 69 before
       /systemd-boot has no entry to copy/.test(error.message),
   );
   assert.deepEqual([...data.keys()].sort(), [...before.keys()].sort());
+});
+
+test("on Debian 13's own entry (recorded): both initrd lines kept, the parameter last, sorted after it", () => {
+  const id = "b4627646a5fe4caebcce2c4de851ec84-6.12.117+deb13-cloud-amd64.conf";
+  const text = readFileSync(new URL(`samples/debian-13-sdboot/${id}`, import.meta.url), "utf8");
+  const source = parseBlsEntry(id, text);
+  const copy = rootsnapEntry(source);
+  assert.equal(copy.id, id.replace(/\.conf$/, "-rootsnap.conf"));
+  const made = serializeBlsEntry(copy);
+  assert.equal(made.match(/^initrd /gm)?.length, 2);
+  assert.match(
+    made,
+    /^options .* systemd\.machine_id=b4627646a5fe4caebcce2c4de851ec84 rootsnap\.boot=1$/m,
+  );
+  assert.deepEqual(
+    [copy, source].sort(compareBlsEntries).map((e) => e.id),
+    [id, copy.id],
+  );
+  assert.equal(defaultBlsEntry([copy, source], {})?.id, id);
 });
