@@ -93,10 +93,6 @@ export async function mkinitcpioConfig(files: BootFiles): Promise<string[]> {
 export async function dracutActivatesWithoutPolling(
   files: BootFiles,
 ): Promise<boolean | undefined> {
-  for (const dir of ["/usr/lib/dracut/modules.d/90lvm"]) {
-    const scan = (await files.read(`${dir}/lvm_scan.sh`))?.toString("utf8");
-    if (scan === undefined) continue;
-    return /--sysinit\b|--poll n\b/.test(scan);
-  }
-  return undefined;
+  const scan = (await files.read("/usr/lib/dracut/modules.d/90lvm/lvm_scan.sh"))?.toString("utf8");
+  return scan === undefined ? undefined : /--sysinit\b|--poll n\b/.test(scan);
 }

@@ -399,13 +399,11 @@ async function systemdBootStep(
       "kernel-install add $(uname -r) /boot/vmlinuz-$(uname -r) writes one",
     );
   }
-  const stale = plan.present.filter((entry) => entry.path !== wanted.path);
+  const { stale } = plan;
   return {
     loader: "systemd-boot",
     config: dirname(wanted.path),
-    inPlace:
-      stale.length === 0 &&
-      plan.present.some((entry) => entry.path === wanted.path && entry.text === wanted.text),
+    inPlace: plan.inPlace,
     savedBefore: () => false,
     keep: () => Promise.resolve(),
     dryRun: async () => {
@@ -552,9 +550,8 @@ export async function uninstallBoot(
     if (dir === STATE_DIR) continue;
     await effects.removeEmptyDirectory(dir);
   }
-  if (menu !== undefined && isSystemdBoot(menu)) await cancelOneShot(effects, menu, files);
+  if (menu !== undefined) await cancelOneShot(effects, menu, files);
   if (grub !== undefined) {
-    await cancelOneShot(effects, grub, files);
     const saved = state?.savedBefore === true ? await files.read(SAVED_GRUB_CFG) : undefined;
     if (saved !== undefined && grubCfg !== undefined && state?.writtenSha256 === sha256(grubCfg)) {
       // Nothing regenerated grub.cfg since setup: the saved copy is the exact original.

@@ -59,13 +59,9 @@ export async function refreshEntry(
     };
   }
   const plan = await planEntry(files, sd);
-  const wanted = plan.wanted;
-  const removed: string[] = [];
-  for (const entry of plan.present) {
-    if (entry.path === wanted?.path) continue;
-    await effects.remove(entry.path);
-    removed.push(entry.path);
-  }
+  const { wanted } = plan;
+  for (const entry of plan.stale) await effects.remove(entry.path);
+  const removed = plan.stale.map((entry) => entry.path);
   if (wanted === undefined) {
     return { id: undefined, written: undefined, removed, skipped: "no entry to copy" };
   }

@@ -12,15 +12,13 @@ import {
   serializeBlsEntry,
   type BlsEntry,
 } from "./bls.ts";
-import { findProgram } from "./grub.ts";
+import { ESP_MOUNT_POINTS, findProgram } from "./grub.ts";
 
 /** The vendor GUID of the Boot Loader Interface's variables (LoaderEntryOneShot, ...). */
 export const LOADER_GUID = "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f";
 const EFIVARS = "/sys/firmware/efi/efivars";
 /** After kernel-install's own 90-loaderentry.install, which writes a kernel's entry. */
 export const KERNEL_INSTALL_PLUGIN = "/etc/kernel/install.d/95-rootsnap.install";
-/** Where an ESP holding systemd-boot's loader/ is mounted, systemd's own order. */
-const ESP_CANDIDATES = ["/efi", "/boot", "/boot/efi"];
 
 export interface SystemdBoot {
   /** Mount point of the ESP, e.g. /efi. */
@@ -46,16 +44,12 @@ async function hasLoader(files: BootFiles, esp: string): Promise<boolean> {
 export async function findSystemdBoot(
   files: BootFiles,
 ): Promise<Omit<SystemdBoot, "bootctl"> | undefined> {
-  for (const esp of ESP_CANDIDATES) {
+  for (const esp of ESP_MOUNT_POINTS) {
     if (!(await hasLoader(files, esp))) continue;
     const xbootldr = esp !== "/boot" && (await files.isDirectory("/boot/loader/entries"));
     return { esp, boot: xbootldr ? "/boot" : esp, loaderConf: `${esp}/loader/loader.conf` };
   }
   return undefined;
-}
-
-export async function findSystemdBootProgram(files: BootFiles): Promise<string | undefined> {
-  return findProgram(files, ["bootctl"]);
 }
 
 /** systemd-boot as rootsnap drives it, or an exit-69 error naming what is missing. */
@@ -68,7 +62,7 @@ export async function detectSystemdBoot(files: BootFiles): Promise<SystemdBoot> 
       "is the ESP mounted? bootctl --print-esp-path shows where it is",
     );
   }
-  const bootctl = await findSystemdBootProgram(files);
+  const bootctl = await findProgram(files, ["bootctl"]);
   if (bootctl === undefined) {
     throw new RootsnapError(
       ExitCode.unavailable,
@@ -147,6 +141,10 @@ export interface EntryPlan {
     { readonly path: string; readonly id: string; readonly text: string } | undefined;
   /** rootsnap's entries that are there now. */
   readonly present: readonly { readonly path: string; readonly text: string }[];
+  /** rootsnap's entries that are not the wanted one: copies of entries gone or no longer default. */
+  readonly stale: readonly { readonly path: string; readonly text: string }[];
+  /** The wanted entry is there as it must be, and nothing stale is. */
+  readonly inPlace: boolean;
 }
 
 /** What rootsnap's entry should be now, and what of it is there. */
@@ -156,13 +154,16 @@ export async function planEntry(files: BootFiles, sd: SystemdBoot): Promise<Entr
     .filter((placed) => isRootsnapEntry(placed.entry))
     .map((placed) => ({ path: entryPath(placed), text: serializeBlsEntry(placed.entry) }));
   const source = await defaultEntry(files, sd, entries);
-  if (source === undefined) return { source, wanted: undefined, present };
-  const copy = rootsnapEntry(source.entry);
-  return {
-    source,
-    wanted: { path: `${source.dir}/${copy.id}`, id: copy.id, text: serializeBlsEntry(copy) },
-    present,
-  };
+  const copy = source === undefined ? undefined : rootsnapEntry(source.entry);
+  const wanted =
+    source === undefined || copy === undefined
+      ? undefined
+      : { path: `${source.dir}/${copy.id}`, id: copy.id, text: serializeBlsEntry(copy) };
+  const stale = present.filter((entry) => entry.path !== wanted?.path);
+  const inPlace =
+    stale.length === 0 &&
+    present.some((entry) => entry.path === wanted?.path && entry.text === wanted.text);
+  return { source, wanted, present, stale, inPlace };
 }
 
 /** The plugin: after kernel-install's own, it has rootsnap make its entry again. */

@@ -10,7 +10,6 @@ import {
   mkinitcpioHooks,
   rebuildAdvice,
 } from "../boot/images.ts";
-import { detectMenu } from "../boot/menu.ts";
 import { planEntry } from "../boot/sdboot.ts";
 import { BOOT_PLAN_PATH, readBootFailure, unplannedReason } from "../boot/plan.ts";
 import { BOOT_UNIT } from "../boot/units.ts";
@@ -439,14 +438,10 @@ export function stackChecks(stack: BootStack): Check[] {
   return checks;
 }
 
-async function setupChecks(context: Context, files: BootFiles): Promise<Check[]> {
+async function setupChecks(context: Context, files: BootFiles, stack: BootStack): Promise<Check[]> {
   const checks: Check[] = [];
-  let menu: BootMenu;
-  try {
-    menu = await detectMenu(files);
-  } catch {
-    return checks;
-  }
+  const menu: BootMenu | undefined = stack.systemdBoot ?? stack.grub;
+  if (menu === undefined) return checks;
   let installed = await bootUnitInstalled(files);
   let where: string;
   if (isSystemdBoot(menu)) {
@@ -555,7 +550,7 @@ export async function doctor(
         },
   );
   checks.push(...stackChecks(stack));
-  checks.push(...(await setupChecks(context, files)));
+  checks.push(...(await setupChecks(context, files, stack)));
   checks.push(await shutdownCheck(context));
   return checks;
 }

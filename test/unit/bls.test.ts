@@ -17,7 +17,12 @@ import {
 } from "../../src/boot/bls.ts";
 import { isSystemdBoot, setupBoot, STATE_PATH, uninstallBoot } from "../../src/boot/install.ts";
 import { detectMenu, refreshEntry } from "../../src/boot/menu.ts";
-import { KERNEL_INSTALL_PLUGIN, LOADER_GUID, type SystemdBoot } from "../../src/boot/sdboot.ts";
+import {
+  findSystemdBoot,
+  KERNEL_INSTALL_PLUGIN,
+  LOADER_GUID,
+  type SystemdBoot,
+} from "../../src/boot/sdboot.ts";
 import { RootsnapError } from "../../src/system/errors.ts";
 import { fakeRunner, memoryFiles, testEffects } from "./helpers.ts";
 
@@ -253,4 +258,29 @@ test("on Debian 13's own entry (recorded): both initrd lines kept, the parameter
     [id, copy.id],
   );
   assert.equal(defaultBlsEntry([copy, source], {})?.id, id);
+});
+
+test("$BOOT: an XBOOTLDR /boot beside the ESP at /efi, or the ESP itself at /boot (Arch)", async () => {
+  const xbootldr = memoryFiles({
+    "/efi/loader/loader.conf": "timeout 3\n",
+    "/efi/EFI/systemd/systemd-bootx64.efi": "",
+    "/boot/loader/entries/fedora-6.11.conf": "title Fedora\n",
+  });
+  await xbootldr.files.makeDirectory("/boot/loader/entries");
+  assert.deepEqual(await findSystemdBoot(xbootldr.files), {
+    esp: "/efi",
+    boot: "/boot",
+    loaderConf: "/efi/loader/loader.conf",
+  });
+  const arch = memoryFiles({
+    "/boot/loader/loader.conf": "default arch.conf\n",
+    "/boot/EFI/systemd/systemd-bootx64.efi": "",
+    "/boot/loader/entries/arch.conf": "title Arch Linux\n",
+  });
+  assert.deepEqual(await findSystemdBoot(arch.files), {
+    esp: "/boot",
+    boot: "/boot",
+    loaderConf: "/boot/loader/loader.conf",
+  });
+  assert.equal(await findSystemdBoot(memoryFiles({ "/boot/grub/grub.cfg": "" }).files), undefined);
 });
