@@ -4,6 +4,7 @@
 // and revert puts it back, so the reverted / boots a kernel whose modules it has.
 import { BOOT_COPY_DIR } from "../system/paths.ts";
 import { blsField, parseBlsEntry } from "./bls.ts";
+import { DEFAULT_GRUB_PATH, GRUB_BLS_DIRECTORY, usesBls } from "./grub.ts";
 import { findSystemdBoot } from "./sdboot.ts";
 import type { Commands, Context } from "../system/context.ts";
 import { readMounts } from "../config/mounts.ts";
@@ -25,9 +26,14 @@ const ENTRIES = "loader/entries";
 export interface BootArea {
   /** /boot for GRUB; $BOOT for systemd-boot (/efi, /boot/efi or an XBOOTLDR /boot). */
   readonly root: string;
-  /** systemd-boot's $BOOT: Boot Loader Spec entries and kernel-install's directories. */
+  /** Boot Loader Spec entries (systemd-boot's $BOOT, or GRUB with BLSCFG) and kernel-install's directories. */
   readonly bls: boolean;
+  /** Whether its files keep owners and modes: not on systemd-boot's $BOOT, often an ESP (vfat). */
+  readonly owners: boolean;
 }
+
+/** GRUB's /boot, with no BLS entries: the area when nothing else is found. */
+export const GRUB_BOOT: BootArea = { root: "/boot", bls: false, owners: true };
 
 export function bootCopyPath(setName: string): string {
   return `${BOOT_COPY_DIR}/${setName}.tar`;
@@ -36,14 +42,17 @@ export function bootCopyPath(setName: string): string {
 /** Where this system's boot loader reads its kernels: systemd-boot's $BOOT, else /boot. */
 export async function bootArea(files: BootFiles): Promise<BootArea> {
   const sd = await findSystemdBoot(files);
-  return sd === undefined ? { root: "/boot", bls: false } : { root: sd.boot, bls: true };
+  if (sd !== undefined) return { root: sd.boot, bls: true, owners: false };
+  const defaultGrub = (await files.read(DEFAULT_GRUB_PATH))?.toString("utf8");
+  const bls = usesBls(defaultGrub) && (await files.isDirectory(GRUB_BLS_DIRECTORY));
+  return { ...GRUB_BOOT, bls };
 }
 
 /** True when / is among `originDevices` and the boot area is a separate file system that is not. */
 export function bootLeftOut(
   mounts: readonly Mount[],
   originDevices: ReadonlySet<string>,
-  area: BootArea = { root: "/boot", bls: false },
+  area: BootArea = GRUB_BOOT,
 ): boolean {
   const root = mountAt(mounts, "/");
   const boot = mountAt(mounts, area.root);
@@ -94,19 +103,17 @@ async function filesBelow(files: BootFiles, root: string, dir: string): Promise<
  */
 export async function bootFilesToCopy(
   files: BootFiles,
-  area: BootArea = { root: "/boot", bls: false },
+  area: BootArea = GRUB_BOOT,
 ): Promise<string[]> {
   const names: string[] = [];
   for (const name of await files.list(area.root)) {
     if (name === "lost+found" || name.startsWith(".")) continue;
     if (!(await files.isDirectory(`${area.root}/${name}`))) names.push(name);
   }
-  if (!area.bls) {
-    for (const config of GRUB_CONFIGS) {
-      if (await files.exists(`${area.root}/${config}`)) names.push(config);
-    }
-    return names;
+  for (const config of GRUB_CONFIGS) {
+    if (await files.exists(`${area.root}/${config}`)) names.push(config);
   }
+  if (!area.bls) return names;
   for (const name of (await files.list(`${area.root}/${ENTRIES}`)).sort()) {
     if (name.endsWith(".conf")) names.push(`${ENTRIES}/${name}`);
   }
@@ -120,7 +127,7 @@ export async function saveBootCopy(
   files: BootFiles,
   effects: Effects,
   setName: string,
-  area: BootArea = { root: "/boot", bls: false },
+  area: BootArea = GRUB_BOOT,
 ): Promise<string> {
   const path = bootCopyPath(setName);
   const names = await bootFilesToCopy(files, area);
@@ -178,7 +185,7 @@ export async function restoreBootCopy(
   files: BootFiles,
   effects: Effects,
   setName: string,
-  area: BootArea = { root: "/boot", bls: false },
+  area: BootArea = GRUB_BOOT,
 ): Promise<{ restored: string[]; dropped: string[] }> {
   const path = bootCopyPath(setName);
   const staging = `${area.root}/.rootsnap-restore`;
@@ -196,7 +203,7 @@ export async function restoreBootCopy(
   await effects.run(["rm", "-rf", staging]);
   await effects.run(["mkdir", "-p", staging]);
   // An ESP (vfat) keeps no owners or modes: tar would fail setting them.
-  const keepOwners = area.bls ? ["--no-same-owner", "--no-same-permissions"] : ["-p"];
+  const keepOwners = area.owners ? ["-p"] : ["--no-same-owner", "--no-same-permissions"];
   await effects.run(["tar", "-C", staging, "--numeric-owner", ...keepOwners, "-xf", path], {
     timeoutMs: 10 * 60_000,
   });
@@ -296,7 +303,7 @@ export async function restoreBootForRevert(context: Context, setName: string): P
     const message = error instanceof Error ? error.message : String(error);
     throw new OperationError(
       `the merge of set ${setName} is started, but restoring ${area.root} failed: ${message}`,
-      `before rebooting, restore ${area.root} by hand: tar -C ${area.root} ${area.bls ? "--no-same-owner " : "-p "}-xf ${bootCopyPath(setName)}`,
+      `before rebooting, restore ${area.root} by hand: tar -C ${area.root} ${area.owners ? "-p " : "--no-same-owner "}-xf ${bootCopyPath(setName)}`,
       { cause: error },
     );
   }

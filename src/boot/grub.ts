@@ -23,6 +23,19 @@ export interface Grub {
   readonly install: string | undefined;
 }
 
+/** Where blscfg reads entries when grub.cfg sets no blsdir: /loader/entries on /boot. */
+export const GRUB_BLS_DIRECTORY = "/boot/loader/entries";
+
+/** GRUB with GRUB_ENABLE_BLSCFG=true: its menu is made of Boot Loader Spec entries. */
+export interface GrubBls extends Grub {
+  /** The directory of the entries blscfg reads. */
+  readonly entries: string;
+}
+
+export function isGrubBls(grub: Grub): grub is GrubBls {
+  return "entries" in grub;
+}
+
 const PROGRAM_DIRS = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 
 /** The first of `names` found in the usual program directories. */
@@ -91,13 +104,17 @@ async function grubDirectory(files: BootFiles): Promise<string | undefined> {
   return undefined;
 }
 
-/** The GRUB of this system, or an exit-69 error naming what is not supported. */
-export async function detectGrub(files: BootFiles): Promise<Grub> {
+/**
+ * The GRUB of this system (with the directory of its Boot Loader Spec entries where
+ * GRUB_ENABLE_BLSCFG=true), or an exit-69 error naming what is not supported.
+ */
+export async function detectGrub(files: BootFiles): Promise<Grub | GrubBls> {
   const defaultGrub = (await files.read(DEFAULT_GRUB_PATH))?.toString("utf8");
-  if (usesBls(defaultGrub)) {
+  const bls = usesBls(defaultGrub);
+  if (bls && !(await files.isDirectory(GRUB_BLS_DIRECTORY))) {
     throw unsupported(
-      "this system boots Boot Loader Spec entries (GRUB_ENABLE_BLSCFG=true), which rootsnap does not support yet",
-      "rootsnap create, revert and backup work without boot integration",
+      `${DEFAULT_GRUB_PATH} sets GRUB_ENABLE_BLSCFG=true, but ${GRUB_BLS_DIRECTORY} does not exist`,
+      "is /boot mounted? kernel-install add $(uname -r) /lib/modules/$(uname -r)/vmlinuz writes the entries",
     );
   }
   const dir = await grubDirectory(files);
@@ -132,7 +149,7 @@ export async function detectGrub(files: BootFiles): Promise<Grub> {
     }
     return found;
   };
-  return {
+  const grub: Grub = {
     dir,
     config: `${dir}/grub.cfg`,
     env: `${dir}/grubenv`,
@@ -145,6 +162,7 @@ export async function detectGrub(files: BootFiles): Promise<Grub> {
       prefix.map((p) => `${p}-install`),
     ),
   };
+  return bls ? { ...grub, entries: GRUB_BLS_DIRECTORY } : grub;
 }
 
 /** The ids of top-level entries in a grub.cfg that rootsnap's script made. */

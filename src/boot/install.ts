@@ -14,8 +14,11 @@ import {
   hasRootsnapEntry,
   nextEntryOf,
   ENTRY_ID,
+  isGrubBls,
   type Grub,
+  type GrubBls,
 } from "./grub.ts";
+import { planBlsMenu, readGrubBlsEntries } from "./grubbls.ts";
 import { installArgv, type Effects } from "../system/effects.ts";
 import { BLS_SUFFIX, isRootsnapEntry } from "./bls.ts";
 import {
@@ -23,7 +26,6 @@ import {
   KERNEL_INSTALL_PLUGIN,
   kernelInstallPlugin,
   loaderVariable,
-  planEntry,
   readEntries,
   entryPath,
   type SystemdBoot,
@@ -58,12 +60,24 @@ export function isSystemdBoot(menu: BootMenu): menu is SystemdBoot {
   return "bootctl" in menu;
 }
 
+/** A boot loader whose menu is Boot Loader Spec entries: rootsnap's entry is a file there. */
+export function readsBlsEntries(menu: BootMenu): menu is SystemdBoot | GrubBls {
+  return isSystemdBoot(menu) || isGrubBls(menu);
+}
+
+/** What setup's record calls the boot loader. */
+export type LoaderName = "grub" | "systemd-boot" | "grub-bls";
+
+export function loaderName(menu: BootMenu): LoaderName {
+  return isSystemdBoot(menu) ? "systemd-boot" : isGrubBls(menu) ? "grub-bls" : "grub";
+}
+
 /** What setup found and made, so uninstall removes exactly that. */
 export interface SetupState {
-  /** grub.cfg, or the directory of systemd-boot's entry. */
+  /** grub.cfg, or the directory of rootsnap's BLS entry. */
   readonly grubConfig: string;
   /** Absent in records of GRUB setups. */
-  readonly loader?: "grub" | "systemd-boot";
+  readonly loader?: LoaderName;
   /** grub.cfg as setup wrote it; when it still is, the saved copy goes back unchanged. */
   readonly writtenSha256: string | null;
   /** Whether SAVED_GRUB_CFG holds grub.cfg from before setup. */
@@ -123,7 +137,7 @@ function desiredFiles(
       mode: 0o644,
       wantedBy: unit.wantedBy,
     })),
-    isSystemdBoot(menu)
+    readsBlsEntries(menu)
       ? { path: KERNEL_INSTALL_PLUGIN, text: kernelInstallPlugin(program), mode: 0o755 }
       : { path: GRUB_SCRIPT_PATH, text: grubScript(), mode: 0o755 },
   ];
@@ -343,7 +357,7 @@ async function installUnits(
 
 /** How setup puts rootsnap's entry into one boot loader's menu. */
 interface MenuStep {
-  readonly loader: "grub" | "systemd-boot";
+  readonly loader: LoaderName;
   /** For the record: grub.cfg, or the directory of systemd-boot's entry. */
   readonly config: string;
   /** rootsnap's entry is in the menu as it should be. */
@@ -385,23 +399,25 @@ async function grubStep(files: BootFiles, effects: Effects, grub: Grub): Promise
   };
 }
 
-async function systemdBootStep(
+/** systemd-boot's or GRUB's BLS menu: rootsnap's entry is a file beside the default entry. */
+async function blsStep(
   files: BootFiles,
   effects: Effects,
-  sd: SystemdBoot,
+  menu: SystemdBoot | GrubBls,
 ): Promise<MenuStep> {
-  const plan = await planEntry(files, sd);
+  const plan = await planBlsMenu(files, menu);
   const wanted = plan.wanted;
   if (wanted === undefined) {
+    const dirs = isSystemdBoot(menu) ? entryDirectories(menu) : [menu.entries];
     throw new RootsnapError(
       ExitCode.unavailable,
-      `systemd-boot has no entry to copy (no *.conf in ${entryDirectories(sd).join(" or ")})`,
-      "kernel-install add $(uname -r) /boot/vmlinuz-$(uname -r) writes one",
+      `${isSystemdBoot(menu) ? "systemd-boot" : "GRUB"} has no entry to copy (no *.conf in ${dirs.join(" or ")})`,
+      "kernel-install add $(uname -r) /lib/modules/$(uname -r)/vmlinuz writes one",
     );
   }
   const { stale } = plan;
   return {
-    loader: "systemd-boot",
+    loader: loaderName(menu),
     config: dirname(wanted.path),
     inPlace: plan.inPlace,
     savedBefore: () => false,
@@ -445,8 +461,8 @@ export async function setupBoot(
     }
   }
   const state = await readState(files);
-  const step = isSystemdBoot(menu)
-    ? await systemdBootStep(files, effects, menu)
+  const step = readsBlsEntries(menu)
+    ? await blsStep(files, effects, menu)
     : await grubStep(files, effects, menu);
   if (changes.length === 0 && step.inPlace && state !== undefined) {
     return { changes, commands: [], dryRun: effects.dryRun, unchanged: true, warnings };
@@ -522,9 +538,9 @@ export async function uninstallBoot(
     const before = await textOf(files, path);
     if (before !== undefined) changes.push({ path, before, after: undefined, mode: 0 });
   }
-  const grub = menu === undefined || isSystemdBoot(menu) ? undefined : menu;
+  const grub = menu === undefined || readsBlsEntries(menu) ? undefined : menu;
   const entries =
-    menu !== undefined && isSystemdBoot(menu) ? await rootsnapEntries(files, menu) : [];
+    menu !== undefined && readsBlsEntries(menu) ? await rootsnapEntries(files, menu) : [];
   for (const entry of entries) changes.push({ ...entry, after: undefined, mode: 0 });
   const grubCfg = grub === undefined ? undefined : await files.read(grub.config);
   const entryPresent = hasRootsnapEntry(grubCfg?.toString("utf8") ?? "");
@@ -576,17 +592,23 @@ export async function uninstallBoot(
   };
 }
 
-/** rootsnap's systemd-boot entries, to be removed. */
+/** rootsnap's BLS entries, to be removed. */
 async function rootsnapEntries(
   files: BootFiles,
-  sd: SystemdBoot,
+  menu: SystemdBoot | GrubBls,
 ): Promise<{ path: string; before: string }[]> {
-  return (await readEntries(files, sd))
-    .filter((placed) => isRootsnapEntry(placed.entry))
-    .map((placed) => ({
-      path: entryPath(placed),
-      before: `${placed.entry.lines.join("\n")}\n`,
-    }));
+  const placed = isSystemdBoot(menu)
+    ? await readEntries(files, menu)
+    : await readGrubBlsEntries(files, menu);
+  return placed
+    .filter((p) => isRootsnapEntry(p.entry))
+    .map((p) => ({ path: entryPath(p), before: `${p.entry.lines.join("\n")}\n` }));
+}
+
+/** Whether GRUB's next_entry names rootsnap's entry (its id, or a BLS entry of rootsnap's). */
+export function isRootsnapOneShot(grub: Grub, next: string | undefined): boolean {
+  if (next === undefined) return false;
+  return isGrubBls(grub) ? `${next}.conf`.endsWith(BLS_SUFFIX) : next === ENTRY_ID;
 }
 
 /**
@@ -607,7 +629,7 @@ export async function cancelOneShot(
   const grub = menu;
   if (!(await files.exists(grub.env))) return false;
   const env = await effects.read([grub.editenv, grub.env, "list"]);
-  if (nextEntryOf(env) !== ENTRY_ID) return false;
+  if (!isRootsnapOneShot(grub, nextEntryOf(env))) return false;
   await effects.run([grub.editenv, grub.env, "unset", "next_entry"]);
   return true;
 }

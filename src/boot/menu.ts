@@ -1,15 +1,16 @@
 // Which boot loader's menu rootsnap's entry goes into (GRUB or systemd-boot), and keeping
-// systemd-boot's entry a copy of the default entry as kernels come and go.
+// a BLS entry of rootsnap's a copy of the default entry as kernels come and go.
 import type { Effects } from "../system/effects.ts";
 import { RootsnapError } from "../system/errors.ts";
 import type { BootFiles } from "../system/files.ts";
 import { detectGrub } from "./grub.ts";
-import { readState, type BootMenu } from "./install.ts";
+import type { GrubBls } from "./grub.ts";
+import { planBlsMenu } from "./grubbls.ts";
+import { loaderName, readState, type BootMenu } from "./install.ts";
 import {
   bootedBySystemdBoot,
   detectSystemdBoot,
   findSystemdBoot,
-  planEntry,
   type SystemdBoot,
 } from "./sdboot.ts";
 
@@ -41,24 +42,26 @@ export interface EntryRefresh {
 }
 
 /**
- * After setup on systemd-boot: rootsnap's entry is made again from the default entry
- * (a new kernel may be the default now), and copies of entries that are gone are removed.
+ * After setup on a boot loader that reads BLS entries: rootsnap's entry is made again from
+ * the default entry (a new kernel may be the default now), and copies of entries that are
+ * gone are removed.
  */
 export async function refreshEntry(
   files: BootFiles,
   effects: Effects,
-  sd: SystemdBoot,
+  menu: SystemdBoot | GrubBls,
 ): Promise<EntryRefresh> {
   const state = await readState(files);
-  if (state?.loader !== "systemd-boot") {
+  const loader = loaderName(menu);
+  if (state?.loader !== loader) {
     return {
       id: undefined,
       written: undefined,
       removed: [],
-      skipped: "rootsnap setup has not been run for systemd-boot",
+      skipped: `rootsnap setup has not been run for ${loader === "grub-bls" ? "GRUB with BLS entries" : loader}`,
     };
   }
-  const plan = await planEntry(files, sd);
+  const plan = await planBlsMenu(files, menu);
   const { wanted } = plan;
   for (const entry of plan.stale) await effects.remove(entry.path);
   const removed = plan.stale.map((entry) => entry.path);

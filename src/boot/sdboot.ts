@@ -150,10 +150,17 @@ export interface EntryPlan {
 /** What rootsnap's entry should be now, and what of it is there. */
 export async function planEntry(files: BootFiles, sd: SystemdBoot): Promise<EntryPlan> {
   const entries = await readEntries(files, sd);
+  return planCopy(entries, await defaultEntry(files, sd, entries));
+}
+
+/** rootsnap's entry as a copy of `source`, beside it, against the entries there now. */
+export function planCopy(
+  entries: readonly PlacedEntry[],
+  source: PlacedEntry | undefined,
+): EntryPlan {
   const present = entries
     .filter((placed) => isRootsnapEntry(placed.entry))
     .map((placed) => ({ path: entryPath(placed), text: serializeBlsEntry(placed.entry) }));
-  const source = await defaultEntry(files, sd, entries);
   const copy = source === undefined ? undefined : rootsnapEntry(source.entry);
   const wanted =
     source === undefined || copy === undefined
@@ -170,14 +177,14 @@ export async function planEntry(files: BootFiles, sd: SystemdBoot): Promise<Entr
 export function kernelInstallPlugin(program: readonly string[]): string {
   return `#!/bin/sh
 # Installed by rootsnap setup, removed by rootsnap uninstall: edits here are lost.
-# kernel-install runs this after 90-loaderentry.install has added or removed a kernel's
-# entry: rootsnap's boot entry is made again as a copy of the (maybe new) default entry.
+# kernel-install runs this after the plugins that add or remove a kernel's entry
+# (90-loaderentry.install, Fedora's 20-grub.install): rootsnap's boot entry is made again
+# as a copy of the (maybe new) default entry.
 # A failing plugin would stop kernel-install, so every problem exits 0.
 case "$1" in
 add | remove) ;;
 *) exit 0 ;;
 esac
-[ "\${KERNEL_INSTALL_LAYOUT:-bls}" = bls ] || exit 0
 ${program.map(shellQuote).join(" ")} boot-entry ||
   echo "rootsnap: its boot entry was not updated; run rootsnap setup" >&2
 exit 0

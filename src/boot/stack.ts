@@ -6,7 +6,14 @@ import { mountAt } from "../config/mounts.ts";
 import type { BootFiles } from "../system/files.ts";
 import type { FileSystem } from "../system/fs.ts";
 import { RootsnapError } from "../system/errors.ts";
-import { DEFAULT_GRUB_PATH, ESP_MOUNT_POINTS, findProgram, usesBls, type Grub } from "./grub.ts";
+import {
+  DEFAULT_GRUB_PATH,
+  ESP_MOUNT_POINTS,
+  findProgram,
+  isGrubBls,
+  usesBls,
+  type Grub,
+} from "./grub.ts";
 import { mountHolding } from "./revertboot.ts";
 import { isSystemdBoot } from "./install.ts";
 import { detectMenu } from "./menu.ts";
@@ -186,21 +193,17 @@ async function detectLoader(files: BootFiles): Promise<{
   config?: string;
   problem?: string;
 }> {
-  const defaultGrub = (await files.read(DEFAULT_GRUB_PATH))?.toString("utf8");
-  if (usesBls(defaultGrub)) {
-    return {
-      loader: "grub-bls",
-      config: "/boot/loader/entries",
-      problem: "GRUB with Boot Loader Spec entries",
-    };
-  }
   try {
     const menu = await detectMenu(files);
-    return isSystemdBoot(menu)
-      ? { loader: "systemd-boot", systemdBoot: menu, config: `${menu.boot}/loader/entries` }
+    if (isSystemdBoot(menu))
+      return { loader: "systemd-boot", systemdBoot: menu, config: `${menu.boot}/loader/entries` };
+    return isGrubBls(menu)
+      ? { loader: "grub-bls", grub: menu, config: `${menu.config} (blscfg: ${menu.entries})` }
       : { loader: "grub", grub: menu, config: menu.config };
   } catch (error) {
     if (!(error instanceof RootsnapError)) throw error;
+    const defaultGrub = (await files.read(DEFAULT_GRUB_PATH))?.toString("utf8");
+    if (usesBls(defaultGrub)) return { loader: "grub-bls", problem: error.message };
     const sd = await findSystemdBoot(files);
     if (sd !== undefined) {
       return {

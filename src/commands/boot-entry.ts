@@ -1,7 +1,7 @@
 // rootsnap boot-entry, run by kernel-install's plugin after a kernel is added or removed:
-// systemd-boot's rootsnap entry follows the default entry.
+// rootsnap's BLS entry (systemd-boot, or GRUB with GRUB_ENABLE_BLSCFG) follows the default entry.
 import { nodeBootFiles, type BootFiles } from "../system/files.ts";
-import { isSystemdBoot } from "../boot/install.ts";
+import { readsBlsEntries } from "../boot/install.ts";
 import { detectMenu, refreshEntry, type EntryRefresh } from "../boot/menu.ts";
 import type { Commands, Context } from "../system/context.ts";
 
@@ -15,8 +15,13 @@ export async function bootEntry(
   files: BootFiles = nodeBootFiles,
 ): Promise<BootEntryResult> {
   const menu = await detectMenu(files);
-  const refreshed = isSystemdBoot(menu)
+  const refreshed = readsBlsEntries(menu)
     ? await refreshEntry(files, context.effects, menu)
-    : { id: undefined, written: undefined, removed: [], skipped: "this system boots with GRUB" };
+    : {
+        id: undefined,
+        written: undefined,
+        removed: [],
+        skipped: "this system's GRUB makes its menu with grub-mkconfig",
+      };
   return { ...refreshed, commands: context.effects.changes, dryRun: context.dryRun };
 }

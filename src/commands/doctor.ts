@@ -1,7 +1,8 @@
 // rootsnap doctor: whether setup and revert will work on this system, one check a line.
 import { nodeBootFiles, type BootFiles } from "../system/files.ts";
 import { hasRootsnapEntry } from "../boot/grub.ts";
-import { interruptedSetup, isSystemdBoot, readState, type BootMenu } from "../boot/install.ts";
+import { interruptedSetup, readsBlsEntries, readState, type BootMenu } from "../boot/install.ts";
+import { planBlsMenu } from "../boot/grubbls.ts";
 import {
   currentImage,
   dracutActivatesWithoutPolling,
@@ -10,7 +11,6 @@ import {
   mkinitcpioHooks,
   rebuildAdvice,
 } from "../boot/images.ts";
-import { planEntry } from "../boot/sdboot.ts";
 import { BOOT_PLAN_PATH, readBootFailure, unplannedReason } from "../boot/plan.ts";
 import { BOOT_UNIT } from "../boot/units.ts";
 import { initramfsPolling } from "../boot/initramfs.ts";
@@ -444,8 +444,8 @@ async function setupChecks(context: Context, files: BootFiles, stack: BootStack)
   if (menu === undefined) return checks;
   let installed = await bootUnitInstalled(files);
   let where: string;
-  if (isSystemdBoot(menu)) {
-    const plan = await planEntry(files, menu);
+  if (readsBlsEntries(menu)) {
+    const plan = await planBlsMenu(files, menu);
     installed &&= plan.present.some((entry) => entry.path === plan.wanted?.path);
     where = `${plan.wanted?.path ?? "the entries"} is rootsnap's copy of ${plan.source?.entry.id ?? "the default entry"}`;
   } else {

@@ -3,7 +3,7 @@
 // GRUB cannot), or systemd-boot's LoaderEntryOneShot, which the boot loader clears itself.
 import { nodeBootFiles, type BootFiles } from "../system/files.ts";
 import { ENTRY_ID, hasRootsnapEntry, nextEntryOf, type Grub } from "../boot/grub.ts";
-import { cancelOneShot, isSystemdBoot } from "../boot/install.ts";
+import { cancelOneShot, isSystemdBoot, readsBlsEntries } from "../boot/install.ts";
 import { detectMenu, refreshEntry } from "../boot/menu.ts";
 import { loaderVariable, type SystemdBoot } from "../boot/sdboot.ts";
 import { ConfigError } from "../system/errors.ts";
@@ -45,17 +45,24 @@ async function setOneShot(
   menu: Grub | SystemdBoot,
 ): Promise<string> {
   const { effects } = context;
-  if (isSystemdBoot(menu)) {
-    // The default entry may have changed since setup (loader.conf, bootctl set-default).
+  if (readsBlsEntries(menu)) {
+    // The default entry may have changed since setup (loader.conf, bootctl set-default,
+    // grubby --set-default).
     const refreshed = await refreshEntry(files, effects, menu);
     if (refreshed.id === undefined) {
       throw new ConfigError(
-        `systemd-boot has no rootsnap entry (${refreshed.skipped ?? "none made"})`,
+        `${isSystemdBoot(menu) ? "systemd-boot" : "GRUB"} has no rootsnap entry (${refreshed.skipped ?? "none made"})`,
         "run rootsnap setup first",
       );
     }
-    await effects.run([menu.bootctl, "set-oneshot", refreshed.id]);
-    return refreshed.id;
+    if (isSystemdBoot(menu)) {
+      await effects.run([menu.bootctl, "set-oneshot", refreshed.id]);
+      return refreshed.id;
+    }
+    // GRUB names a BLS entry by its file name without .conf.
+    const id = refreshed.id.replace(/\.conf$/, "");
+    await effects.run([menu.reboot, id]);
+    return id;
   }
   const config = (await files.read(menu.config))?.toString("utf8") ?? "";
   if (!hasRootsnapEntry(config)) {

@@ -243,12 +243,15 @@ test("next-boot needs the entry setup makes, then runs grub-reboot; --cancel uns
   assert.match(theirs.io.stderrText, /starts entry 1>2, not rootsnap's/);
 });
 
-test("setup refuses Boot Loader Spec systems with exit 69 and changes nothing", async () => {
+test("setup refuses GRUB with BLSCFG but no entry directory with exit 69 and changes nothing", async () => {
   const bls = await runCli(["setup"], {
     "/boot/grub2/grub.cfg": "blscfg\n",
     "/etc/default/grub": 'GRUB_ENABLE_BLSCFG="true"\n',
   });
   assert.equal(bls.code, 69);
-  assert.match(bls.io.stderrText, /Boot Loader Spec entries .* not support/);
+  assert.match(
+    bls.io.stderrText,
+    /^rootsnap: error: \/etc\/default\/grub sets GRUB_ENABLE_BLSCFG=true, but \/boot\/loader\/entries does not exist/m,
+  );
   assert.deepEqual(bls.calls, []);
 });

@@ -121,7 +121,7 @@ test("the stack of a UEFI machine: secure boot off, the ESP and its loaders, gru
   assert.equal(stack.unsupported, undefined);
 });
 
-test("secure boot on, shim beside GRUB; BLS is named as what rootsnap lacks, dracut is not", async () => {
+test("secure boot on, shim beside GRUB; BLS without its entry directory is named as what rootsnap lacks, dracut is not", async () => {
   const tree = memoryFiles({
     "/usr/sbin/dracut": "",
     "/etc/default/grub": "GRUB_ENABLE_BLSCFG=true\n",
@@ -135,7 +135,10 @@ test("secure boot on, shim beside GRUB; BLS is named as what rootsnap lacks, dra
   assert.equal(stack.esp?.shim, true);
   assert.equal(stack.loader, "grub-bls");
   assert.equal(stack.initramfs, "dracut");
-  assert.equal(stack.unsupported, "GRUB with Boot Loader Spec entries");
+  assert.equal(
+    stack.unsupported,
+    "/etc/default/grub sets GRUB_ENABLE_BLSCFG=true, but /boot/loader/entries does not exist",
+  );
 });
 
 test("LVM on LUKS: / is found on the crypt mapping under its LV; grubenv on LVM, on LUKS or plain", async () => {

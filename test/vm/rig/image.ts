@@ -98,7 +98,7 @@ export function imagePath(layout: Layout): string {
 
 const log = stepLog("vm-image");
 
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -119,7 +119,8 @@ function sweep(dir: string, layout: Layout, keep: string): void {
   }
 }
 
-async function withBuildLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+/** Runs fn holding the lock file at path (other processes wait; a dead holder's lock is taken). */
+export async function withBuildLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
   for (;;) {
     try {
       closeSync(openSync(path, "wx"));
