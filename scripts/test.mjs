@@ -36,7 +36,6 @@ const VM_MINUTES = {
   "boot-uefi": 11,
   "backup-bookworm": 11,
   bootloader: 10,
-  "boot-split": 10,
   "boot-faults": 9,
   package: 9,
   hooks: 9,

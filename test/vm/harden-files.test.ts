@@ -2,7 +2,7 @@
 // of /boot (initramfs, grub.cfg) is readable by root only, also where an older run left it
 // readable; the watchdog's metrics file in a directory another user owns is written
 // through none of the links that user plants. (A revert restoring /boot from the copy is
-// boot-split's, across reboots.)
+// boot-luks's, across reboots.)
 import assert from "node:assert/strict";
 import { test, type TestContext } from "node:test";
 import { stepLog, vmSkip, withMachine, type Machine } from "./rig/index.ts";
