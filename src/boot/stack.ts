@@ -63,6 +63,24 @@ export interface BootStack {
   readonly unsupported: string | undefined;
 }
 
+export const LOADER_NAMES: Readonly<Record<LoaderKind, string>> = {
+  grub: "GRUB",
+  "grub-bls": "GRUB with Boot Loader Spec entries",
+  "systemd-boot": "systemd-boot",
+  unknown: "no boot loader rootsnap knows",
+};
+
+/** The stack in a few words: "UEFI, systemd-boot, dracut, LUKS". */
+export function stackSummary(stack: BootStack): string {
+  const parts = [
+    stack.firmware === "bios" ? "BIOS" : "UEFI",
+    LOADER_NAMES[stack.loader],
+    stack.initramfs === "unknown" ? "no initramfs generator rootsnap knows" : stack.initramfs,
+  ];
+  if (stack.encryption.length > 0) parts.push("LUKS");
+  return parts.join(", ");
+}
+
 export async function detectFirmware(
   files: BootFiles,
 ): Promise<{ firmware: Firmware; secureBoot: boolean | undefined }> {

@@ -14,7 +14,7 @@ import {
 import { BOOT_PLAN_PATH, readBootFailure, unplannedReason } from "../boot/plan.ts";
 import { BOOT_UNIT } from "../boot/units.ts";
 import { initramfsPolling } from "../boot/initramfs.ts";
-import { detectStack, type BootStack } from "../boot/stack.ts";
+import { detectStack, LOADER_NAMES, stackSummary, type BootStack } from "../boot/stack.ts";
 import { mountAt, type Mount } from "../config/mounts.ts";
 import { RootsnapError } from "../system/errors.ts";
 import { installHint } from "../system/failure.ts";
@@ -368,12 +368,7 @@ function firmwareLine(stack: BootStack): string {
 
 /** The stack in one line a part: firmware, loader, grubenv, initramfs, encryption, verdict. */
 export function stackChecks(stack: BootStack): Check[] {
-  const loaderNames = {
-    grub: "GRUB",
-    "grub-bls": "GRUB with Boot Loader Spec entries",
-    "systemd-boot": "systemd-boot",
-    unknown: "no boot loader rootsnap knows",
-  } as const;
+  const loaderNames = LOADER_NAMES;
   const checks: Check[] = [
     {
       name: "firmware",
@@ -427,7 +422,7 @@ export function stackChecks(stack: BootStack): Check[] {
       ? {
           name: "stack",
           status: "ok",
-          detail: `${stack.firmware === "bios" ? "BIOS" : "UEFI"}, ${loaderNames[stack.loader]}, ${stack.initramfs}${stack.encryption.length > 0 ? ", LUKS" : ""}: supported`,
+          detail: `${stackSummary(stack)}: supported`,
         }
       : {
           name: "stack",

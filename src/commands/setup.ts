@@ -5,7 +5,8 @@ import { detectMenu } from "../boot/menu.ts";
 import { setupBoot, type InstallResult, type Lifecycle } from "../boot/install.ts";
 import { nodePathInspector, requireTrustedProgram, type PathInspector } from "../boot/program.ts";
 import { loadConfig } from "../config/config.ts";
-import { ConfigError } from "../system/errors.ts";
+import { ConfigError, ExitCode, RootsnapError } from "../system/errors.ts";
+import { detectStack, stackSummary } from "../boot/stack.ts";
 import { detectManagers, lifecycleFiles, type PackageManager } from "../boot/lifecycle-units.ts";
 import { bootPlanFile, unplannedWarning } from "../lifecycle/boot-plan.ts";
 import { rootVolume } from "../lifecycle/make.ts";
@@ -45,8 +46,17 @@ export async function setup(
   inspector: PathInspector = nodePathInspector,
 ): Promise<InstallResult> {
   const menu = await detectMenu(files);
+  const mounts = await readMounts(context);
   // Refuses, like create, a system whose / is not on LVM.
-  rootVolume(await lvmOf(context).logicalVolumes(), await readMounts(context));
+  rootVolume(await lvmOf(context).logicalVolumes(), mounts);
+  const stack = await detectStack(files, context.fs, mounts);
+  if (stack.initramfs === "unknown") {
+    throw new RootsnapError(
+      ExitCode.unavailable,
+      "no initramfs generator rootsnap knows is installed (update-initramfs, dracut or mkinitcpio), so merges that start at boot cannot be looked after",
+      "boot integration needs one of them; create, revert and backup work without it",
+    );
+  }
   const { managers, schedule, missing } = await lifecycleFor(context, files);
   await requireTrustedProgram(program, managers, inspector);
   // The boot plan is one of setup's files: written, or put back, with the others.
@@ -55,6 +65,8 @@ export async function setup(
     files: [...lifecycleFiles(program, { managers, schedule }), plan.file],
     missingDirectories: missing,
   };
+  // Said once every check has passed: a refusal stays one line.
+  context.output.note(`boot stack: ${stackSummary(stack)}`);
   const installed = await setupBoot(files, context.effects, menu, program, lifecycle, (message) => {
     context.output.warn(message);
   });

@@ -46,6 +46,7 @@ import { RootsnapError } from "../../src/system/errors.ts";
 import { lifecycleFiles } from "../../src/boot/lifecycle-units.ts";
 import { run } from "../../src/system/runner.ts";
 import {
+  changes,
   fakeLvm,
   fakeRunner,
   GRUB,
@@ -757,7 +758,12 @@ test("setup, also a dry run, refuses a program in a world-writable directory: ex
     ["setup", "--yes"],
     ["setup", "--dry-run"],
   ]) {
-    const { files, data } = memoryFiles({ ...GRUB_TOOLS, "/boot/grub/grub.cfg": GRUB_CFG });
+    const { files, data } = memoryFiles({
+      ...GRUB_TOOLS,
+      "/boot/grub/grub.cfg": GRUB_CFG,
+      "/usr/sbin/update-initramfs": "",
+    });
+    await files.makeDirectory("/etc/initramfs-tools");
     const before = snapshot(data);
     const fake = fakeLvm({
       lvs: sample("handwritten-lvm2-2.03.16/two-vgs/sets/lvs.json"),
@@ -807,4 +813,28 @@ test("next-boot and boot-finish write no boot plan that hands over to an untrust
     assert.ok(!data.has(BOOT_PLAN_PATH), "no plan written");
     assert.deepEqual(fake.calls, [], "nothing planned");
   }
+});
+
+test("setup on a stack with no initramfs generator rootsnap knows: exit 69, one line naming it, nothing changed", async (t) => {
+  const { files, data } = memoryFiles({ ...GRUB_TOOLS, "/boot/grub/grub.cfg": GRUB_CFG });
+  const before = snapshot(data);
+  const fake = fakeLvm({
+    lvs: sample("handwritten-lvm2-2.03.16/two-vgs/sets/lvs.json"),
+    vgs: sample("handwritten-lvm2-2.03.16/two-vgs/sets/vgs.json"),
+    dmTables: {},
+    failures: {},
+  });
+  const io = testIo(fake.runner, { bootFiles: files });
+  t.after(() => {
+    rmSync(dirname(io.lockPath), { recursive: true, force: true });
+  });
+  const code = await main(["setup", "--yes"], io);
+  assert.equal(code, 69, io.stderrText);
+  assert.equal(io.stderrText.trimEnd().split("\n").length, 1, io.stderrText);
+  assert.match(
+    io.stderrText,
+    /^rootsnap: error: no initramfs generator rootsnap knows is installed \(update-initramfs, dracut or mkinitcpio\)/,
+  );
+  assert.deepEqual(snapshot(data), before);
+  assert.deepEqual(changes(fake.calls), []);
 });

@@ -95,7 +95,9 @@ test(
       assert.match(dry, /\+\+\+ \/etc\/kernel\/install\.d\/95-rootsnap\.install/);
       assert.equal(await bootDigest(m), original);
       await m.sh("rootsnap setup", { timeoutMs: 600_000 });
-      assert.match((await m.shResult("rootsnap setup")).stderr, /nothing to do/);
+      const again = (await m.shResult("rootsnap setup")).stderr;
+      assert.match(again, /nothing to do/);
+      assert.match(again, /^boot stack: UEFI, systemd-boot, dracut$/m);
       let now = await entries(m);
       assert.equal(now.defaultId, before.defaultId, "rootsnap's entry never becomes the default");
       assert.match(now.ours, /^options .*rootsnap\.boot=1$/m);

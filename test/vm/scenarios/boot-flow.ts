@@ -218,6 +218,13 @@ export async function bootScenario(
   const again = await m.shResult("rootsnap setup");
   assert.equal(again.code, 0);
   assert.match(again.stderr, /nothing to do/);
+  // setup names the stack it drives, as doctor does.
+  const firmware = m.uefi ? "UEFI" : "BIOS";
+  const luks = m.layout.expect.encrypted === true ? ", LUKS" : "";
+  assert.match(
+    again.stderr,
+    new RegExp(`^boot stack: ${firmware}, GRUB, initramfs-tools${luks}$`, "m"),
+  );
   const cfg = await m.sh(ENTRY_OF_GRUB_CFG);
   say(`default and rootsnap entries: ${cfg.split("\n").slice(0, 2).join(" / ")}`);
   assert.match(cfg, new RegExp(`vmlinuz-${escaped(oldRelease)} .*rootsnap\\.boot=1`));
