@@ -161,7 +161,20 @@ test("setup writes the entry and the kernel-install plugin, nothing of grub.cfg;
     testEffects(fake.runner, { dryRun: false, files: tree.files });
   const made = await setupBoot(tree.files, effects(), grub, PROGRAM);
   assert.equal(made.unchanged, false);
-  assert.ok(tree.data.has(`/boot/loader/entries/${OURS}.conf`));
+  assert.equal(
+    tree.data.get(`/boot/loader/entries/${OURS}.conf`)?.toString(),
+    readFileSync(new URL(`samples/fedora-37-bls-expected/${OURS}.conf`, import.meta.url), "utf8"),
+  );
+  // Checked by hand: the units verified, systemd told, the two boot units enabled; no
+  // grub2-mkconfig, no grub2-install.
+  assert.deepEqual(
+    fake.calls.map((argv) => argv.join(" ").replace(/rootsnap-verify-\d+/g, "rootsnap-verify-PID")),
+    [
+      "systemd-analyze verify /run/rootsnap-verify-PID/rootsnap-boot.service /run/rootsnap-verify-PID/rootsnap-finish.service",
+      "systemctl daemon-reload",
+      "systemctl enable rootsnap-boot.service rootsnap-finish.service",
+    ],
+  );
   assert.match(tree.data.get(KERNEL_INSTALL_PLUGIN)?.toString() ?? "", / boot-entry /);
   assert.ok(!tree.data.has("/etc/grub.d/42_rootsnap"), "no grub.d script: blscfg reads the entry");
   assert.equal(tree.data.get(grub.config)?.toString(), before.get(grub.config)?.toString());
