@@ -752,6 +752,28 @@ test("uninstall removes what an older setup wrote, unquoted", async () => {
   ]);
 });
 
+/** The CLI over `files`, with / on an LV of the recorded two-VG system; its lock dir removed after. */
+function setupCli(
+  t: TestContext,
+  files: BootFiles,
+  program?: () => readonly string[],
+): { fake: ReturnType<typeof fakeLvm>; io: ReturnType<typeof testIo> } {
+  const fake = fakeLvm({
+    lvs: sample("handwritten-lvm2-2.03.16/two-vgs/sets/lvs.json"),
+    vgs: sample("handwritten-lvm2-2.03.16/two-vgs/sets/vgs.json"),
+    dmTables: {},
+    failures: {},
+  });
+  const io = testIo(
+    fake.runner,
+    program === undefined ? { bootFiles: files } : { bootFiles: files, program },
+  );
+  t.after(() => {
+    rmSync(dirname(io.lockPath), { recursive: true, force: true });
+  });
+  return { fake, io };
+}
+
 test("setup, also a dry run, refuses a program in a world-writable directory: exit 77, one line, nothing run", async (t) => {
   const { dir, program } = untrusted(t);
   for (const argv of [
@@ -765,16 +787,7 @@ test("setup, also a dry run, refuses a program in a world-writable directory: ex
     });
     await files.makeDirectory("/etc/initramfs-tools");
     const before = snapshot(data);
-    const fake = fakeLvm({
-      lvs: sample("handwritten-lvm2-2.03.16/two-vgs/sets/lvs.json"),
-      vgs: sample("handwritten-lvm2-2.03.16/two-vgs/sets/vgs.json"),
-      dmTables: {},
-      failures: {},
-    });
-    const io = testIo(fake.runner, { bootFiles: files, program: () => ["/bin/sh", program] });
-    t.after(() => {
-      rmSync(dirname(io.lockPath), { recursive: true, force: true });
-    });
+    const { fake, io } = setupCli(t, files, () => ["/bin/sh", program]);
     const code = await main(argv, io);
     assert.equal(code, 77, io.stderrText);
     assert.equal(io.stderrText.trimEnd().split("\n").length, 1, io.stderrText);
@@ -818,16 +831,7 @@ test("next-boot and boot-finish write no boot plan that hands over to an untrust
 test("setup on a stack with no initramfs generator rootsnap knows: exit 69, one line naming it, nothing changed", async (t) => {
   const { files, data } = memoryFiles({ ...GRUB_TOOLS, "/boot/grub/grub.cfg": GRUB_CFG });
   const before = snapshot(data);
-  const fake = fakeLvm({
-    lvs: sample("handwritten-lvm2-2.03.16/two-vgs/sets/lvs.json"),
-    vgs: sample("handwritten-lvm2-2.03.16/two-vgs/sets/vgs.json"),
-    dmTables: {},
-    failures: {},
-  });
-  const io = testIo(fake.runner, { bootFiles: files });
-  t.after(() => {
-    rmSync(dirname(io.lockPath), { recursive: true, force: true });
-  });
+  const { fake, io } = setupCli(t, files);
   const code = await main(["setup", "--yes"], io);
   assert.equal(code, 69, io.stderrText);
   assert.equal(io.stderrText.trimEnd().split("\n").length, 1, io.stderrText);
