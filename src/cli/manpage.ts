@@ -135,6 +135,11 @@ const FILES: readonly [string, string][] = [
   [BOOT_PLAN_PATH, "the boot-time set's commands, checked ahead"],
   ["/etc/systemd/system/rootsnap-*.service, rootsnap-*.timer", "the units setup installs"],
   ["/etc/grub.d/42_rootsnap", "makes GRUB's rootsnap-boot entry at every update-grub"],
+  [
+    "loader/entries/*-rootsnap.conf",
+    "rootsnap's Boot Loader Spec entry (systemd-boot, GRUB with BLSCFG)",
+  ],
+  ["/etc/kernel/install.d/95-rootsnap.install", "makes that entry again after kernel-install"],
   ["/etc/apt/apt.conf.d/80rootsnap", "apt's hook (pacman and dnf have theirs)"],
   [DEFAULT_LOCK_PATH, "the lock"],
   [RUN_DIR, "mount points of mounted sets"],

@@ -430,9 +430,9 @@ export const VERBS = {
   }),
 
   setup: verb({
-    summary: "install boot integration: boot-time set unit and GRUB entry",
+    summary: "install boot integration: boot-time set unit and boot entry",
     description:
-      "Installs rootsnap-boot.service (a set of kind boot before local-fs.target, when the kernel command line has rootsnap.boot=1), rootsnap-finish.service (after every boot) and a GRUB entry that adds rootsnap.boot=1. Every file is checked, then written atomically; a failed step puts everything back. Running it again changes nothing.",
+      "Installs rootsnap-boot.service (a set of kind boot before local-fs.target, when the kernel command line has rootsnap.boot=1), rootsnap-finish.service (after every boot) and a boot entry that adds rootsnap.boot=1: /etc/grub.d/42_rootsnap where grub-mkconfig makes GRUB's menu, or a copy of the default Boot Loader Spec entry, kept by a kernel-install plugin, on systemd-boot and on GRUB with GRUB_ENABLE_BLSCFG=true. It names the boot stack it drives and refuses one it cannot (exit 69). Every file is checked, then written atomically; a failed step puts everything back. Running it again changes nothing.",
     usage: "setup [--dry-run] [--yes]",
     args: { min: 0, max: 0 },
     options: {},
@@ -452,7 +452,7 @@ export const VERBS = {
   uninstall: verb({
     summary: "remove boot integration, leaving the boot configuration as before",
     description:
-      "Removes the units, the scripts and the GRUB entry setup installed. When nothing regenerated grub.cfg since setup, the saved original is put back byte for byte; otherwise grub.cfg is made again without the entry.",
+      "Removes the units, the scripts and the boot entry setup installed. When nothing regenerated grub.cfg since setup, the saved original is put back byte for byte; otherwise grub.cfg is made again without the entry. A Boot Loader Spec entry of rootsnap's is removed with the kernel-install plugin.",
     usage: "uninstall [--dry-run] [--yes]",
     args: { min: 0, max: 0 },
     options: {},
@@ -469,7 +469,7 @@ export const VERBS = {
   "next-boot": verb({
     summary: "the next boot only starts the rootsnap entry and takes a set",
     description:
-      "Makes the next boot (only) start rootsnap's boot entry, which takes a set of kind boot: grub-reboot rootsnap-boot with GRUB, bootctl set-oneshot with systemd-boot; the boot after it is a normal one. It also regenerates the boot plan.",
+      "Makes the next boot (only) start rootsnap's boot entry, which takes a set of kind boot: grub-reboot rootsnap-boot with GRUB, grub2-reboot with the entry's id on GRUB with BLS entries, bootctl set-oneshot with systemd-boot; the boot after it is a normal one. It also regenerates the boot plan.",
     usage: "next-boot [--cancel]",
     args: { min: 0, max: 0 },
     options: { cancel: "take it back: the next boot is a normal one" },
