@@ -126,6 +126,30 @@ echo '/dev/mapper/sysvg-var /var xfs defaults 0 2' >> /tmp/fstab
   },
 };
 
+/** What the initramfs prints when the root LV has not appeared: see ROOT_LV_MISSING. */
+export const ROOT_LV_MISSING = "rig: the root LV has not appeared; what lvm sees:";
+
+/**
+ * A power cut now and then leaves trixie-thin's initramfs waiting for ever for its thin
+ * root, with lvm silent. This initramfs-tools script, run at each turn of that wait, says
+ * on the console what lvm sees and tries the activation itself, verbosely, after ten turns.
+ */
+const THIN_ROOT_DIAGNOSIS = `mkdir -p /mnt/t/etc/initramfs-tools/scripts/local-block
+cat > /mnt/t/etc/initramfs-tools/scripts/local-block/rig-diagnose <<'DIAGNOSE'
+#!/bin/sh
+case "$1" in prereqs) echo lvm2; exit 0 ;; esac
+n=$(( $(cat /run/rig-diagnose 2>/dev/null || echo 0) + 1 ))
+echo "$n" > /run/rig-diagnose
+[ "$n" = 10 ] || exit 0
+echo "${ROOT_LV_MISSING}"
+lvm pvs 2>&1
+lvm lvs -a -o lv_name,lv_attr,lv_health_status,pool_lv,transaction_id 2>&1
+dmsetup info -c 2>&1
+lvm lvchange -aay --sysinit -vv thinvg/root 2>&1 | tail -40
+DIAGNOSE
+chmod 755 /mnt/t/etc/initramfs-tools/scripts/local-block/rig-diagnose
+`;
+
 const trixieThin: Layout = {
   name: "trixie-thin",
   suite: "trixie",
@@ -139,6 +163,7 @@ mount /dev/vdb1 /mnt/t/boot
 echo '/dev/mapper/thinvg-root / ext4 errors=remount-ro 0 1' >> /tmp/fstab
 echo "UUID=$(blkid -s UUID -o value /dev/vdb1) /boot ext4 defaults 0 2" >> /tmp/fstab
 `,
+  afterCopy: THIN_ROOT_DIAGNOSIS,
   expect: {
     vg: "thinvg",
     rootLv: "root",
