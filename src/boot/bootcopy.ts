@@ -4,7 +4,7 @@
 // and revert puts it back, so the reverted / boots a kernel whose modules it has.
 import { BOOT_COPY_DIR } from "../system/paths.ts";
 import { blsField, parseBlsEntry } from "./bls.ts";
-import { DEFAULT_GRUB_PATH, GRUB_BLS_DIRECTORY, usesBls } from "./grub.ts";
+import { grubReadsBls } from "./grub.ts";
 import { findSystemdBoot } from "./sdboot.ts";
 import type { Commands, Context } from "../system/context.ts";
 import { readMounts } from "../config/mounts.ts";
@@ -43,9 +43,7 @@ export function bootCopyPath(setName: string): string {
 export async function bootArea(files: BootFiles): Promise<BootArea> {
   const sd = await findSystemdBoot(files);
   if (sd !== undefined) return { root: sd.boot, bls: true, owners: false };
-  const defaultGrub = (await files.read(DEFAULT_GRUB_PATH))?.toString("utf8");
-  const bls = usesBls(defaultGrub) && (await files.isDirectory(GRUB_BLS_DIRECTORY));
-  return { ...GRUB_BOOT, bls };
+  return { ...GRUB_BOOT, bls: await grubReadsBls(files) };
 }
 
 /** True when / is among `originDevices` and the boot area is a separate file system that is not. */

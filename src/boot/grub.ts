@@ -32,6 +32,12 @@ export interface GrubBls extends Grub {
   readonly entries: string;
 }
 
+/** GRUB_ENABLE_BLSCFG=true, and the directory blscfg reads exists: GRUB's menu is BLS entries. */
+export async function grubReadsBls(files: BootFiles): Promise<boolean> {
+  const defaultGrub = (await files.read(DEFAULT_GRUB_PATH))?.toString("utf8");
+  return usesBls(defaultGrub) && (await files.isDirectory(GRUB_BLS_DIRECTORY));
+}
+
 export function isGrubBls(grub: Grub): grub is GrubBls {
   return "entries" in grub;
 }

@@ -368,7 +368,6 @@ function firmwareLine(stack: BootStack): string {
 
 /** The stack in one line a part: firmware, loader, grubenv, initramfs, encryption, verdict. */
 export function stackChecks(stack: BootStack): Check[] {
-  const loaderNames = LOADER_NAMES;
   const checks: Check[] = [
     {
       name: "firmware",
@@ -380,8 +379,8 @@ export function stackChecks(stack: BootStack): Check[] {
       status: stack.unsupported === undefined || stack.loaderProblem === undefined ? "ok" : "fail",
       detail:
         stack.loaderConfig === undefined
-          ? `${loaderNames[stack.loader]}: ${stack.loaderProblem ?? "no configuration found"}`
-          : `${loaderNames[stack.loader]}, reading ${stack.loaderConfig}`,
+          ? `${LOADER_NAMES[stack.loader]}: ${stack.loaderProblem ?? "no configuration found"}`
+          : `${LOADER_NAMES[stack.loader]}, reading ${stack.loaderConfig}`,
     },
   ];
   if (stack.grubEnv !== undefined) {
